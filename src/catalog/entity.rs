@@ -1,0 +1,428 @@
+//! The entity model of the Backstage descriptor format
+//! (<https://backstage.io/docs/features/software-catalog/descriptor-format>), reduced to the fields
+//! idp reads, plus the validation rules Backstage applies to every document.
+//!
+//! The whole document is kept as JSON in the store; [`Entity`] is the compact, typed view that the
+//! in-memory snapshot holds.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
+
+/// One link from `metadata.links`: `{url, title?, icon?, type?}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Link {
+    /// The target URL as written in the descriptor (not yet checked for scheme).
+    pub url: String,
+    /// The human title, if any.
+    pub title: Option<String>,
+    /// The link type (`runbook`, `dashboard`…), if any.
+    pub link_type: Option<String>,
+}
+
+/// `spec.profile` of a Group or User.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// `spec.profile.displayName`.
+    pub display_name: Option<String>,
+    /// `spec.profile.email`.
+    pub email: Option<String>,
+}
+
+/// A validated catalog entity: identity, metadata and the spec fields idp uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// `apiVersion`, e.g. `backstage.io/v1alpha1`.
+    pub api_version: String,
+    /// Kind, namespace and name.
+    pub entity_ref: EntityRef,
+    /// `metadata.title`.
+    pub title: Option<String>,
+    /// `metadata.description`.
+    pub description: Option<String>,
+    /// `metadata.tags`.
+    pub tags: Vec<String>,
+    /// `metadata.links`.
+    pub links: Vec<Link>,
+    /// `metadata.annotations`, sorted by key.
+    pub annotations: Vec<(String, String)>,
+    /// `spec.type`.
+    pub spec_type: Option<String>,
+    /// `spec.lifecycle`.
+    pub lifecycle: Option<String>,
+    /// `spec.owner`, resolved against the defaults (kind Group, this entity's namespace).
+    pub owner: Option<EntityRef>,
+    /// `spec.system` (kind System).
+    pub system: Option<EntityRef>,
+    /// `spec.domain` (kind Domain).
+    pub domain: Option<EntityRef>,
+    /// `spec.parent` of a Group (kind Group).
+    pub parent: Option<EntityRef>,
+    /// `spec.children` of a Group (kind Group).
+    pub children: Vec<EntityRef>,
+    /// `spec.memberOf` of a User (kind Group).
+    pub member_of: Vec<EntityRef>,
+    /// `spec.members` of a Group (kind User).
+    pub members: Vec<EntityRef>,
+    /// `spec.subcomponentOf` of a Component (kind Component).
+    pub subcomponent_of: Option<EntityRef>,
+    /// `spec.providesApis` (kind API).
+    pub provides_apis: Vec<EntityRef>,
+    /// `spec.consumesApis` (kind API).
+    pub consumes_apis: Vec<EntityRef>,
+    /// `spec.dependsOn` (kind required in the ref; Component assumed when absent).
+    pub depends_on: Vec<EntityRef>,
+    /// `spec.dependencyOf`.
+    pub dependency_of: Vec<EntityRef>,
+    /// `spec.profile` of a Group or User.
+    pub profile: Profile,
+}
+
+/// Why a document is not a valid entity. Each message names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntityError {
+    /// The document is not a mapping.
+    #[error("the document is not a mapping (found {0})")]
+    NotAMapping(&'static str),
+    /// A required field is absent or empty.
+    #[error("`{0}` is required")]
+    Missing(&'static str),
+    /// A field has the wrong YAML type.
+    #[error("`{field}` must be {expected}")]
+    WrongType {
+        /// Dotted path of the field.
+        field: &'static str,
+        /// What was expected, e.g. "a string".
+        expected: &'static str,
+    },
+    /// A templating placeholder such as `${{ values.name }}` where a literal is required: the file
+    /// is a scaffolder skeleton, not a descriptor.
+    #[error("`{field}` holds a templating placeholder `{value}`: this looks like a template skeleton, not a descriptor")]
+    Placeholder {
+        /// Dotted path of the field.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+    },
+    /// A name, namespace, kind or apiVersion breaks Backstage's character or length rules.
+    #[error("`{field}` value `{value}` is invalid: {rule}")]
+    Invalid {
+        /// Dotted path of the field.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// A relation field holds a ref that cannot be parsed.
+    #[error("`{field}` holds an unreadable entity ref: {reason}")]
+    BadRef {
+        /// Dotted path of the field.
+        field: &'static str,
+        /// Why the ref is unreadable.
+        reason: String,
+    },
+}
+
+static NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$").expect("static regex"));
+static NAMESPACE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(-[a-z0-9]+)*$").expect("static regex"));
+static KIND_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-zA-Z0-9]*$").expect("static regex"));
+static API_VERSION_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]+$").expect("static regex"));
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn has_placeholder(s: &str) -> bool {
+    s.contains("${{") || s.contains("{{")
+}
+
+fn opt_str(map: &Map<String, Value>, key: &str, field: &'static str) -> Result<Option<String>, EntityError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        // YAML readily turns `version: 1.10` or `type: 2` into numbers or booleans; keep them as text.
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(EntityError::WrongType { field, expected: "a string" }),
+    }
+}
+
+fn str_list(map: &Map<String, Value>, key: &str, field: &'static str) -> Result<Vec<String>, EntityError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(EntityError::WrongType { field, expected: "a list of strings" }),
+            })
+            .collect(),
+        Some(_) => Err(EntityError::WrongType { field, expected: "a list of strings" }),
+    }
+}
+
+fn parse_ref(text: &str, field: &'static str, kind: Option<&str>, ns: &str) -> Result<EntityRef, EntityError> {
+    EntityRef::parse(text, kind, ns).map_err(|e| EntityError::BadRef { field, reason: e.to_string() })
+}
+
+fn one_ref(
+    spec: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+    kind: Option<&str>,
+    ns: &str,
+) -> Result<Option<EntityRef>, EntityError> {
+    opt_str(spec, key, field)?.map(|s| parse_ref(&s, field, kind, ns)).transpose()
+}
+
+fn ref_list(
+    spec: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+    kind: Option<&str>,
+    ns: &str,
+) -> Result<Vec<EntityRef>, EntityError> {
+    str_list(spec, key, field)?.iter().map(|s| parse_ref(s, field, kind, ns)).collect()
+}
+
+/// The spec fields each core kind must carry, per Backstage's kind schemas.
+fn required_spec_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
+    match kind.to_ascii_lowercase().as_str() {
+        "component" => &[("type", "spec.type"), ("lifecycle", "spec.lifecycle"), ("owner", "spec.owner")],
+        "api" => &[
+            ("type", "spec.type"),
+            ("lifecycle", "spec.lifecycle"),
+            ("owner", "spec.owner"),
+            ("definition", "spec.definition"),
+        ],
+        "resource" => &[("type", "spec.type"), ("owner", "spec.owner")],
+        "system" | "domain" => &[("owner", "spec.owner")],
+        "group" => &[("type", "spec.type")],
+        _ => &[],
+    }
+}
+
+impl Entity {
+    /// Validates one parsed document and reads it into an [`Entity`].
+    ///
+    /// Rules (Backstage's): `apiVersion` is `group/version`; `kind` is alphanumeric starting with a
+    /// letter; `metadata.name` is 1–63 characters of `[A-Za-z0-9-_.]` starting and ending with an
+    /// alphanumeric; `metadata.namespace` is a DNS label; the core kinds carry their required spec
+    /// fields; relation fields hold readable refs.
+    ///
+    /// # Errors
+    /// The first [`EntityError`] found.
+    pub fn from_document(doc: &Value) -> Result<Self, EntityError> {
+        let root = doc.as_object().ok_or_else(|| EntityError::NotAMapping(type_name(doc)))?;
+        let api_version = match root.get("apiVersion") {
+            None | Some(Value::Null) => return Err(EntityError::Missing("apiVersion")),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(EntityError::WrongType { field: "apiVersion", expected: "a string" }),
+        };
+        if has_placeholder(&api_version) {
+            return Err(EntityError::Placeholder { field: "apiVersion", value: api_version });
+        }
+        if !API_VERSION_RE.is_match(&api_version) || api_version.len() > 253 {
+            return Err(EntityError::Invalid {
+                field: "apiVersion",
+                value: api_version,
+                rule: "must look like `backstage.io/v1alpha1` (group/version)",
+            });
+        }
+        let kind = match root.get("kind") {
+            None | Some(Value::Null) => return Err(EntityError::Missing("kind")),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(EntityError::WrongType { field: "kind", expected: "a string" }),
+        };
+        if has_placeholder(&kind) {
+            return Err(EntityError::Placeholder { field: "kind", value: kind });
+        }
+        if !KIND_RE.is_match(&kind) || kind.len() > 63 {
+            return Err(EntityError::Invalid {
+                field: "kind",
+                value: kind,
+                rule: "must be letters and digits, starting with a letter, at most 63 characters",
+            });
+        }
+        let metadata = match root.get("metadata") {
+            None | Some(Value::Null) => return Err(EntityError::Missing("metadata")),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(EntityError::WrongType { field: "metadata", expected: "a mapping" }),
+        };
+        let name = match metadata.get("name") {
+            None | Some(Value::Null) => return Err(EntityError::Missing("metadata.name")),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(EntityError::WrongType { field: "metadata.name", expected: "a string" }),
+        };
+        if has_placeholder(&name) {
+            return Err(EntityError::Placeholder { field: "metadata.name", value: name });
+        }
+        if name.len() > 63 || !NAME_RE.is_match(&name) {
+            return Err(EntityError::Invalid {
+                field: "metadata.name",
+                value: name,
+                rule: "must be 1-63 characters of letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+            });
+        }
+        let namespace = opt_str(metadata, "namespace", "metadata.namespace")?.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        if has_placeholder(&namespace) {
+            return Err(EntityError::Placeholder { field: "metadata.namespace", value: namespace });
+        }
+        if namespace.len() > 63 || !NAMESPACE_RE.is_match(&namespace) {
+            return Err(EntityError::Invalid {
+                field: "metadata.namespace",
+                value: namespace,
+                rule: "must be a DNS label: 1-63 lower-case letters, digits and single `-`",
+            });
+        }
+
+        let empty = Map::new();
+        let spec = match root.get("spec") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(EntityError::WrongType { field: "spec", expected: "a mapping" }),
+        };
+        for (key, field) in required_spec_fields(&kind) {
+            match spec.get(*key) {
+                None | Some(Value::Null) => return Err(EntityError::Missing(field)),
+                Some(Value::String(s)) if s.trim().is_empty() => return Err(EntityError::Missing(field)),
+                _ => {}
+            }
+        }
+        if kind.eq_ignore_ascii_case("group") && !matches!(spec.get("children"), Some(Value::Array(_))) {
+            return Err(EntityError::Missing("spec.children"));
+        }
+
+        let tags = str_list(metadata, "tags", "metadata.tags")?;
+        let links = match metadata.get("links") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|item| {
+                    let m = item.as_object()?;
+                    Some(Link {
+                        url: m.get("url")?.as_str()?.to_owned(),
+                        title: m.get("title").and_then(Value::as_str).map(str::to_owned),
+                        link_type: m.get("type").and_then(Value::as_str).map(str::to_owned),
+                    })
+                })
+                .collect(),
+            Some(_) => return Err(EntityError::WrongType { field: "metadata.links", expected: "a list" }),
+        };
+        let mut annotations: Vec<(String, String)> = match metadata.get("annotations") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k.clone(), s.clone())),
+                    Value::Number(n) => Some((k.clone(), n.to_string())),
+                    Value::Bool(b) => Some((k.clone(), b.to_string())),
+                    _ => None,
+                })
+                .collect(),
+            Some(_) => {
+                return Err(EntityError::WrongType { field: "metadata.annotations", expected: "a mapping" });
+            }
+        };
+        annotations.sort();
+
+        let profile = match spec.get("profile") {
+            Some(Value::Object(p)) => Profile {
+                display_name: p.get("displayName").and_then(Value::as_str).map(str::to_owned),
+                email: p.get("email").and_then(Value::as_str).map(str::to_owned),
+            },
+            _ => Profile::default(),
+        };
+        let ns = namespace.as_str();
+        Ok(Self {
+            title: opt_str(metadata, "title", "metadata.title")?,
+            description: opt_str(metadata, "description", "metadata.description")?,
+            tags,
+            links,
+            annotations,
+            spec_type: opt_str(spec, "type", "spec.type")?,
+            lifecycle: opt_str(spec, "lifecycle", "spec.lifecycle")?,
+            owner: one_ref(spec, "owner", "spec.owner", Some("Group"), ns)?,
+            system: one_ref(spec, "system", "spec.system", Some("System"), ns)?,
+            domain: one_ref(spec, "domain", "spec.domain", Some("Domain"), ns)?,
+            parent: one_ref(spec, "parent", "spec.parent", Some("Group"), ns)?,
+            children: ref_list(spec, "children", "spec.children", Some("Group"), ns)?,
+            member_of: ref_list(spec, "memberOf", "spec.memberOf", Some("Group"), ns)?,
+            members: ref_list(spec, "members", "spec.members", Some("User"), ns)?,
+            subcomponent_of: one_ref(spec, "subcomponentOf", "spec.subcomponentOf", Some("Component"), ns)?,
+            provides_apis: ref_list(spec, "providesApis", "spec.providesApis", Some("API"), ns)?,
+            consumes_apis: ref_list(spec, "consumesApis", "spec.consumesApis", Some("API"), ns)?,
+            depends_on: ref_list(spec, "dependsOn", "spec.dependsOn", Some("Component"), ns)?,
+            dependency_of: ref_list(spec, "dependencyOf", "spec.dependencyOf", Some("Component"), ns)?,
+            profile,
+            entity_ref: EntityRef::new(kind, namespace, name),
+            api_version,
+        })
+    }
+
+    /// The value of an annotation, if present.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.annotations[i].1.as_str())
+    }
+
+    /// The entity's display title: `metadata.title`, else `spec.profile.displayName`, else the name.
+    pub fn display_name(&self) -> &str {
+        self.title
+            .as_deref()
+            .or(self.profile.display_name.as_deref())
+            .unwrap_or(&self.entity_ref.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_component_reads_with_backstage_defaults() {
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": "checkout-api", "namespace": "shop"},
+            "spec": {"type": "service", "lifecycle": "production", "owner": "payments-platform",
+                     "dependsOn": ["resource:payments-db"], "providesApis": ["checkout"]}});
+        let e = Entity::from_document(&doc).expect("valid");
+        assert_eq!(e.owner.as_ref().map(EntityRef::key).as_deref(), Some("group:shop/payments-platform"));
+        assert_eq!(e.depends_on[0].key(), "resource:shop/payments-db");
+        assert_eq!(e.provides_apis[0].key(), "api:shop/checkout");
+    }
+
+    #[test]
+    fn placeholders_bad_names_and_missing_fields_are_specific() {
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": "${{ values.name }}"}, "spec": {}});
+        assert!(matches!(Entity::from_document(&doc), Err(EntityError::Placeholder { .. })));
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {"name": "-bad"}});
+        assert!(matches!(Entity::from_document(&doc), Err(EntityError::Invalid { field: "metadata.name", .. })));
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {"name": "ok"},
+            "spec": {"type": "service", "owner": "x"}});
+        assert_eq!(Entity::from_document(&doc), Err(EntityError::Missing("spec.lifecycle")));
+        let doc = json!({"kind": "Component", "metadata": {"name": "ok"}});
+        assert_eq!(Entity::from_document(&doc), Err(EntityError::Missing("apiVersion")));
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "ok", "namespace": "Bad_NS"},
+            "spec": {"type": "team", "children": []}});
+        assert!(matches!(Entity::from_document(&doc), Err(EntityError::Invalid { field: "metadata.namespace", .. })));
+    }
+}

@@ -1,0 +1,131 @@
+//! `idp check`: validates the config, the command files and the Slack app manifest, and returns
+//! every problem as a specific message.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::authz::Action;
+use crate::command::spec::{CommandSpec, load_specs};
+
+/// Bot scopes the manifest must request.
+pub const REQUIRED_SCOPES: &[&str] = &[
+    "commands",
+    "chat:write",
+    "users:read",
+    "users:read.email",
+    "channels:read",
+    "groups:read",
+    "im:write",
+    "app_mentions:read",
+];
+
+/// Checks the command files of a `commands/` folder; returns the specs and the problems.
+pub fn commands_dir(dir: &Path) -> (Vec<CommandSpec>, Vec<String>) {
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut problems = Vec::new();
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                    continue;
+                }
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => files.push((entry.file_name().to_string_lossy().into_owned(), text)),
+                    Err(e) => problems.push(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+        Err(e) => problems.push(format!("{}: {e}", dir.display())),
+    }
+    files.sort();
+    let borrowed: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let specs = match load_specs(&borrowed) {
+        Ok(specs) => specs,
+        Err(errors) => {
+            problems.extend(errors.iter().map(|e| format!("{}/{e}", dir.display())));
+            return (Vec::new(), problems);
+        }
+    };
+    for s in &specs {
+        if let Err(e) = Action::parse(&s.permission) {
+            problems.push(format!("{}/{}.toml: {e}", dir.display(), s.name));
+        }
+        if crate::command::spec::by_name(&s.name).is_none() {
+            problems.push(format!(
+                "{}/{}.toml: this build of idp has no handler for `{}`",
+                dir.display(),
+                s.name,
+                s.name
+            ));
+        }
+    }
+    for compiled in crate::command::REGISTRY.iter() {
+        if !specs.iter().any(|s| s.name == compiled.name) {
+            problems.push(format!("{}: `{}.toml` is missing", dir.display(), compiled.name));
+        }
+    }
+    (specs, problems)
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| v.get(key))
+}
+
+/// Checks a Slack app manifest (YAML) against what idp serves: the `/idp` command with escaping on
+/// and every subcommand in its usage hint, request URLs on idp's routes, and the bot scopes.
+pub fn manifest(text: &str, specs: &[CommandSpec]) -> Vec<String> {
+    let doc: Value = match serde_saphyr::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => return vec![format!("manifest.yml is not valid YAML: {}", e.to_string().lines().next().unwrap_or(""))],
+    };
+    let mut problems = Vec::new();
+    if get(&doc, &["display_information", "name"]).and_then(Value::as_str).is_none_or(str::is_empty) {
+        problems.push("manifest.yml: display_information.name is required".to_owned());
+    }
+    if get(&doc, &["features", "bot_user", "display_name"]).is_none() {
+        problems.push("manifest.yml: features.bot_user.display_name is required for a bot".to_owned());
+    }
+    let commands = get(&doc, &["features", "slash_commands"]).and_then(Value::as_array);
+    match commands.and_then(|c| c.iter().find(|c| c.get("command").and_then(Value::as_str) == Some("/idp"))) {
+        None => problems.push("manifest.yml: features.slash_commands has no `/idp` entry".to_owned()),
+        Some(cmd) => {
+            if cmd.get("should_escape").and_then(Value::as_bool) != Some(true) {
+                problems.push(
+                    "manifest.yml: `/idp` must set should_escape: true so mentions and links arrive as tokens".to_owned(),
+                );
+            }
+            if cmd.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
+                problems.push("manifest.yml: `/idp` needs a description".to_owned());
+            }
+            let hint = cmd.get("usage_hint").and_then(Value::as_str).unwrap_or("");
+            for s in specs {
+                if !hint.split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| w == s.name) {
+                    problems.push(format!("manifest.yml: `/idp` usage_hint does not mention `{}`", s.name));
+                }
+            }
+            if !cmd.get("url").and_then(Value::as_str).is_some_and(|u| u.ends_with("/slack/commands")) {
+                problems.push("manifest.yml: `/idp` url must end with /slack/commands".to_owned());
+            }
+        }
+    }
+    for (path, route) in [
+        (&["settings", "interactivity", "request_url"][..], "/slack/interactions"),
+        (&["settings", "event_subscriptions", "request_url"][..], "/slack/events"),
+    ] {
+        if !get(&doc, path).and_then(Value::as_str).is_some_and(|u| u.ends_with(route)) {
+            problems.push(format!("manifest.yml: {} must end with {route}", path.join(".")));
+        }
+    }
+    let scopes: Vec<&str> = get(&doc, &["oauth_config", "scopes", "bot"])
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for scope in REQUIRED_SCOPES {
+        if !scopes.contains(scope) {
+            problems.push(format!("manifest.yml: oauth_config.scopes.bot lacks `{scope}`"));
+        }
+    }
+    problems
+}

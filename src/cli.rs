@@ -1,0 +1,335 @@
+//! The `idp` command line: argument definitions and the subcommands' bodies. `main` only parses,
+//! sets up logging and calls [`run`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::app::AppState;
+use crate::authz::{Caller, Origin, Policy};
+use crate::catalog::{CatalogService, EntityRef, SourceReport};
+use crate::config::{Settings, redact_url};
+use crate::slack::verify::SignatureVerifier;
+use crate::store::Store;
+
+/// idp: the chat front door of your developer portal.
+#[derive(Debug, Parser)]
+#[command(name = "idp", version, about)]
+pub struct Cli {
+    /// Path of idp.toml (default: $IDP_CONFIG, else ./idp.toml when present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve the Slack app over HTTP ($IDP_LISTEN, default 127.0.0.1:3000).
+    Serve,
+    /// A local chat: type commands as in Slack and read the replies in the terminal.
+    Shell {
+        /// Run one command and exit, e.g. -c "owner checkout-api".
+        #[arg(short = 'c', long = "command", value_name = "COMMAND")]
+        command: Option<String>,
+        /// Print the Block Kit JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Act as this catalog user (entity ref such as user:jane.doe, or an email).
+        #[arg(long = "as", value_name = "USER")]
+        as_user: Option<String>,
+    },
+    /// Catalog maintenance.
+    Catalog {
+        /// What to do with the catalog.
+        #[command(subcommand)]
+        command: CatalogCmd,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate idp.toml, commands/ and manifest.yml.
+    Check,
+}
+
+/// `idp catalog …`.
+#[derive(Debug, Subcommand)]
+pub enum CatalogCmd {
+    /// Ingest descriptor files or folders (default: the sources in idp.toml) and report.
+    Sync {
+        /// Files or folders of catalog-info.yaml descriptors.
+        paths: Vec<PathBuf>,
+    },
+    /// Write a synthetic catalog for benchmarks.
+    Generate {
+        /// How many components.
+        #[arg(long)]
+        components: usize,
+        /// Folder to write into (created).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database_url, None)
+        .await
+        .with_context(|| format!("opening {}", redact_url(&settings.database_url)))?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+/// Prints a sync report in the shape operators read: per source, what was read, stored and every
+/// problem with its file and document.
+pub fn print_reports(reports: &[SourceReport], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    for r in reports {
+        writeln!(out, "source {}: {} files, {} documents", r.source, r.files_read, r.documents)?;
+        if !r.read_by_kind.is_empty() {
+            let kinds: Vec<String> = r.read_by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(out, "  read: {}", kinds.join(", "))?;
+        }
+        match &r.outcome {
+            Ok(o) => {
+                writeln!(
+                    out,
+                    "  stored: {} inserted, {} updated, {} deleted, {} unchanged{}",
+                    o.inserted,
+                    o.updated,
+                    o.deleted,
+                    o.unchanged,
+                    if o.kept_despite_errors > 0 {
+                        format!(", {} kept from files with errors", o.kept_despite_errors)
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
+            Err(e) => writeln!(out, "  not stored: {e}")?,
+        }
+        if !r.problems.is_empty() {
+            writeln!(out, "  problems ({}):", r.problems.len())?;
+            for p in &r.problems {
+                writeln!(out, "    {p}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_catalog(service: &CatalogService) {
+    let snapshot = service.snapshot();
+    let kinds: Vec<String> = snapshot.count_by_kind().iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!("catalog: {} entities ({})", snapshot.len(), if kinds.is_empty() { "empty".to_owned() } else { kinds.join(", ") });
+}
+
+fn resolve_caller(service: &CatalogService, as_user: Option<&str>) -> anyhow::Result<Caller> {
+    let Some(who) = as_user else { return Ok(Caller::guest(Origin::Shell)) };
+    let snapshot = service.snapshot();
+    let found = if who.contains('@') {
+        snapshot.user_by_email(who)
+    } else {
+        EntityRef::parse(who, Some("User"), crate::catalog::DEFAULT_NAMESPACE).ok().and_then(|r| snapshot.get(&r))
+    };
+    match found {
+        Some(i) => Ok(Caller { origin: Origin::Shell, user: Some(snapshot.node(i).entity.entity_ref.clone()) }),
+        None => bail!("--as {who}: no catalog User has that ref or email"),
+    }
+}
+
+async fn sync_configured(service: &CatalogService, settings: &Settings) {
+    let sources = settings.sources();
+    if sources.is_empty() {
+        return;
+    }
+    let reports = service.sync(&sources).await;
+    for r in &reports {
+        match &r.outcome {
+            Ok(o) => tracing::info!(
+                source = %r.source, inserted = o.inserted, updated = o.updated, deleted = o.deleted,
+                unchanged = o.unchanged, problems = r.problems.len(), "catalog source synced"
+            ),
+            Err(e) => tracing::error!(source = %r.source, error = %e, "catalog source not synced"),
+        }
+        for p in &r.problems {
+            tracing::warn!(source = %r.source, problem = %p, "catalog problem");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let secret = settings.require_signing_secret()?;
+    let verifier = SignatureVerifier::new(secret);
+    let store = open_store(&settings).await?;
+    let service = Arc::new(CatalogService::open(store).await.context("loading the catalog")?);
+    sync_configured(&service, &settings).await;
+    let state = Arc::new(AppState::new(service.clone(), Policy::default(), Some(verifier)));
+
+    let catalog_cfg = settings.file.catalog.clone();
+    let sources = settings.sources();
+    if catalog_cfg.refresh_interval_secs > 0 && !sources.is_empty() {
+        let service = service.clone();
+        let settings_sources = sources.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(catalog_cfg.refresh_interval_secs));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let reports = service.sync(&settings_sources).await;
+                let failed = reports.iter().filter(|r| r.failed()).count();
+                tracing::info!(sources = reports.len(), failed, "periodic catalog re-sync done");
+            }
+        });
+    }
+    {
+        let service = service.clone();
+        let poll = Duration::from_secs(catalog_cfg.poll_interval_secs.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(poll);
+            loop {
+                tick.tick().await;
+                match service.refresh_if_changed().await {
+                    Ok(true) => tracing::info!("catalog changed in the store; snapshot rebuilt"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not check the catalog generation"),
+                }
+            }
+        });
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("IDP_LISTEN: cannot listen on {}", settings.listen))?;
+    tracing::info!(
+        listen = %settings.listen,
+        store = service.store().backend(),
+        entities = service.snapshot().len(),
+        "idp serving Slack on /slack/commands, /slack/interactions, /slack/events"
+    );
+    axum::serve(listener, crate::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+fn check(settings: &Settings) -> anyhow::Result<()> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    match &settings.config_path {
+        Some(p) => notes.push(format!("config: {}", p.display())),
+        None => notes.push("config: none (idp uses the store as it is)".to_owned()),
+    }
+    for s in settings.sources() {
+        if !s.exists() {
+            problems.push(format!("[catalog] sources: {} does not exist", s.display()));
+        }
+    }
+    let base = settings.config_path.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
+    let commands_dir = if base.join("commands").is_dir() { base.join("commands") } else { PathBuf::from("commands") };
+    let specs = if commands_dir.is_dir() {
+        let (specs, p) = crate::check::commands_dir(&commands_dir);
+        problems.extend(p);
+        notes.push(format!("commands: {} in {}", specs.len(), commands_dir.display()));
+        specs
+    } else {
+        notes.push("commands: no commands/ folder here; checking the built-in registry".to_owned());
+        crate::command::REGISTRY.clone()
+    };
+    let manifest_path = if base.join("manifest.yml").exists() { base.join("manifest.yml") } else { PathBuf::from("manifest.yml") };
+    match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => {
+            problems.extend(crate::check::manifest(&text, &specs));
+            notes.push(format!("manifest: {}", manifest_path.display()));
+        }
+        Err(e) => problems.push(format!("{}: {e}", manifest_path.display())),
+    }
+    for n in &notes {
+        println!("{n}");
+    }
+    if problems.is_empty() {
+        println!("ok: no problems found");
+        Ok(())
+    } else {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        bail!("{} problem(s) found", problems.len())
+    }
+}
+
+/// Runs the chosen subcommand.
+///
+/// # Errors
+/// Anything that stops the subcommand, with context for the operator.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env(cli.config.as_deref())?;
+    tracing::debug!(?settings, "settings resolved");
+    match cli.command {
+        Cmd::Serve => serve(settings).await,
+        Cmd::Migrate => {
+            let store = open_store(&settings).await?;
+            println!("migrations applied to {} ({})", redact_url(&settings.database_url), store.backend());
+            Ok(())
+        }
+        Cmd::Check => check(&settings),
+        Cmd::Catalog { command: CatalogCmd::Generate { components, out } } => {
+            let report = crate::catalog::generate::generate(components, &out)
+                .with_context(|| format!("writing the catalog into {}", out.display()))?;
+            println!(
+                "wrote {} files into {}: {} components, {} apis, {} systems, {} resources, {} groups, {} users",
+                report.files,
+                out.display(),
+                report.components,
+                report.apis,
+                report.systems,
+                report.resources,
+                report.groups,
+                report.users
+            );
+            Ok(())
+        }
+        Cmd::Catalog { command: CatalogCmd::Sync { paths } } => {
+            let paths = if paths.is_empty() { settings.sources() } else { paths };
+            if paths.is_empty() {
+                bail!("nothing to sync: name a file or folder, or set [catalog] sources in idp.toml");
+            }
+            let store = open_store(&settings).await?;
+            let service = CatalogService::open(store).await.context("loading the catalog")?;
+            let reports = service.sync(&paths).await;
+            print_reports(&reports, &mut std::io::stdout().lock())?;
+            print_catalog(&service);
+            if reports.iter().all(SourceReport::failed) {
+                bail!("nothing could be read from any source");
+            }
+            Ok(())
+        }
+        Cmd::Shell { command, json, as_user } => {
+            let store = open_store(&settings).await?;
+            let service = Arc::new(CatalogService::open(store).await.context("loading the catalog")?);
+            sync_configured(&service, &settings).await;
+            let caller = resolve_caller(&service, as_user.as_deref())?;
+            let state = AppState::new(service, Policy::default(), None);
+            tokio::task::block_in_place(|| crate::shell::run(&state, &caller, command.as_deref(), json))?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The `/idp` command language: one [`Command`] value for every entry point (slash command, shell,
+//! later modals and the API), parsed by a pure function from text. No IO here.
+
+pub mod spec;
+pub mod text;
+
+use crate::catalog::NameQuery;
+pub use spec::{CommandSpec, REGISTRY};
+pub use text::{Dialect, Token};
+
+/// A parsed `/idp` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `owner <service>`: who owns it.
+    Owner(NameQuery),
+    /// `service <name>`: the whole card.
+    Service(NameQuery),
+    /// `search <words>`: free-text search.
+    Search(Vec<String>),
+    /// `team <group>`: a group's people and what it owns.
+    Team(NameQuery),
+    /// `help [command]`: the command list, or one command's usage.
+    Help(Option<String>),
+}
+
+impl Command {
+    /// The canonical subcommand name, as in `commands/`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Owner(_) => "owner",
+            Self::Service(_) => "service",
+            Self::Search(_) => "search",
+            Self::Team(_) => "team",
+            Self::Help(_) => "help",
+        }
+    }
+}
+
+/// Why command text could not be read. Every variant is shown to the user as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The first word names no command.
+    #[error("`{given}` is not an idp command")]
+    UnknownCommand {
+        /// What was typed.
+        given: String,
+        /// Up to 3 close command names.
+        suggestions: Vec<String>,
+    },
+    /// A required argument is missing.
+    #[error("`{command}` needs a {argument}. Usage: `/idp {usage}`")]
+    MissingArgument {
+        /// The command.
+        command: &'static str,
+        /// The missing argument's name.
+        argument: String,
+        /// The usage line.
+        usage: String,
+    },
+    /// More words than the command takes.
+    #[error("`{command}` takes one {argument}, but got more: `{extra}`. Usage: `/idp {usage}`")]
+    UnexpectedArgument {
+        /// The command.
+        command: &'static str,
+        /// The argument's name.
+        argument: String,
+        /// The words left over.
+        extra: String,
+        /// The usage line.
+        usage: String,
+    },
+    /// A mention or link where a name was expected.
+    #[error("`{command}` expects a {argument} name, not {found}. Usage: `/idp {usage}`")]
+    WrongToken {
+        /// The command.
+        command: &'static str,
+        /// The argument's name.
+        argument: String,
+        /// What was found, e.g. "a user mention".
+        found: &'static str,
+        /// The usage line.
+        usage: String,
+    },
+}
+
+fn token_text(token: &Token) -> String {
+    match token {
+        Token::Word(w) => w.clone(),
+        Token::User { id, label } => format!("@{}", label.as_deref().unwrap_or(id)),
+        Token::Channel { id, label } => format!("#{}", label.as_deref().unwrap_or(id)),
+        Token::Subteam { id, label } => label.clone().unwrap_or_else(|| id.clone()),
+        Token::Special(s) => format!("@{s}"),
+        Token::Link { url, label } => label.clone().unwrap_or_else(|| url.clone()),
+    }
+}
+
+/// Reads the single name argument of `owner`, `service` and `team`.
+fn one_name(spec: &'static CommandSpec, command: &'static str, args: &[Token]) -> Result<NameQuery, ParseError> {
+    let argument = spec.arguments.first().map(|a| a.name.clone()).unwrap_or_else(|| "name".to_owned());
+    let usage = spec.usage.clone();
+    let Some(first) = args.first() else {
+        return Err(ParseError::MissingArgument { command, argument, usage });
+    };
+    if args.len() > 1 {
+        let extra = args[1..].iter().map(token_text).collect::<Vec<_>>().join(" ");
+        return Err(ParseError::UnexpectedArgument { command, argument, extra, usage });
+    }
+    let name = match first {
+        Token::Word(w) => w.trim().to_owned(),
+        // A user-group handle usually is the team's name: `<!subteam^S1|@payments-platform>`.
+        Token::Subteam { label: Some(label), .. } if command == "team" => label.trim_start_matches('@').to_owned(),
+        // A channel mention names a channel, which often carries the service's name.
+        Token::Channel { label: Some(label), .. } => label.clone(),
+        Token::User { .. } => {
+            return Err(ParseError::WrongToken { command, argument, found: "a user mention", usage });
+        }
+        Token::Subteam { .. } => {
+            return Err(ParseError::WrongToken { command, argument, found: "a user-group mention", usage });
+        }
+        Token::Special(_) => {
+            return Err(ParseError::WrongToken { command, argument, found: "a broadcast mention", usage });
+        }
+        Token::Channel { .. } => {
+            return Err(ParseError::WrongToken { command, argument, found: "a channel mention", usage });
+        }
+        Token::Link { .. } => return Err(ParseError::WrongToken { command, argument, found: "a link", usage }),
+    };
+    if name.is_empty() {
+        return Err(ParseError::MissingArgument { command, argument, usage });
+    }
+    Ok(NameQuery::parse(&name))
+}
+
+/// Parses the text after `/idp` (the shell may also pass a leading `/idp`). Empty text is `help`.
+///
+/// # Errors
+/// [`ParseError`] with a message fit for the user.
+pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
+    let mut tokens = text::tokenize(text, dialect);
+    if matches!(tokens.first(), Some(Token::Word(w)) if w == "/idp") {
+        tokens.remove(0);
+    }
+    let Some(first) = tokens.first() else {
+        return Ok(Command::Help(None));
+    };
+    let word = token_text(first);
+    let Some(spec) = spec::find(&word) else {
+        return Err(ParseError::UnknownCommand { suggestions: suggest_command(&word), given: word });
+    };
+    let args = &tokens[1..];
+    match spec.name.as_str() {
+        "owner" => one_name(spec, "owner", args).map(Command::Owner),
+        "service" => one_name(spec, "service", args).map(Command::Service),
+        "team" => one_name(spec, "team", args).map(Command::Team),
+        "search" => {
+            let words: Vec<String> =
+                args.iter().map(token_text).map(|w| w.trim().to_owned()).filter(|w| !w.is_empty()).collect();
+            if words.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "search",
+                    argument: "words".to_owned(),
+                    usage: spec.usage.clone(),
+                });
+            }
+            Ok(Command::Search(words))
+        }
+        _ => Ok(Command::Help(args.first().map(token_text))),
+    }
+}
+
+/// Up to 3 command names or aliases close to `word`.
+pub fn suggest_command(word: &str) -> Vec<String> {
+    let word = word.to_ascii_lowercase();
+    let mut scored: Vec<(f64, &str)> = REGISTRY
+        .iter()
+        .flat_map(|s| std::iter::once(&s.name).chain(&s.aliases).map(move |n| (n, s)))
+        .map(|(n, _)| (strsim::jaro_winkler(&word, n), n.as_str()))
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out: Vec<String> = Vec::new();
+    for (_, n) in scored {
+        let canonical = spec::find(n).map_or(n, |s| s.name.as_str());
+        if !out.iter().any(|o| o == canonical) {
+            out.push(canonical.to_owned());
+        }
+        if out.len() == 3 {
+            break;
+        }
+    }
+    out
+}

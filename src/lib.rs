@@ -1,0 +1,34 @@
+//! idp: the chat front door of an internal developer portal.
+//!
+//! A Slack app (and a local shell) that answers questions about a Backstage-format software
+//! catalog: `/idp owner checkout-api`, `/idp service …`, `/idp search …`, `/idp team …`.
+//! Every entry point turns its input into the same [`command::Command`], asks [`authz`], runs a
+//! [`handlers`] function against the in-memory [`catalog::Snapshot`], and renders the
+//! [`handlers::Outcome`] at the edge.
+
+pub mod app;
+pub mod authz;
+pub mod catalog;
+pub mod check;
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod handlers;
+pub mod shell;
+pub mod slack;
+pub mod store;
+
+use std::sync::Arc;
+
+pub use app::AppState;
+
+/// The HTTP application: the seam tests and `idp serve` use.
+pub fn app(state: Arc<AppState>) -> axum::Router {
+    slack::http::router(state)
+}
+
+/// Installs rustls' ring crypto provider for the process (slack-morphism issue 286: with more than
+/// one provider linked, rustls cannot pick one and panics). Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+}

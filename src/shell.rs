@@ -1,0 +1,130 @@
+//! The local chat adapter: lines typed in a terminal go through the same dispatcher as Slack, and
+//! the Block Kit reply is printed as readable text (or as JSON with `--json`).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::authz::Caller;
+use crate::command::Dialect;
+use crate::slack::render::Reply;
+
+static LINK_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<([^<>|]+)\|([^<>]*)>|<([^<>|]+)>").expect("static regex"));
+static BOLD_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\*([^*\n]+)\*").expect("static regex"));
+static ITALIC_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(^|[\s(])_([^_\n]+)_($|[\s).,])").expect("static regex"));
+
+/// mrkdwn to terminal text: links as `label <url>`, bold and italic markers dropped, entities
+/// decoded.
+pub fn mrkdwn_to_text(text: &str) -> String {
+    let text = LINK_RE.replace_all(text, |c: &regex::Captures<'_>| match (c.get(1), c.get(2), c.get(3)) {
+        (Some(url), Some(label), _) if label.as_str() == url.as_str() => url.as_str().to_owned(),
+        (Some(url), Some(label), _) => format!("{} <{}>", label.as_str(), url.as_str()),
+        (_, _, Some(url)) => url.as_str().to_owned(),
+        _ => String::new(),
+    });
+    let text = BOLD_RE.replace_all(&text, "$1");
+    let text = ITALIC_RE.replace_all(&text, "$1$2$3");
+    crate::command::text::decode_entities(&text).replace('\u{2060}', "").replace("&amp;", "&")
+}
+
+fn text_of(v: &Value) -> String {
+    match v.get("type").and_then(Value::as_str) {
+        Some("mrkdwn") => mrkdwn_to_text(v.get("text").and_then(Value::as_str).unwrap_or("")),
+        _ => v.get("text").and_then(Value::as_str).unwrap_or("").to_owned(),
+    }
+}
+
+/// Renders Block Kit blocks (as JSON) as terminal text.
+pub fn blocks_to_text(blocks: &[Value]) -> String {
+    let mut out = String::new();
+    for block in blocks {
+        match block.get("type").and_then(Value::as_str) {
+            Some("header") => {
+                let title = block.get("text").map(text_of).unwrap_or_default();
+                out.push_str(&format!("{title}\n{}\n", "=".repeat(title.chars().count().min(72))));
+            }
+            Some("section") => {
+                if let Some(t) = block.get("text") {
+                    out.push_str(&text_of(t));
+                    out.push('\n');
+                }
+                if let Some(fields) = block.get("fields").and_then(Value::as_array) {
+                    for f in fields {
+                        let t = text_of(f);
+                        let mut lines = t.lines();
+                        let label = lines.next().unwrap_or("");
+                        let value: Vec<&str> = lines.collect();
+                        out.push_str(&format!("  {label}: {}\n", value.join(" ")));
+                    }
+                }
+            }
+            Some("context") => {
+                let parts: Vec<String> = block
+                    .get("elements")
+                    .and_then(Value::as_array)
+                    .map(|els| els.iter().map(text_of).collect())
+                    .unwrap_or_default();
+                out.push_str(&format!("  ({})\n", parts.join(" · ")));
+            }
+            Some("divider") => out.push_str("----\n"),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Renders a reply for the terminal, as text or as pretty JSON.
+pub fn render(reply: &Reply, json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(&reply.ephemeral()).unwrap_or_default();
+    }
+    let blocks: Vec<Value> = reply.blocks.iter().filter_map(|b| serde_json::to_value(b).ok()).collect();
+    blocks_to_text(&blocks)
+}
+
+/// Runs the shell: one command (`one_shot`) or a read–reply loop on standard input until EOF or
+/// `exit`.
+///
+/// # Errors
+/// I/O errors on standard input or output.
+pub fn run(state: &AppState, caller: &Caller, one_shot: Option<&str>, json: bool) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if let Some(line) = one_shot {
+        let reply = state.dispatch(caller, line, Dialect::Plain);
+        writeln!(stdout, "{}", render(&reply, json))?;
+        return Ok(());
+    }
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        writeln!(
+            stdout,
+            "idp shell: {} entities in the catalog. Type `help`, or `exit` to leave.",
+            state.catalog.snapshot().len()
+        )?;
+    }
+    let stdin = std::io::stdin();
+    loop {
+        if interactive {
+            write!(stdout, "idp> ")?;
+            stdout.flush()?;
+        }
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if matches!(line, "exit" | "quit" | ":q") {
+            break;
+        }
+        let reply = state.dispatch(caller, line, Dialect::Plain);
+        writeln!(stdout, "{}", render(&reply, json))?;
+    }
+    Ok(())
+}

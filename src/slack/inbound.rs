@@ -1,0 +1,120 @@
+//! Decoding Slack's inbound payloads: the slash-command form
+//! (<https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling>), the
+//! interactivity `payload` field, and Events API envelopes. Only the fields idp reads are kept.
+
+use serde::Deserialize;
+
+/// A slash-command request, `application/x-www-form-urlencoded`. Every field is optional on the
+/// wire; [`SlashCommand::validate`] insists on the ones idp needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SlashCommand {
+    /// Workspace id (`T…`).
+    #[serde(default)]
+    pub team_id: String,
+    /// Enterprise Grid org id (`E…`), if any.
+    #[serde(default)]
+    pub enterprise_id: Option<String>,
+    /// Channel id.
+    #[serde(default)]
+    pub channel_id: String,
+    /// Channel name (`directmessage` and `privategroup` for DMs and private channels).
+    #[serde(default)]
+    pub channel_name: Option<String>,
+    /// User id (`U…` or `W…`).
+    #[serde(default)]
+    pub user_id: String,
+    /// The command, e.g. `/idp`.
+    #[serde(default)]
+    pub command: String,
+    /// Everything after the command, escaped by Slack.
+    #[serde(default)]
+    pub text: String,
+    /// Where to post follow-ups (valid 30 minutes, 5 uses).
+    #[serde(default)]
+    pub response_url: Option<String>,
+    /// Opens a modal within 3 seconds.
+    #[serde(default)]
+    pub trigger_id: Option<String>,
+    /// Slack's `ssl_check=1` probe of the command URL.
+    #[serde(default)]
+    pub ssl_check: Option<String>,
+}
+
+/// Why an inbound payload could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboundError {
+    /// Not the expected encoding.
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+    /// A field idp needs is missing.
+    #[error("payload lacks `{0}`")]
+    Missing(&'static str),
+}
+
+impl SlashCommand {
+    /// Decodes the form body.
+    ///
+    /// # Errors
+    /// [`InboundError::Malformed`].
+    pub fn from_form(body: &[u8]) -> Result<Self, InboundError> {
+        serde_urlencoded::from_bytes(body).map_err(|e| InboundError::Malformed(e.to_string()))
+    }
+
+    /// Checks the fields idp needs to answer: team, user and channel ids.
+    ///
+    /// # Errors
+    /// [`InboundError::Missing`].
+    pub fn validate(&self) -> Result<(), InboundError> {
+        if self.team_id.is_empty() && self.enterprise_id.as_deref().is_none_or(str::is_empty) {
+            return Err(InboundError::Missing("team_id"));
+        }
+        if self.user_id.is_empty() {
+            return Err(InboundError::Missing("user_id"));
+        }
+        if self.channel_id.is_empty() {
+            return Err(InboundError::Missing("channel_id"));
+        }
+        Ok(())
+    }
+}
+
+/// The envelope of an Events API request (`application/json`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventEnvelope {
+    /// `url_verification`, `event_callback`, `app_rate_limited`…
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The challenge to echo for `url_verification`.
+    #[serde(default)]
+    pub challenge: Option<String>,
+    /// The event id, for de-duplicating retries.
+    #[serde(default)]
+    pub event_id: Option<String>,
+}
+
+/// The interactivity form: one field, `payload`, holding JSON.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InteractionForm {
+    /// The JSON payload.
+    pub payload: String,
+}
+
+/// The part of an interaction payload idp reads today.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InteractionHead {
+    /// `block_actions`, `view_submission`, `block_suggestion`…
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Reads the `type` of an interactivity request.
+///
+/// # Errors
+/// [`InboundError::Malformed`].
+pub fn interaction_kind(body: &[u8]) -> Result<String, InboundError> {
+    let form: InteractionForm =
+        serde_urlencoded::from_bytes(body).map_err(|e| InboundError::Malformed(e.to_string()))?;
+    let head: InteractionHead =
+        serde_json::from_str(&form.payload).map_err(|e| InboundError::Malformed(e.to_string()))?;
+    Ok(head.kind)
+}

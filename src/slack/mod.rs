@@ -1,0 +1,8 @@
+//! Everything that knows Slack's wire formats: request verification, inbound payloads, the HTTP
+//! routes, mrkdwn escaping and Block Kit rendering.
+
+pub mod http;
+pub mod inbound;
+pub mod mrkdwn;
+pub mod render;
+pub mod verify;

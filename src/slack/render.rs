@@ -1,0 +1,641 @@
+//! Turning an [`Outcome`] into a Slack reply: Block Kit `blocks` plus a plain `text` fallback
+//! (<https://docs.slack.dev/reference/block-kit/blocks>). All user-visible wording lives here.
+//!
+//! Every catalog or user string is escaped with [`mrkdwn::escape`] before it enters mrkdwn, and
+//! Block Kit's limits are enforced by construction: at most [`MAX_BLOCKS`] blocks, section text
+//! [`MAX_SECTION`] characters, header [`MAX_HEADER`], field [`MAX_FIELD`] (at most 10 fields),
+//! context at most 10 elements; whatever does not fit is cut with "…and N more".
+
+use slack_morphism::prelude::*;
+
+use super::mrkdwn::{self, escape};
+use crate::catalog::{Entity, EntityRef, RelationType, Snapshot, Target};
+use crate::command::{ParseError, REGISTRY};
+use crate::handlers::Outcome;
+
+/// Most blocks in one message.
+pub const MAX_BLOCKS: usize = 50;
+/// Most characters in a section's text.
+pub const MAX_SECTION: usize = 3000;
+/// Most characters in a header.
+pub const MAX_HEADER: usize = 150;
+/// Most characters in one section field.
+pub const MAX_FIELD: usize = 2000;
+/// Most fields in one section.
+pub const MAX_FIELDS: usize = 10;
+/// Most elements in one context block.
+pub const MAX_CONTEXT: usize = 10;
+/// Most characters of a button's text.
+pub const MAX_BUTTON: usize = 75;
+/// Lines of a list shown before "…and N more".
+const LIST_LINES: usize = 15;
+
+/// A rendered reply: Block Kit blocks and the notification/fallback text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reply {
+    /// Plain fallback text (notifications, screen readers).
+    pub text: String,
+    /// The Block Kit blocks.
+    pub blocks: Vec<SlackBlock>,
+}
+
+/// The JSON body of a slash-command reply sent in the HTTP response
+/// (<https://docs.slack.dev/interactivity/implementing-slash-commands>): shown only to the caller.
+#[derive(Debug, serde::Serialize)]
+pub struct EphemeralResponse<'a> {
+    /// Always `ephemeral`.
+    pub response_type: &'static str,
+    /// The fallback text.
+    pub text: &'a str,
+    /// The blocks.
+    pub blocks: &'a [SlackBlock],
+}
+
+impl Reply {
+    /// The ephemeral slash-command response for this reply.
+    pub fn ephemeral(&self) -> EphemeralResponse<'_> {
+        EphemeralResponse { response_type: "ephemeral", text: &self.text, blocks: &self.blocks }
+    }
+
+    /// The reply to an internal failure: no detail, only a reference to find it in the logs.
+    pub fn internal_error(request_id: &str) -> Self {
+        let text = format!("Something went wrong on idp's side (ref `{}`). Please try again.", escape(request_id));
+        let mut b = Blocks::default();
+        b.section(text.clone());
+        b.finish(text)
+    }
+}
+
+/// Cuts `text` to at most `max` characters, ending with `…` when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// Escapes raw text for mrkdwn so that the escaped result is at most `max` characters.
+pub fn escape_within(raw: &str, max: usize) -> String {
+    let escaped = escape(raw);
+    if escaped.chars().count() <= max {
+        return escaped;
+    }
+    let mut keep = max.saturating_sub(1);
+    loop {
+        let cut: String = raw.chars().take(keep).collect();
+        let mut e = escape(&cut);
+        let len = e.chars().count();
+        if len < max || keep == 0 {
+            e.push('…');
+            return e;
+        }
+        keep = keep.saturating_sub(len + 1 - max).min(keep - 1);
+    }
+}
+
+/// Joins whole lines into one mrkdwn text of at most `max` characters and `max_lines` lines,
+/// ending with "…and N more" when some did not fit. Lines are never cut in half, so a link or
+/// an entity is never broken.
+pub fn join_lines(lines: &[String], max: usize, max_lines: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0usize;
+    let mut shown = 0usize;
+    for (i, line) in lines.iter().enumerate() {
+        let remaining_after = lines.len() - i - 1;
+        let tail_room = if remaining_after > 0 { 24 } else { 0 };
+        let len = line.chars().count() + usize::from(i > 0);
+        if shown >= max_lines || used + len + tail_room > max {
+            break;
+        }
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+        used += len;
+        shown += 1;
+    }
+    if shown < lines.len() {
+        if shown > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("…and {} more", lines.len() - shown));
+    }
+    out
+}
+
+/// A block list that enforces Block Kit's limits as it grows.
+#[derive(Default)]
+struct Blocks {
+    blocks: Vec<SlackBlock>,
+    dropped: usize,
+}
+
+impl Blocks {
+    fn push(&mut self, block: SlackBlock) {
+        if self.blocks.len() < MAX_BLOCKS - 1 {
+            self.blocks.push(block);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn header(&mut self, text: &str) {
+        let text = truncate(text, MAX_HEADER);
+        self.push(SlackHeaderBlock::new(SlackBlockPlainText::new(text).into()).into());
+    }
+
+    /// A section whose text is already-escaped mrkdwn; cut at a line boundary if too long.
+    fn section(&mut self, text: String) {
+        let text = if text.chars().count() > MAX_SECTION {
+            let lines: Vec<String> = text.lines().map(|l| truncate(l, MAX_SECTION - 40)).collect();
+            join_lines(&lines, MAX_SECTION, usize::MAX)
+        } else {
+            text
+        };
+        if text.is_empty() {
+            return;
+        }
+        self.push(SlackSectionBlock::new().with_text(md!(text)).into());
+    }
+
+    /// A section of fields (already-escaped mrkdwn), at most 10, each cut to 2,000 characters.
+    fn fields(&mut self, fields: Vec<String>) {
+        let fields: Vec<SlackBlockText> =
+            fields.into_iter().take(MAX_FIELDS).map(|f| md!(truncate(&f, MAX_FIELD))).collect();
+        if !fields.is_empty() {
+            self.push(SlackSectionBlock::new().with_fields(fields).into());
+        }
+    }
+
+    /// A context block of already-escaped mrkdwn elements, at most 10.
+    fn context(&mut self, items: Vec<String>) {
+        let elements: Vec<SlackContextBlockElement> = items
+            .into_iter()
+            .take(MAX_CONTEXT)
+            .map(|t| SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(truncate(&t, MAX_FIELD))))
+            .collect();
+        if !elements.is_empty() {
+            self.push(SlackContextBlock::new(elements).into());
+        }
+    }
+
+    fn finish(mut self, text: String) -> Reply {
+        if self.dropped > 0 {
+            let note = format!("…and {} more blocks not shown", self.dropped);
+            self.blocks.push(
+                SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(note))])
+                    .into(),
+            );
+        }
+        Reply { text: truncate(&text, 3000), blocks: self.blocks }
+    }
+}
+
+fn code(text: &str) -> String {
+    format!("`{}`", escape(&text.replace('`', "'")))
+}
+
+fn entity_label(e: &Entity) -> String {
+    match (&e.title, &e.profile.display_name) {
+        (Some(t), _) | (None, Some(t)) if t != &e.entity_ref.name => {
+            format!("{} ({})", escape_within(t, 150), code(&e.entity_ref.name))
+        }
+        _ => code(&e.entity_ref.name),
+    }
+}
+
+fn target_label(snapshot: &Snapshot, target: &Target) -> String {
+    match target {
+        Target::Resolved(i) => entity_label(&snapshot.node(*i).entity),
+        Target::Unresolved(r) => format!("{} _(not in the catalog)_", code(&r.short())),
+    }
+}
+
+fn person_line(snapshot: &Snapshot, target: &Target) -> String {
+    match target {
+        Target::Resolved(i) => {
+            let e = &snapshot.node(*i).entity;
+            let name = escape_within(e.display_name(), 100);
+            match &e.profile.email {
+                Some(email) => format!("• {name} · {}", escape_within(email, 200)),
+                None => format!("• {name}"),
+            }
+        }
+        Target::Unresolved(r) => format!("• {} _(not in the catalog)_", code(&r.short())),
+    }
+}
+
+/// The repository of an entity: `github.com/project-slug`, else `backstage.io/source-location`.
+pub fn repo_link(e: &Entity) -> Option<(String, String)> {
+    if let Some(slug) = e.annotation("github.com/project-slug") {
+        return Some((format!("https://github.com/{slug}"), slug.to_owned()));
+    }
+    let loc = e.annotation("backstage.io/source-location")?;
+    let url = loc.strip_prefix("url:").unwrap_or(loc).to_owned();
+    Some((url.clone(), url))
+}
+
+fn links_lines(e: &Entity) -> Vec<String> {
+    e.links
+        .iter()
+        .map(|l| {
+            let title = l.title.as_deref().unwrap_or(&l.url);
+            format!("• {}", mrkdwn::link(&truncate(&l.url, 2900), &truncate(title, 200)))
+        })
+        .collect()
+}
+
+fn owner_line(snapshot: &Snapshot, idx: u32) -> String {
+    let owners: Vec<String> =
+        snapshot.related(idx, RelationType::OwnedBy).map(|t| target_label(snapshot, t)).collect();
+    if owners.is_empty() { "_no owner declared_".to_owned() } else { owners.join(", ") }
+}
+
+fn field(label: &str, value: Option<&str>) -> Option<String> {
+    value.map(|v| format!("*{label}*\n{}", escape_within(v, 500)))
+}
+
+fn render_owner(snapshot: &Snapshot, idx: u32) -> Reply {
+    let node = snapshot.node(idx);
+    let e = &node.entity;
+    let mut b = Blocks::default();
+    b.header(&format!("Who owns {}", e.display_name()));
+    let owner_target = snapshot.related(idx, RelationType::OwnedBy).next().cloned();
+    let owner_name = owner_target.as_ref().map(|t| match t {
+        Target::Resolved(i) => snapshot.node(*i).entity.display_name().to_owned(),
+        Target::Unresolved(r) => r.short(),
+    });
+    let mut text = format!("*Owner:* {}", owner_line(snapshot, idx));
+    if let Some(Target::Resolved(o)) = &owner_target {
+        let owner = &snapshot.node(*o).entity;
+        if let Some(email) = &owner.profile.email {
+            text.push_str(&format!("\n*Team email:* {}", escape_within(email, 200)));
+        }
+        let parents: Vec<String> =
+            snapshot.related(*o, RelationType::ChildOf).map(|t| target_label(snapshot, t)).collect();
+        if !parents.is_empty() {
+            text.push_str(&format!("\n*Parent team:* {}", parents.join(", ")));
+        }
+    }
+    b.section(text);
+    if let Some(Target::Resolved(o)) = &owner_target {
+        let owner = &snapshot.node(*o).entity;
+        if owner.entity_ref.kind.eq_ignore_ascii_case("group") {
+            let members: Vec<String> =
+                snapshot.related(*o, RelationType::HasMember).map(|t| person_line(snapshot, t)).collect();
+            let body = if members.is_empty() {
+                "_no members listed in the catalog_".to_owned()
+            } else {
+                join_lines(&members, MAX_SECTION - 40, LIST_LINES)
+            };
+            b.section(format!("*Members ({}):*\n{body}", members.len()));
+        }
+    }
+    let mut fields = vec![format!("*Kind*\n{}", escape(&e.entity_ref.kind))];
+    fields.extend(field("Type", e.spec_type.as_deref()));
+    fields.extend(field("Lifecycle", e.lifecycle.as_deref()));
+    let systems: Vec<String> = snapshot
+        .related(idx, RelationType::PartOf)
+        .filter(|t| snapshot.target_ref(t).kind.eq_ignore_ascii_case("system"))
+        .map(|t| target_label(snapshot, t))
+        .collect();
+    if !systems.is_empty() {
+        fields.push(format!("*System*\n{}", systems.join(", ")));
+    }
+    if let Some((url, label)) = repo_link(e) {
+        fields.push(format!("*Repository*\n{}", mrkdwn::link(&url, &label)));
+    }
+    b.fields(fields);
+    let links = links_lines(e);
+    if !links.is_empty() {
+        b.section(format!("*Links:*\n{}", join_lines(&links, MAX_SECTION - 20, LIST_LINES)));
+    }
+    b.context(vec![format!(
+        "{} · `/idp service {}` shows the whole card",
+        code(&e.entity_ref.short()),
+        escape(&e.entity_ref.name)
+    )]);
+    let text = match owner_name {
+        Some(owner) => format!("{} is owned by {}", e.entity_ref.name, owner),
+        None => format!("{} has no owner declared", e.entity_ref.name),
+    };
+    b.finish(text)
+}
+
+fn relation_list(snapshot: &Snapshot, idx: u32, rel: RelationType) -> Vec<String> {
+    snapshot.related(idx, rel).map(|t| format!("• {}", target_label(snapshot, t))).collect()
+}
+
+/// The annotations shown on a service card, with their labels. The PagerDuty integration key is a
+/// secret for sending events: only its presence is shown.
+const CARD_ANNOTATIONS: &[(&str, &str)] = &[
+    ("github.com/project-slug", "GitHub"),
+    ("backstage.io/source-location", "Source"),
+    ("backstage.io/techdocs-ref", "TechDocs"),
+    ("pagerduty.com/service-id", "PagerDuty service"),
+    ("argocd/app-name", "Argo CD app"),
+    ("argocd/app-selector", "Argo CD selector"),
+    ("backstage.io/kubernetes-id", "Kubernetes id"),
+    ("sonarqube.org/project-key", "SonarQube"),
+];
+
+fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
+    let e = &snapshot.node(idx).entity;
+    let mut b = Blocks::default();
+    b.header(e.display_name());
+    if let Some(d) = &e.description {
+        b.section(escape_within(d.trim(), 1500));
+    }
+    let mut fields = vec![format!("*Kind*\n{}", escape(&e.entity_ref.kind)), format!("*Owner*\n{}", owner_line(snapshot, idx))];
+    fields.extend(field("Type", e.spec_type.as_deref()));
+    fields.extend(field("Lifecycle", e.lifecycle.as_deref()));
+    let parts: Vec<(EntityRef, String)> = snapshot
+        .related(idx, RelationType::PartOf)
+        .map(|t| (snapshot.target_ref(t), target_label(snapshot, t)))
+        .collect();
+    for (r, label) in &parts {
+        fields.push(format!("*{}*\n{label}", escape(&r.kind)));
+    }
+    // The domain comes through the system.
+    for t in snapshot.related(idx, RelationType::PartOf) {
+        if let Target::Resolved(sys) = t
+            && snapshot.node(*sys).entity.entity_ref.kind.eq_ignore_ascii_case("system")
+        {
+            for d in snapshot.related(*sys, RelationType::PartOf) {
+                fields.push(format!("*Domain*\n{}", target_label(snapshot, d)));
+            }
+        }
+    }
+    if !e.entity_ref.namespace.eq_ignore_ascii_case(crate::catalog::DEFAULT_NAMESPACE) {
+        fields.push(format!("*Namespace*\n{}", escape(&e.entity_ref.namespace)));
+    }
+    if !e.tags.is_empty() {
+        fields.push(format!("*Tags*\n{}", e.tags.iter().map(|t| code(t)).collect::<Vec<_>>().join(" ")));
+    }
+    b.fields(fields);
+    let mut annotations: Vec<String> = Vec::new();
+    if let Some((url, label)) = repo_link(e) {
+        annotations.push(format!("• *Repository:* {}", mrkdwn::link(&url, &label)));
+    }
+    for (key, label) in CARD_ANNOTATIONS {
+        if let Some(v) = e.annotation(key) {
+            annotations.push(format!("• *{label}:* {}", code(&truncate(v, 300))));
+        }
+    }
+    if e.annotation("pagerduty.com/integration-key").is_some() {
+        annotations.push("• *PagerDuty integration key:* set (not shown)".to_owned());
+    }
+    if !annotations.is_empty() {
+        b.section(join_lines(&annotations, MAX_SECTION, LIST_LINES));
+    }
+    let links = links_lines(e);
+    if !links.is_empty() {
+        b.section(format!("*Links:*\n{}", join_lines(&links, MAX_SECTION - 20, LIST_LINES)));
+    }
+    for (rel, title) in [
+        (RelationType::DependsOn, "Depends on"),
+        (RelationType::DependencyOf, "Dependents"),
+        (RelationType::ProvidesApi, "APIs provided"),
+        (RelationType::ConsumesApi, "APIs consumed"),
+        (RelationType::ApiProvidedBy, "Provided by"),
+        (RelationType::ApiConsumedBy, "Consumed by"),
+        (RelationType::HasPart, "Parts"),
+    ] {
+        let lines = relation_list(snapshot, idx, rel);
+        if !lines.is_empty() {
+            b.section(format!("*{title} ({}):*\n{}", lines.len(), join_lines(&lines, MAX_SECTION - 40, LIST_LINES)));
+        }
+    }
+    b.context(vec![code(&e.entity_ref.short())]);
+    let text = format!("{}: {} owned by {}", e.entity_ref.name, e.entity_ref.kind, owner_plain(snapshot, idx));
+    b.finish(text)
+}
+
+fn owner_plain(snapshot: &Snapshot, idx: u32) -> String {
+    snapshot
+        .related(idx, RelationType::OwnedBy)
+        .next()
+        .map(|t| snapshot.target_ref(t).name)
+        .unwrap_or_else(|| "nobody".to_owned())
+}
+
+fn render_team(snapshot: &Snapshot, idx: u32) -> Reply {
+    let e = &snapshot.node(idx).entity;
+    let mut b = Blocks::default();
+    b.header(e.display_name());
+    let mut text = Vec::new();
+    if let Some(d) = &e.description {
+        text.push(escape_within(d.trim(), 1000));
+    }
+    if let Some(email) = &e.profile.email {
+        text.push(format!("*Email:* {}", escape_within(email, 200)));
+    }
+    let parents = relation_list(snapshot, idx, RelationType::ChildOf);
+    if !parents.is_empty() {
+        text.push(format!("*Parent:* {}", parents.join(" ").replace("• ", "")));
+    }
+    let children = relation_list(snapshot, idx, RelationType::ParentOf);
+    if !children.is_empty() {
+        text.push(format!("*Child teams ({}):*\n{}", children.len(), join_lines(&children, 1200, LIST_LINES)));
+    }
+    b.section(text.join("\n"));
+    let members: Vec<String> = snapshot.related(idx, RelationType::HasMember).map(|t| person_line(snapshot, t)).collect();
+    b.section(if members.is_empty() {
+        "*Members:* _none listed in the catalog_".to_owned()
+    } else {
+        format!("*Members ({}):*\n{}", members.len(), join_lines(&members, MAX_SECTION - 40, LIST_LINES))
+    });
+    let mut by_kind: Vec<(String, Vec<String>)> = Vec::new();
+    for t in snapshot.related(idx, RelationType::OwnerOf) {
+        let r = snapshot.target_ref(t);
+        let label = code(&r.name);
+        match by_kind.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&r.kind)) {
+            Some((_, v)) => v.push(label),
+            None => by_kind.push((r.kind.clone(), vec![label])),
+        }
+    }
+    by_kind.sort_by(|a, b| a.0.cmp(&b.0));
+    if by_kind.is_empty() {
+        b.section("*Owns:* _nothing in the catalog_".to_owned());
+    } else {
+        let lines: Vec<String> = by_kind
+            .iter()
+            .map(|(kind, names)| {
+                let shown: Vec<String> = names.iter().take(20).cloned().collect();
+                let more = if names.len() > 20 { format!(" …and {} more", names.len() - 20) } else { String::new() };
+                format!("*{} ({})*: {}{more}", escape(kind), names.len(), shown.join(", "))
+            })
+            .collect();
+        b.section(format!("*Owns:*\n{}", join_lines(&lines, MAX_SECTION - 10, LIST_LINES)));
+    }
+    b.context(vec![code(&e.entity_ref.short())]);
+    b.finish(format!("{}: {} members", e.entity_ref.name, members.len()))
+}
+
+fn render_search(snapshot: &Snapshot, words: &[String], hits: &[u32], total: usize) -> Reply {
+    let mut b = Blocks::default();
+    let phrase = words.join(" ");
+    b.header(&format!("Search: {phrase}"));
+    if hits.is_empty() {
+        b.section(format!("Nothing in the catalog matches {}. Every word must match a name, title, description, tag, type or owner.", code(&phrase)));
+        return b.finish(format!("No matches for {phrase}"));
+    }
+    let lines: Vec<String> = hits
+        .iter()
+        .map(|&i| {
+            let e = &snapshot.node(i).entity;
+            let mut line = format!("• {} · {}", entity_label(e), escape(&e.entity_ref.kind.to_ascii_lowercase()));
+            if let Some(t) = &e.spec_type {
+                line.push_str(&format!(" ({})", escape_within(t, 40)));
+            }
+            if let Some(o) = &e.owner {
+                line.push_str(&format!(" · owner {}", code(&o.name)));
+            }
+            if let Some(d) = &e.description {
+                line.push_str(&format!("\n      {}", escape_within(d.trim().lines().next().unwrap_or(""), 150)));
+            }
+            line
+        })
+        .collect();
+    b.section(join_lines(&lines, MAX_SECTION, usize::MAX));
+    let more = total.saturating_sub(hits.len());
+    let note = if more > 0 {
+        format!("Showing the {} best of {total} matches ({more} more). Add words to narrow it down.", hits.len())
+    } else {
+        format!("{total} match{}.", if total == 1 { "" } else { "es" })
+    };
+    b.context(vec![note]);
+    b.finish(format!("{total} matches for {phrase}"))
+}
+
+fn render_help(topic: Option<&crate::command::CommandSpec>) -> Reply {
+    let mut b = Blocks::default();
+    match topic {
+        None => {
+            b.header("idp: your developer portal in Slack");
+            let lines: Vec<String> =
+                REGISTRY.iter().map(|s| format!("`/idp {}` · {}", escape(&s.usage), escape(&s.summary))).collect();
+            b.section(join_lines(&lines, MAX_SECTION, usize::MAX));
+            b.context(vec!["`/idp help <command>` shows details and examples.".to_owned()]);
+            b.finish("idp commands: ".to_owned() + &REGISTRY.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))
+        }
+        Some(spec) => {
+            b.header(&format!("/idp {}", spec.name));
+            let mut text = format!("{}\n*Usage:* `/idp {}`", escape(&spec.summary), escape(&spec.usage));
+            if !spec.aliases.is_empty() {
+                text.push_str(&format!("\n*Also:* {}", spec.aliases.iter().map(|a| code(a)).collect::<Vec<_>>().join(", ")));
+            }
+            for a in &spec.arguments {
+                text.push_str(&format!(
+                    "\n• `{}`{}: {}",
+                    escape(&a.name),
+                    if a.required { "" } else { " (optional)" },
+                    escape(&a.help)
+                ));
+            }
+            b.section(text);
+            if !spec.examples.is_empty() {
+                let ex: Vec<String> = spec.examples.iter().map(|e| format!("`/idp {}`", escape(e))).collect();
+                b.section(format!("*Examples:*\n{}", ex.join("\n")));
+            }
+            b.finish(format!("/idp {}", spec.usage))
+        }
+    }
+}
+
+fn suggestion_text(suggestions: &[String], command: &str) -> String {
+    if suggestions.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = suggestions
+        .iter()
+        .map(|s| if command.is_empty() { code(s) } else { code(&format!("/idp {command} {s}")) })
+        .collect();
+    format!("\nDid you mean {}?", list.join(", "))
+}
+
+fn pick_hint(snapshot: &Snapshot, candidates: &[u32], command: &str) -> Vec<String> {
+    let refs: Vec<&EntityRef> = candidates.iter().map(|&i| &snapshot.node(i).entity.entity_ref).collect();
+    let kinds_differ = refs.iter().any(|r| !r.kind.eq_ignore_ascii_case(&refs[0].kind));
+    let ns_differ = refs.iter().any(|r| !r.namespace.eq_ignore_ascii_case(&refs[0].namespace));
+    refs.iter()
+        .map(|r| {
+            let mut q = String::new();
+            if kinds_differ {
+                q.push_str(&r.kind.to_ascii_lowercase());
+                q.push(':');
+            }
+            if ns_differ {
+                q.push_str(&r.namespace);
+                q.push('/');
+            }
+            q.push_str(&r.name);
+            format!("• {} · {}", code(&format!("/idp {command} {q}")), owner_line_for(snapshot, r))
+        })
+        .collect()
+}
+
+fn owner_line_for(snapshot: &Snapshot, r: &EntityRef) -> String {
+    snapshot.get(r).map_or_else(String::new, |i| format!("owned by {}", owner_line(snapshot, i)))
+}
+
+fn render_error(message: String, fallback: String) -> Reply {
+    let mut b = Blocks::default();
+    b.section(message);
+    b.context(vec!["`/idp help` lists every command.".to_owned()]);
+    b.finish(fallback)
+}
+
+/// Renders an outcome computed on `snapshot`.
+pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::Owner(i) => render_owner(snapshot, *i),
+        Outcome::Service(i) => render_service(snapshot, *i),
+        Outcome::Team(i) => render_team(snapshot, *i),
+        Outcome::Search { words, hits, total } => render_search(snapshot, words, hits, *total),
+        Outcome::Help(topic) => render_help(*topic),
+        Outcome::HelpUnknown { topic, suggestions } => render_error(
+            format!("There is no command {}.{}", code(topic), suggestion_text(suggestions, "")),
+            format!("No command {topic}"),
+        ),
+        Outcome::NotFound { what, query, suggestions, command } => {
+            let extra = if snapshot.is_empty() {
+                "\nThe catalog is empty: has a sync run? (`idp catalog sync`)".to_owned()
+            } else {
+                String::new()
+            };
+            render_error(
+                format!("I can't find a {what} called {} in the catalog.{}{extra}", code(query), suggestion_text(suggestions, command)),
+                format!("No {what} called {query}"),
+            )
+        }
+        Outcome::Ambiguous { query, candidates, command } => {
+            let lines = pick_hint(snapshot, candidates, command);
+            render_error(
+                format!(
+                    "{} matches {} entities. Pick one:\n{}",
+                    code(query),
+                    candidates.len(),
+                    join_lines(&lines, MAX_SECTION - 100, LIST_LINES)
+                ),
+                format!("{query} is ambiguous"),
+            )
+        }
+        Outcome::Invalid(err) => {
+            let text = match err {
+                ParseError::UnknownCommand { given, suggestions } => format!(
+                    "{} is not an idp command.{}",
+                    code(given),
+                    suggestion_text(suggestions, "")
+                ),
+                other => escape(&other.to_string()),
+            };
+            render_error(text, err.to_string())
+        }
+        Outcome::Denied(reason) => {
+            render_error(format!("You can't do that: {}.", escape(reason)), format!("Denied: {reason}"))
+        }
+    }
+}
