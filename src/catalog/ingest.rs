@@ -185,7 +185,11 @@ fn is_descriptor(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-/// All descriptor files under a folder, depth-first, sorted by name at each level (files first).
+/// All descriptor files under a folder, depth-first, sorted by name at each level, sub-folders
+/// before the files beside them. The order decides which copy wins when one entity is defined
+/// twice in a source: per-entity files in sub-folders come before the aggregate or legacy files
+/// that usually sit at the top of a catalog folder (Backstage's own example catalog is laid out
+/// this way).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -209,10 +213,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
     }
     files.sort();
     dirs.sort();
-    out.extend(files);
     for d in dirs {
         walk(&d, out, problems);
     }
+    out.extend(files);
 }
 
 /// One document of a file: its 1-based index among non-blank documents, its first line and text.
@@ -250,7 +254,9 @@ fn split_documents<'a>(text: &'a str) -> Vec<Chunk<'a>> {
             push(start, offset, start_line, &mut chunks);
             // Content after `--- ` on the same line belongs to the new document.
             start = if is_start { offset + 3 } else { offset + line.len() };
-            start_line = if is_start { line_no } else { line_no + 1 };
+            // The document starts on the marker's line only when content follows the marker.
+            let inline = is_start && !bare[3..].trim().is_empty();
+            start_line = if inline { line_no } else { line_no + 1 };
         }
         offset += line.len();
     }
@@ -450,7 +456,7 @@ mod tests {
         let text = "# header\n---\n---\na: 1\n---\n# only a comment\n---\nb: 2\n...\n";
         let chunks = split_documents(text);
         assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[0].line, 3);
+        assert_eq!(chunks[0].line, 4);
         assert!(chunks[1].text.contains("b: 2"));
         assert_eq!(chunks[1].index, 2);
     }
