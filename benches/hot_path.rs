@@ -61,24 +61,42 @@ fn now_secs() -> i64 {
 /// Generates the catalog into `dir`, syncs it into a SQLite store there and builds the state.
 fn build_state(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<AppState> {
     let catalog_dir = dir.join("catalog");
-    let report = idp::catalog::generate::generate(COMPONENTS, &catalog_dir).expect("generate the catalog");
+    let report =
+        idp::catalog::generate::generate(COMPONENTS, &catalog_dir).expect("generate the catalog");
     assert_eq!(report.components, COMPONENTS, "generated component count");
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     rt.block_on(async {
-        let store = Store::connect(&url, None).await.expect("open the SQLite store");
+        let store = Store::connect(&url, None)
+            .await
+            .expect("open the SQLite store");
         store.migrate().await.expect("migrate the store");
-        let service = CatalogService::open(store).await.expect("open the catalog service");
+        let service = CatalogService::open(store)
+            .await
+            .expect("open the catalog service");
         let reports = service.sync(&[catalog_dir.join("all.yaml")]).await;
-        assert!(reports.iter().all(|r| r.outcome.is_ok()), "the synthetic catalog syncs");
-        assert!(service.snapshot().len() > COMPONENTS, "the snapshot holds the catalog");
+        assert!(
+            reports.iter().all(|r| r.outcome.is_ok()),
+            "the synthetic catalog syncs"
+        );
+        assert!(
+            service.snapshot().len() > COMPONENTS,
+            "the snapshot holds the catalog"
+        );
         let verifier = SignatureVerifier::new(&secrecy::SecretString::from(SECRET));
-        Arc::new(AppState::new(Arc::new(service), Policy::default(), Some(verifier)))
+        Arc::new(AppState::new(
+            Arc::new(service),
+            Policy::default(),
+            Some(verifier),
+        ))
     })
 }
 
 fn hot_path(c: &mut Criterion) {
     idp::install_crypto_provider();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let state = build_state(&rt, dir.path());
 
@@ -98,7 +116,9 @@ fn hot_path(c: &mut Criterion) {
     assert_eq!(status, StatusCode::OK, "signed command answered");
     let reply_text = String::from_utf8(reply).expect("UTF-8 reply");
     assert!(
-        reply_text.contains("payments-platform") && reply_text.contains("\"ephemeral\"") && reply_text.contains("\"blocks\""),
+        reply_text.contains("payments-platform")
+            && reply_text.contains("\"ephemeral\"")
+            && reply_text.contains("\"blocks\""),
         "reply names the owner team: {reply_text}"
     );
 
@@ -115,7 +135,9 @@ fn hot_path(c: &mut Criterion) {
     });
 
     let verifier = state.verifier.as_ref().expect("state has a verifier");
-    verifier.verify(Some(&ts_text), Some(&signature), body.as_bytes(), ts).expect("signature verifies");
+    verifier
+        .verify(Some(&ts_text), Some(&signature), body.as_bytes(), ts)
+        .expect("signature verifies");
     c.bench_function("verify_only", |b| {
         b.iter(|| {
             verifier.verify(

@@ -25,18 +25,30 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("catalog", &self.catalog).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("catalog", &self.catalog)
+            .finish_non_exhaustive()
     }
 }
 
 impl AppState {
     /// Builds the state.
-    pub fn new(catalog: Arc<CatalogService>, policy: Policy, verifier: Option<SignatureVerifier>) -> Self {
+    pub fn new(
+        catalog: Arc<CatalogService>,
+        policy: Policy,
+        verifier: Option<SignatureVerifier>,
+    ) -> Self {
         let boot = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() & 0xffff_ffff)
             .unwrap_or_default();
-        Self { catalog, policy, verifier, request_counter: AtomicU64::new(0), boot }
+        Self {
+            catalog,
+            policy,
+            verifier,
+            request_counter: AtomicU64::new(0),
+            boot,
+        }
     }
 
     /// A short id for one request, unique per process run: used in logs and error replies.

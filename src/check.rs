@@ -32,7 +32,9 @@ pub fn commands_dir(dir: &Path) -> (Vec<CommandSpec>, Vec<String>) {
                     continue;
                 }
                 match std::fs::read_to_string(&path) {
-                    Ok(text) => files.push((entry.file_name().to_string_lossy().into_owned(), text)),
+                    Ok(text) => {
+                        files.push((entry.file_name().to_string_lossy().into_owned(), text));
+                    }
                     Err(e) => problems.push(format!("{}: {e}", path.display())),
                 }
             }
@@ -40,7 +42,10 @@ pub fn commands_dir(dir: &Path) -> (Vec<CommandSpec>, Vec<String>) {
         Err(e) => problems.push(format!("{}: {e}", dir.display())),
     }
     files.sort();
-    let borrowed: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let specs = match load_specs(&borrowed) {
         Ok(specs) => specs,
         Err(errors) => {
@@ -63,7 +68,11 @@ pub fn commands_dir(dir: &Path) -> (Vec<CommandSpec>, Vec<String>) {
     }
     for compiled in crate::command::REGISTRY.iter() {
         if !specs.iter().any(|s| s.name == compiled.name) {
-            problems.push(format!("{}: `{}.toml` is missing", dir.display(), compiled.name));
+            problems.push(format!(
+                "{}: `{}.toml` is missing",
+                dir.display(),
+                compiled.name
+            ));
         }
     }
     (specs, problems)
@@ -78,44 +87,84 @@ fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 pub fn manifest(text: &str, specs: &[CommandSpec]) -> Vec<String> {
     let doc: Value = match serde_saphyr::from_str(text) {
         Ok(doc) => doc,
-        Err(e) => return vec![format!("manifest.yml is not valid YAML: {}", e.to_string().lines().next().unwrap_or(""))],
+        Err(e) => {
+            return vec![format!(
+                "manifest.yml is not valid YAML: {}",
+                e.to_string().lines().next().unwrap_or("")
+            )];
+        }
     };
     let mut problems = Vec::new();
-    if get(&doc, &["display_information", "name"]).and_then(Value::as_str).is_none_or(str::is_empty) {
+    if get(&doc, &["display_information", "name"])
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         problems.push("manifest.yml: display_information.name is required".to_owned());
     }
     if get(&doc, &["features", "bot_user", "display_name"]).is_none() {
-        problems.push("manifest.yml: features.bot_user.display_name is required for a bot".to_owned());
+        problems
+            .push("manifest.yml: features.bot_user.display_name is required for a bot".to_owned());
     }
     let commands = get(&doc, &["features", "slash_commands"]).and_then(Value::as_array);
-    match commands.and_then(|c| c.iter().find(|c| c.get("command").and_then(Value::as_str) == Some("/idp"))) {
-        None => problems.push("manifest.yml: features.slash_commands has no `/idp` entry".to_owned()),
+    match commands.and_then(|c| {
+        c.iter()
+            .find(|c| c.get("command").and_then(Value::as_str) == Some("/idp"))
+    }) {
+        None => {
+            problems.push("manifest.yml: features.slash_commands has no `/idp` entry".to_owned());
+        }
         Some(cmd) => {
             if cmd.get("should_escape").and_then(Value::as_bool) != Some(true) {
                 problems.push(
                     "manifest.yml: `/idp` must set should_escape: true so mentions and links arrive as tokens".to_owned(),
                 );
             }
-            if cmd.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if cmd
+                .get("description")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 problems.push("manifest.yml: `/idp` needs a description".to_owned());
             }
             let hint = cmd.get("usage_hint").and_then(Value::as_str).unwrap_or("");
             for s in specs {
-                if !hint.split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| w == s.name) {
-                    problems.push(format!("manifest.yml: `/idp` usage_hint does not mention `{}`", s.name));
+                if !hint
+                    .split(|c: char| !c.is_alphanumeric() && c != '-')
+                    .any(|w| w == s.name)
+                {
+                    problems.push(format!(
+                        "manifest.yml: `/idp` usage_hint does not mention `{}`",
+                        s.name
+                    ));
                 }
             }
-            if !cmd.get("url").and_then(Value::as_str).is_some_and(|u| u.ends_with("/slack/commands")) {
+            if !cmd
+                .get("url")
+                .and_then(Value::as_str)
+                .is_some_and(|u| u.ends_with("/slack/commands"))
+            {
                 problems.push("manifest.yml: `/idp` url must end with /slack/commands".to_owned());
             }
         }
     }
     for (path, route) in [
-        (&["settings", "interactivity", "request_url"][..], "/slack/interactions"),
-        (&["settings", "event_subscriptions", "request_url"][..], "/slack/events"),
+        (
+            &["settings", "interactivity", "request_url"][..],
+            "/slack/interactions",
+        ),
+        (
+            &["settings", "event_subscriptions", "request_url"][..],
+            "/slack/events",
+        ),
     ] {
-        if !get(&doc, path).and_then(Value::as_str).is_some_and(|u| u.ends_with(route)) {
-            problems.push(format!("manifest.yml: {} must end with {route}", path.join(".")));
+        if !get(&doc, path)
+            .and_then(Value::as_str)
+            .is_some_and(|u| u.ends_with(route))
+        {
+            problems.push(format!(
+                "manifest.yml: {} must end with {route}",
+                path.join(".")
+            ));
         }
     }
     let scopes: Vec<&str> = get(&doc, &["oauth_config", "scopes", "bot"])
@@ -124,7 +173,9 @@ pub fn manifest(text: &str, specs: &[CommandSpec]) -> Vec<String> {
         .unwrap_or_default();
     for scope in REQUIRED_SCOPES {
         if !scopes.contains(scope) {
-            problems.push(format!("manifest.yml: oauth_config.scopes.bot lacks `{scope}`"));
+            problems.push(format!(
+                "manifest.yml: oauth_config.scopes.bot lacks `{scope}`"
+            ));
         }
     }
     problems

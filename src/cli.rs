@@ -85,11 +85,22 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 
 /// Prints a sync report in the shape operators read: per source, what was read, stored and every
 /// problem with its file and document.
-pub fn print_reports(reports: &[SourceReport], out: &mut impl std::io::Write) -> std::io::Result<()> {
+pub fn print_reports(
+    reports: &[SourceReport],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     for r in reports {
-        writeln!(out, "source {}: {} files, {} documents", r.source, r.files_read, r.documents)?;
+        writeln!(
+            out,
+            "source {}: {} files, {} documents",
+            r.source, r.files_read, r.documents
+        )?;
         if !r.read_by_kind.is_empty() {
-            let kinds: Vec<String> = r.read_by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let kinds: Vec<String> = r
+                .read_by_kind
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
             writeln!(out, "  read: {}", kinds.join(", "))?;
         }
         match &r.outcome {
@@ -122,20 +133,39 @@ pub fn print_reports(reports: &[SourceReport], out: &mut impl std::io::Write) ->
 
 fn print_catalog(service: &CatalogService) {
     let snapshot = service.snapshot();
-    let kinds: Vec<String> = snapshot.count_by_kind().iter().map(|(k, n)| format!("{n} {k}")).collect();
-    println!("catalog: {} entities ({})", snapshot.len(), if kinds.is_empty() { "empty".to_owned() } else { kinds.join(", ") });
+    let kinds: Vec<String> = snapshot
+        .count_by_kind()
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    println!(
+        "catalog: {} entities ({})",
+        snapshot.len(),
+        if kinds.is_empty() {
+            "empty".to_owned()
+        } else {
+            kinds.join(", ")
+        }
+    );
 }
 
 fn resolve_caller(service: &CatalogService, as_user: Option<&str>) -> anyhow::Result<Caller> {
-    let Some(who) = as_user else { return Ok(Caller::guest(Origin::Shell)) };
+    let Some(who) = as_user else {
+        return Ok(Caller::guest(Origin::Shell));
+    };
     let snapshot = service.snapshot();
     let found = if who.contains('@') {
         snapshot.user_by_email(who)
     } else {
-        EntityRef::parse(who, Some("User"), crate::catalog::DEFAULT_NAMESPACE).ok().and_then(|r| snapshot.get(&r))
+        EntityRef::parse(who, Some("User"), crate::catalog::DEFAULT_NAMESPACE)
+            .ok()
+            .and_then(|r| snapshot.get(&r))
     };
     match found {
-        Some(i) => Ok(Caller { origin: Origin::Shell, user: Some(snapshot.node(i).entity.entity_ref.clone()) }),
+        Some(i) => Ok(Caller {
+            origin: Origin::Shell,
+            user: Some(snapshot.node(i).entity.entity_ref.clone()),
+        }),
         None => bail!("--as {who}: no catalog User has that ref or email"),
     }
 }
@@ -183,9 +213,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let secret = settings.require_signing_secret()?;
     let verifier = SignatureVerifier::new(secret);
     let store = open_store(&settings).await?;
-    let service = Arc::new(CatalogService::open(store).await.context("loading the catalog")?);
+    let service = Arc::new(
+        CatalogService::open(store)
+            .await
+            .context("loading the catalog")?,
+    );
     sync_configured(&service, &settings).await;
-    let state = Arc::new(AppState::new(service.clone(), Policy::default(), Some(verifier)));
+    let state = Arc::new(AppState::new(
+        service.clone(),
+        Policy::default(),
+        Some(verifier),
+    ));
 
     let catalog_cfg = settings.file.catalog.clone();
     let sources = settings.sources();
@@ -193,13 +231,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         let service = service.clone();
         let settings_sources = sources.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(catalog_cfg.refresh_interval_secs));
+            let mut tick =
+                tokio::time::interval(Duration::from_secs(catalog_cfg.refresh_interval_secs));
             tick.tick().await;
             loop {
                 tick.tick().await;
                 let reports = service.sync(&settings_sources).await;
                 let failed = reports.iter().filter(|r| r.failed()).count();
-                tracing::info!(sources = reports.len(), failed, "periodic catalog re-sync done");
+                tracing::info!(
+                    sources = reports.len(),
+                    failed,
+                    "periodic catalog re-sync done"
+                );
             }
         });
     }
@@ -227,7 +270,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         entities = service.snapshot().len(),
         "idp serving Slack on /slack/commands, /slack/interactions, /slack/events"
     );
-    axum::serve(listener, crate::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -243,18 +288,34 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             problems.push(format!("[catalog] sources: {} does not exist", s.display()));
         }
     }
-    let base = settings.config_path.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
-    let commands_dir = if base.join("commands").is_dir() { base.join("commands") } else { PathBuf::from("commands") };
+    let base = settings
+        .config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""));
+    let commands_dir = if base.join("commands").is_dir() {
+        base.join("commands")
+    } else {
+        PathBuf::from("commands")
+    };
     let specs = if commands_dir.is_dir() {
         let (specs, p) = crate::check::commands_dir(&commands_dir);
         problems.extend(p);
-        notes.push(format!("commands: {} in {}", specs.len(), commands_dir.display()));
+        notes.push(format!(
+            "commands: {} in {}",
+            specs.len(),
+            commands_dir.display()
+        ));
         specs
     } else {
         notes.push("commands: no commands/ folder here; checking the built-in registry".to_owned());
         crate::command::REGISTRY.clone()
     };
-    let manifest_path = if base.join("manifest.yml").exists() { base.join("manifest.yml") } else { PathBuf::from("manifest.yml") };
+    let manifest_path = if base.join("manifest.yml").exists() {
+        base.join("manifest.yml")
+    } else {
+        PathBuf::from("manifest.yml")
+    };
     match std::fs::read_to_string(&manifest_path) {
         Ok(text) => {
             problems.extend(crate::check::manifest(&text, &specs));
@@ -287,11 +348,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Serve => serve(settings).await,
         Cmd::Migrate => {
             let store = open_store(&settings).await?;
-            println!("migrations applied to {} ({})", redact_url(&settings.database_url), store.backend());
+            println!(
+                "migrations applied to {} ({})",
+                redact_url(&settings.database_url),
+                store.backend()
+            );
             Ok(())
         }
         Cmd::Check => check(&settings),
-        Cmd::Catalog { command: CatalogCmd::Generate { components, out } } => {
+        Cmd::Catalog {
+            command: CatalogCmd::Generate { components, out },
+        } => {
             let report = crate::catalog::generate::generate(components, &out)
                 .with_context(|| format!("writing the catalog into {}", out.display()))?;
             println!(
@@ -307,13 +374,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::Catalog { command: CatalogCmd::Sync { paths } } => {
-            let paths = if paths.is_empty() { settings.sources() } else { paths };
+        Cmd::Catalog {
+            command: CatalogCmd::Sync { paths },
+        } => {
+            let paths = if paths.is_empty() {
+                settings.sources()
+            } else {
+                paths
+            };
             if paths.is_empty() {
-                bail!("nothing to sync: name a file or folder, or set [catalog] sources in idp.toml");
+                bail!(
+                    "nothing to sync: name a file or folder, or set [catalog] sources in idp.toml"
+                );
             }
             let store = open_store(&settings).await?;
-            let service = CatalogService::open(store).await.context("loading the catalog")?;
+            let service = CatalogService::open(store)
+                .await
+                .context("loading the catalog")?;
             let reports = service.sync(&paths).await;
             print_reports(&reports, &mut std::io::stdout().lock())?;
             print_catalog(&service);
@@ -322,13 +399,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Shell { command, json, as_user } => {
+        Cmd::Shell {
+            command,
+            json,
+            as_user,
+        } => {
             let store = open_store(&settings).await?;
-            let service = Arc::new(CatalogService::open(store).await.context("loading the catalog")?);
+            let service = Arc::new(
+                CatalogService::open(store)
+                    .await
+                    .context("loading the catalog")?,
+            );
             sync_configured(&service, &settings).await;
             let caller = resolve_caller(&service, as_user.as_deref())?;
             let state = AppState::new(service, Policy::default(), None);
-            tokio::task::block_in_place(|| crate::shell::run(&state, &caller, command.as_deref(), json))?;
+            tokio::task::block_in_place(|| {
+                crate::shell::run(&state, &caller, command.as_deref(), json)
+            })?;
             Ok(())
         }
     }

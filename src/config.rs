@@ -78,7 +78,11 @@ fn default_poll() -> u64 {
 
 impl Default for CatalogConfig {
     fn default() -> Self {
-        Self { sources: Vec::new(), refresh_interval_secs: default_refresh(), poll_interval_secs: default_poll() }
+        Self {
+            sources: Vec::new(),
+            refresh_interval_secs: default_refresh(),
+            poll_interval_secs: default_poll(),
+        }
     }
 }
 
@@ -144,7 +148,10 @@ impl Settings {
     ///
     /// # Errors
     /// The first [`ConfigError`].
-    pub fn load(config_arg: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn load(
+        config_arg: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let config_path = match (config_arg, non_empty("IDP_CONFIG")) {
             (Some(p), _) => Some(p.to_path_buf()),
@@ -156,7 +163,8 @@ impl Settings {
             None => FileConfig::default(),
         };
 
-        let database_url = non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url =
+            non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let scheme = database_url.split(':').next().unwrap_or_default();
         if !matches!(scheme, "sqlite" | "postgres" | "postgresql") || !database_url.contains(':') {
             return Err(ConfigError::Invalid {
@@ -174,21 +182,31 @@ impl Settings {
         {
             return Err(ConfigError::Invalid {
                 name: "SLACK_BOT_TOKEN",
-                reason: "a bot token starts with `xoxb-` (OAuth & Permissions → Bot User OAuth Token)".to_owned(),
+                reason:
+                    "a bot token starts with `xoxb-` (OAuth & Permissions → Bot User OAuth Token)"
+                        .to_owned(),
             });
         }
-        let slack_api_url = non_empty("SLACK_API_URL").unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned());
+        let slack_api_url =
+            non_empty("SLACK_API_URL").unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned());
         if !(slack_api_url.starts_with("https://") || slack_api_url.starts_with("http://")) {
             return Err(ConfigError::Invalid {
                 name: "SLACK_API_URL",
-                reason: format!("`{slack_api_url}` must be an http(s) URL such as https://slack.com/api"),
+                reason: format!(
+                    "`{slack_api_url}` must be an http(s) URL such as https://slack.com/api"
+                ),
             });
         }
         let listen_text = non_empty("IDP_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen_text.trim().parse().map_err(|_| ConfigError::Invalid {
-            name: "IDP_LISTEN",
-            reason: format!("`{listen_text}` is not an address like 127.0.0.1:3000 or 0.0.0.0:8080"),
-        })?;
+        let listen = listen_text
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                name: "IDP_LISTEN",
+                reason: format!(
+                    "`{listen_text}` is not an address like 127.0.0.1:3000 or 0.0.0.0:8080"
+                ),
+            })?;
         Ok(Self {
             config_path,
             file,
@@ -221,19 +239,32 @@ impl Settings {
 
     /// The configured catalog sources, relative paths taken from the config file's folder.
     pub fn sources(&self) -> Vec<PathBuf> {
-        let base = self.config_path.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
+        let base = self
+            .config_path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new(""));
         self.file
             .catalog
             .sources
             .iter()
-            .map(|s| if s.is_absolute() { s.clone() } else { base.join(s) })
+            .map(|s| {
+                if s.is_absolute() {
+                    s.clone()
+                } else {
+                    base.join(s)
+                }
+            })
             .collect()
     }
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File { path: shown.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
     toml::from_str(&text).map_err(|e| {
         let reason = match e.span() {
             Some(span) => {
@@ -242,7 +273,10 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
             }
             None => e.message().to_owned(),
         };
-        ConfigError::File { path: shown, reason }
+        ConfigError::File {
+            path: shown,
+            reason,
+        }
     })
 }
 
@@ -251,27 +285,56 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
     fn bad_settings_are_one_line_errors_naming_the_setting() {
-        let e = Settings::load(None, env(&[("IDP_LISTEN", "nowhere")])).err().map(|e| e.to_string());
-        assert!(e.as_deref().is_some_and(|e| e.starts_with("IDP_LISTEN is invalid")), "{e:?}");
-        let e = Settings::load(None, env(&[("DATABASE_URL", "mysql://x")])).err().map(|e| e.to_string());
-        assert!(e.as_deref().is_some_and(|e| e.starts_with("DATABASE_URL is invalid")), "{e:?}");
-        let e = Settings::load(None, env(&[("SLACK_BOT_TOKEN", "xoxp-user-token")])).err().map(|e| e.to_string());
-        assert!(e.as_deref().is_some_and(|e| e.starts_with("SLACK_BOT_TOKEN") && !e.contains("xoxp-user")), "{e:?}");
+        let e = Settings::load(None, env(&[("IDP_LISTEN", "nowhere")]))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.starts_with("IDP_LISTEN is invalid")),
+            "{e:?}"
+        );
+        let e = Settings::load(None, env(&[("DATABASE_URL", "mysql://x")]))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.starts_with("DATABASE_URL is invalid")),
+            "{e:?}"
+        );
+        let e = Settings::load(None, env(&[("SLACK_BOT_TOKEN", "xoxp-user-token")]))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.starts_with("SLACK_BOT_TOKEN") && !e.contains("xoxp-user")),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn secrets_never_show_in_debug_output() {
         let s = Settings::load(
             None,
-            env(&[("SLACK_SIGNING_SECRET", "s3cr3t-value"), ("DATABASE_URL", "postgres://u:pw123@h/db")]),
+            env(&[
+                ("SLACK_SIGNING_SECRET", "s3cr3t-value"),
+                ("DATABASE_URL", "postgres://u:pw123@h/db"),
+            ]),
         )
         .expect("valid");
         let shown = format!("{s:?}");
-        assert!(!shown.contains("s3cr3t-value") && !shown.contains("pw123"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t-value") && !shown.contains("pw123"),
+            "{shown}"
+        );
     }
 }

@@ -12,29 +12,41 @@ use crate::authz::Caller;
 use crate::command::Dialect;
 use crate::slack::render::Reply;
 
-static LINK_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<([^<>|]+)\|([^<>]*)>|<([^<>|]+)>").expect("static regex"));
-static BOLD_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\*([^*\n]+)\*").expect("static regex"));
+static LINK_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<([^<>|]+)\|([^<>]*)>|<([^<>|]+)>").expect("static regex"));
+static BOLD_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\*([^*\n]+)\*").expect("static regex"));
 static ITALIC_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(^|[\s(])_([^_\n]+)_($|[\s).,])").expect("static regex"));
 
 /// mrkdwn to terminal text: links as `label <url>`, bold and italic markers dropped, entities
 /// decoded.
 pub fn mrkdwn_to_text(text: &str) -> String {
-    let text = LINK_RE.replace_all(text, |c: &regex::Captures<'_>| match (c.get(1), c.get(2), c.get(3)) {
-        (Some(url), Some(label), _) if label.as_str() == url.as_str() => url.as_str().to_owned(),
-        (Some(url), Some(label), _) => format!("{} <{}>", label.as_str(), url.as_str()),
-        (_, _, Some(url)) => url.as_str().to_owned(),
-        _ => String::new(),
+    let text = LINK_RE.replace_all(text, |c: &regex::Captures<'_>| {
+        match (c.get(1), c.get(2), c.get(3)) {
+            (Some(url), Some(label), _) if label.as_str() == url.as_str() => {
+                url.as_str().to_owned()
+            }
+            (Some(url), Some(label), _) => format!("{} <{}>", label.as_str(), url.as_str()),
+            (_, _, Some(url)) => url.as_str().to_owned(),
+            _ => String::new(),
+        }
     });
     let text = BOLD_RE.replace_all(&text, "$1");
     let text = ITALIC_RE.replace_all(&text, "$1$2$3");
-    crate::command::text::decode_entities(&text).replace('\u{2060}', "").replace("&amp;", "&")
+    crate::command::text::decode_entities(&text)
+        .replace('\u{2060}', "")
+        .replace("&amp;", "&")
 }
 
 fn text_of(v: &Value) -> String {
     match v.get("type").and_then(Value::as_str) {
         Some("mrkdwn") => mrkdwn_to_text(v.get("text").and_then(Value::as_str).unwrap_or("")),
-        _ => v.get("text").and_then(Value::as_str).unwrap_or("").to_owned(),
+        _ => v
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
     }
 }
 
@@ -45,7 +57,10 @@ pub fn blocks_to_text(blocks: &[Value]) -> String {
         match block.get("type").and_then(Value::as_str) {
             Some("header") => {
                 let title = block.get("text").map(text_of).unwrap_or_default();
-                out.push_str(&format!("{title}\n{}\n", "=".repeat(title.chars().count().min(72))));
+                out.push_str(&format!(
+                    "{title}\n{}\n",
+                    "=".repeat(title.chars().count().min(72))
+                ));
             }
             Some("section") => {
                 if let Some(t) = block.get("text") {
@@ -82,7 +97,11 @@ pub fn render(reply: &Reply, json: bool) -> String {
     if json {
         return serde_json::to_string_pretty(&reply.ephemeral()).unwrap_or_default();
     }
-    let blocks: Vec<Value> = reply.blocks.iter().filter_map(|b| serde_json::to_value(b).ok()).collect();
+    let blocks: Vec<Value> = reply
+        .blocks
+        .iter()
+        .filter_map(|b| serde_json::to_value(b).ok())
+        .collect();
     blocks_to_text(&blocks)
 }
 
@@ -91,7 +110,12 @@ pub fn render(reply: &Reply, json: bool) -> String {
 ///
 /// # Errors
 /// I/O errors on standard input or output.
-pub fn run(state: &AppState, caller: &Caller, one_shot: Option<&str>, json: bool) -> std::io::Result<()> {
+pub fn run(
+    state: &AppState,
+    caller: &Caller,
+    one_shot: Option<&str>,
+    json: bool,
+) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let Some(line) = one_shot {
         let reply = state.dispatch(caller, line, Dialect::Plain);

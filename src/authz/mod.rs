@@ -26,7 +26,9 @@ impl Action {
         match name {
             "catalog.read" => Ok(Self::CatalogRead),
             "none" => Ok(Self::Public),
-            other => Err(format!("unknown permission `{other}` (known: catalog.read, none)")),
+            other => Err(format!(
+                "unknown permission `{other}` (known: catalog.read, none)"
+            )),
         }
     }
 }
@@ -81,14 +83,18 @@ pub struct Policy {
 impl Default for Policy {
     /// Reading the catalog and help are open to everyone; everything else is denied.
     fn default() -> Self {
-        Self { open_actions: vec![Action::CatalogRead, Action::Public] }
+        Self {
+            open_actions: vec![Action::CatalogRead, Action::Public],
+        }
     }
 }
 
 impl Policy {
     /// A policy that allows nothing (useful to prove deny-by-default).
     pub fn deny_all() -> Self {
-        Self { open_actions: Vec::new() }
+        Self {
+            open_actions: Vec::new(),
+        }
     }
 
     /// Decides whether `caller` may perform `action`.
@@ -96,7 +102,10 @@ impl Policy {
         if self.open_actions.contains(&action) {
             return Decision::Allow;
         }
-        let who = caller.user.as_ref().map_or_else(|| "guests".to_owned(), EntityRef::short);
+        let who = caller
+            .user
+            .as_ref()
+            .map_or_else(|| "guests".to_owned(), EntityRef::short);
         Decision::Deny(format!("the policy does not allow {who} to do this"))
     }
 }
@@ -108,8 +117,14 @@ mod tests {
     #[test]
     fn unknown_actions_are_denied_and_reads_are_open() {
         let guest = Caller::guest(Origin::Shell);
-        assert_eq!(Policy::default().decide(&guest, Action::CatalogRead), Decision::Allow);
-        assert!(matches!(Policy::deny_all().decide(&guest, Action::CatalogRead), Decision::Deny(_)));
+        assert_eq!(
+            Policy::default().decide(&guest, Action::CatalogRead),
+            Decision::Allow
+        );
+        assert!(matches!(
+            Policy::deny_all().decide(&guest, Action::CatalogRead),
+            Decision::Deny(_)
+        ));
         assert!(Action::parse("rollback").is_err());
     }
 }

@@ -100,7 +100,9 @@ pub enum EntityError {
     },
     /// A templating placeholder such as `${{ values.name }}` where a literal is required: the file
     /// is a scaffolder skeleton, not a descriptor.
-    #[error("`{field}` holds a templating placeholder `{value}`: this looks like a template skeleton, not a descriptor")]
+    #[error(
+        "`{field}` holds a templating placeholder `{value}`: this looks like a template skeleton, not a descriptor"
+    )]
     Placeholder {
         /// Dotted path of the field.
         field: &'static str,
@@ -127,13 +129,16 @@ pub enum EntityError {
     },
 }
 
-static NAME_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$").expect("static regex"));
+static NAME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$").expect("static regex")
+});
 static NAMESPACE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]+(-[a-z0-9]+)*$").expect("static regex"));
-static KIND_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-zA-Z0-9]*$").expect("static regex"));
-static API_VERSION_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]+$").expect("static regex"));
+static KIND_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-zA-Z0-9]*$").expect("static regex"));
+static API_VERSION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]+$").expect("static regex")
+});
 
 fn type_name(v: &Value) -> &'static str {
     match v {
@@ -150,18 +155,29 @@ fn has_placeholder(s: &str) -> bool {
     s.contains("${{") || s.contains("{{")
 }
 
-fn opt_str(map: &Map<String, Value>, key: &str, field: &'static str) -> Result<Option<String>, EntityError> {
+fn opt_str(
+    map: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+) -> Result<Option<String>, EntityError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         // YAML readily turns `version: 1.10` or `type: 2` into numbers or booleans; keep them as text.
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(EntityError::WrongType { field, expected: "a string" }),
+        Some(_) => Err(EntityError::WrongType {
+            field,
+            expected: "a string",
+        }),
     }
 }
 
-fn str_list(map: &Map<String, Value>, key: &str, field: &'static str) -> Result<Vec<String>, EntityError> {
+fn str_list(
+    map: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+) -> Result<Vec<String>, EntityError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -169,15 +185,29 @@ fn str_list(map: &Map<String, Value>, key: &str, field: &'static str) -> Result<
             .map(|item| match item {
                 Value::String(s) => Ok(s.clone()),
                 Value::Number(n) => Ok(n.to_string()),
-                _ => Err(EntityError::WrongType { field, expected: "a list of strings" }),
+                _ => Err(EntityError::WrongType {
+                    field,
+                    expected: "a list of strings",
+                }),
             })
             .collect(),
-        Some(_) => Err(EntityError::WrongType { field, expected: "a list of strings" }),
+        Some(_) => Err(EntityError::WrongType {
+            field,
+            expected: "a list of strings",
+        }),
     }
 }
 
-fn parse_ref(text: &str, field: &'static str, kind: Option<&str>, ns: &str) -> Result<EntityRef, EntityError> {
-    EntityRef::parse(text, kind, ns).map_err(|e| EntityError::BadRef { field, reason: e.to_string() })
+fn parse_ref(
+    text: &str,
+    field: &'static str,
+    kind: Option<&str>,
+    ns: &str,
+) -> Result<EntityRef, EntityError> {
+    EntityRef::parse(text, kind, ns).map_err(|e| EntityError::BadRef {
+        field,
+        reason: e.to_string(),
+    })
 }
 
 fn one_ref(
@@ -187,7 +217,9 @@ fn one_ref(
     kind: Option<&str>,
     ns: &str,
 ) -> Result<Option<EntityRef>, EntityError> {
-    opt_str(spec, key, field)?.map(|s| parse_ref(&s, field, kind, ns)).transpose()
+    opt_str(spec, key, field)?
+        .map(|s| parse_ref(&s, field, kind, ns))
+        .transpose()
 }
 
 fn ref_list(
@@ -197,13 +229,20 @@ fn ref_list(
     kind: Option<&str>,
     ns: &str,
 ) -> Result<Vec<EntityRef>, EntityError> {
-    str_list(spec, key, field)?.iter().map(|s| parse_ref(s, field, kind, ns)).collect()
+    str_list(spec, key, field)?
+        .iter()
+        .map(|s| parse_ref(s, field, kind, ns))
+        .collect()
 }
 
 /// The spec fields each core kind must carry, per Backstage's kind schemas.
 fn required_spec_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
     match kind.to_ascii_lowercase().as_str() {
-        "component" => &[("type", "spec.type"), ("lifecycle", "spec.lifecycle"), ("owner", "spec.owner")],
+        "component" => &[
+            ("type", "spec.type"),
+            ("lifecycle", "spec.lifecycle"),
+            ("owner", "spec.owner"),
+        ],
         "api" => &[
             ("type", "spec.type"),
             ("lifecycle", "spec.lifecycle"),
@@ -228,14 +267,24 @@ impl Entity {
     /// # Errors
     /// The first [`EntityError`] found.
     pub fn from_document(doc: &Value) -> Result<Self, EntityError> {
-        let root = doc.as_object().ok_or_else(|| EntityError::NotAMapping(type_name(doc)))?;
+        let root = doc
+            .as_object()
+            .ok_or_else(|| EntityError::NotAMapping(type_name(doc)))?;
         let api_version = match root.get("apiVersion") {
             None | Some(Value::Null) => return Err(EntityError::Missing("apiVersion")),
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(EntityError::WrongType { field: "apiVersion", expected: "a string" }),
+            Some(_) => {
+                return Err(EntityError::WrongType {
+                    field: "apiVersion",
+                    expected: "a string",
+                });
+            }
         };
         if has_placeholder(&api_version) {
-            return Err(EntityError::Placeholder { field: "apiVersion", value: api_version });
+            return Err(EntityError::Placeholder {
+                field: "apiVersion",
+                value: api_version,
+            });
         }
         if !API_VERSION_RE.is_match(&api_version) || api_version.len() > 253 {
             return Err(EntityError::Invalid {
@@ -247,10 +296,18 @@ impl Entity {
         let kind = match root.get("kind") {
             None | Some(Value::Null) => return Err(EntityError::Missing("kind")),
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(EntityError::WrongType { field: "kind", expected: "a string" }),
+            Some(_) => {
+                return Err(EntityError::WrongType {
+                    field: "kind",
+                    expected: "a string",
+                });
+            }
         };
         if has_placeholder(&kind) {
-            return Err(EntityError::Placeholder { field: "kind", value: kind });
+            return Err(EntityError::Placeholder {
+                field: "kind",
+                value: kind,
+            });
         }
         if !KIND_RE.is_match(&kind) || kind.len() > 63 {
             return Err(EntityError::Invalid {
@@ -262,15 +319,28 @@ impl Entity {
         let metadata = match root.get("metadata") {
             None | Some(Value::Null) => return Err(EntityError::Missing("metadata")),
             Some(Value::Object(m)) => m,
-            Some(_) => return Err(EntityError::WrongType { field: "metadata", expected: "a mapping" }),
+            Some(_) => {
+                return Err(EntityError::WrongType {
+                    field: "metadata",
+                    expected: "a mapping",
+                });
+            }
         };
         let name = match metadata.get("name") {
             None | Some(Value::Null) => return Err(EntityError::Missing("metadata.name")),
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(EntityError::WrongType { field: "metadata.name", expected: "a string" }),
+            Some(_) => {
+                return Err(EntityError::WrongType {
+                    field: "metadata.name",
+                    expected: "a string",
+                });
+            }
         };
         if has_placeholder(&name) {
-            return Err(EntityError::Placeholder { field: "metadata.name", value: name });
+            return Err(EntityError::Placeholder {
+                field: "metadata.name",
+                value: name,
+            });
         }
         if name.len() > 63 || !NAME_RE.is_match(&name) {
             return Err(EntityError::Invalid {
@@ -279,9 +349,13 @@ impl Entity {
                 rule: "must be 1-63 characters of letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
             });
         }
-        let namespace = opt_str(metadata, "namespace", "metadata.namespace")?.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        let namespace = opt_str(metadata, "namespace", "metadata.namespace")?
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
         if has_placeholder(&namespace) {
-            return Err(EntityError::Placeholder { field: "metadata.namespace", value: namespace });
+            return Err(EntityError::Placeholder {
+                field: "metadata.namespace",
+                value: namespace,
+            });
         }
         if namespace.len() > 63 || !NAMESPACE_RE.is_match(&namespace) {
             return Err(EntityError::Invalid {
@@ -295,16 +369,25 @@ impl Entity {
         let spec = match root.get("spec") {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(m)) => m,
-            Some(_) => return Err(EntityError::WrongType { field: "spec", expected: "a mapping" }),
+            Some(_) => {
+                return Err(EntityError::WrongType {
+                    field: "spec",
+                    expected: "a mapping",
+                });
+            }
         };
         for (key, field) in required_spec_fields(&kind) {
             match spec.get(*key) {
                 None | Some(Value::Null) => return Err(EntityError::Missing(field)),
-                Some(Value::String(s)) if s.trim().is_empty() => return Err(EntityError::Missing(field)),
+                Some(Value::String(s)) if s.trim().is_empty() => {
+                    return Err(EntityError::Missing(field));
+                }
                 _ => {}
             }
         }
-        if kind.eq_ignore_ascii_case("group") && !matches!(spec.get("children"), Some(Value::Array(_))) {
+        if kind.eq_ignore_ascii_case("group")
+            && !matches!(spec.get("children"), Some(Value::Array(_)))
+        {
             return Err(EntityError::Missing("spec.children"));
         }
 
@@ -322,7 +405,12 @@ impl Entity {
                     })
                 })
                 .collect(),
-            Some(_) => return Err(EntityError::WrongType { field: "metadata.links", expected: "a list" }),
+            Some(_) => {
+                return Err(EntityError::WrongType {
+                    field: "metadata.links",
+                    expected: "a list",
+                });
+            }
         };
         let mut annotations: Vec<(String, String)> = match metadata.get("annotations") {
             None | Some(Value::Null) => Vec::new(),
@@ -336,14 +424,20 @@ impl Entity {
                 })
                 .collect(),
             Some(_) => {
-                return Err(EntityError::WrongType { field: "metadata.annotations", expected: "a mapping" });
+                return Err(EntityError::WrongType {
+                    field: "metadata.annotations",
+                    expected: "a mapping",
+                });
             }
         };
         annotations.sort();
 
         let profile = match spec.get("profile") {
             Some(Value::Object(p)) => Profile {
-                display_name: p.get("displayName").and_then(Value::as_str).map(str::to_owned),
+                display_name: p
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 email: p.get("email").and_then(Value::as_str).map(str::to_owned),
             },
             _ => Profile::default(),
@@ -364,11 +458,23 @@ impl Entity {
             children: ref_list(spec, "children", "spec.children", Some("Group"), ns)?,
             member_of: ref_list(spec, "memberOf", "spec.memberOf", Some("Group"), ns)?,
             members: ref_list(spec, "members", "spec.members", Some("User"), ns)?,
-            subcomponent_of: one_ref(spec, "subcomponentOf", "spec.subcomponentOf", Some("Component"), ns)?,
+            subcomponent_of: one_ref(
+                spec,
+                "subcomponentOf",
+                "spec.subcomponentOf",
+                Some("Component"),
+                ns,
+            )?,
             provides_apis: ref_list(spec, "providesApis", "spec.providesApis", Some("API"), ns)?,
             consumes_apis: ref_list(spec, "consumesApis", "spec.consumesApis", Some("API"), ns)?,
             depends_on: ref_list(spec, "dependsOn", "spec.dependsOn", Some("Component"), ns)?,
-            dependency_of: ref_list(spec, "dependencyOf", "spec.dependencyOf", Some("Component"), ns)?,
+            dependency_of: ref_list(
+                spec,
+                "dependencyOf",
+                "spec.dependencyOf",
+                Some("Component"),
+                ns,
+            )?,
             profile,
             entity_ref: EntityRef::new(kind, namespace, name),
             api_version,
@@ -404,7 +510,10 @@ mod tests {
             "spec": {"type": "service", "lifecycle": "production", "owner": "payments-platform",
                      "dependsOn": ["resource:payments-db"], "providesApis": ["checkout"]}});
         let e = Entity::from_document(&doc).expect("valid");
-        assert_eq!(e.owner.as_ref().map(EntityRef::key).as_deref(), Some("group:shop/payments-platform"));
+        assert_eq!(
+            e.owner.as_ref().map(EntityRef::key).as_deref(),
+            Some("group:shop/payments-platform")
+        );
         assert_eq!(e.depends_on[0].key(), "resource:shop/payments-db");
         assert_eq!(e.provides_apis[0].key(), "api:shop/checkout");
     }
@@ -413,16 +522,37 @@ mod tests {
     fn placeholders_bad_names_and_missing_fields_are_specific() {
         let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
             "metadata": {"name": "${{ values.name }}"}, "spec": {}});
-        assert!(matches!(Entity::from_document(&doc), Err(EntityError::Placeholder { .. })));
+        assert!(matches!(
+            Entity::from_document(&doc),
+            Err(EntityError::Placeholder { .. })
+        ));
         let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {"name": "-bad"}});
-        assert!(matches!(Entity::from_document(&doc), Err(EntityError::Invalid { field: "metadata.name", .. })));
+        assert!(matches!(
+            Entity::from_document(&doc),
+            Err(EntityError::Invalid {
+                field: "metadata.name",
+                ..
+            })
+        ));
         let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {"name": "ok"},
             "spec": {"type": "service", "owner": "x"}});
-        assert_eq!(Entity::from_document(&doc), Err(EntityError::Missing("spec.lifecycle")));
+        assert_eq!(
+            Entity::from_document(&doc),
+            Err(EntityError::Missing("spec.lifecycle"))
+        );
         let doc = json!({"kind": "Component", "metadata": {"name": "ok"}});
-        assert_eq!(Entity::from_document(&doc), Err(EntityError::Missing("apiVersion")));
+        assert_eq!(
+            Entity::from_document(&doc),
+            Err(EntityError::Missing("apiVersion"))
+        );
         let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "ok", "namespace": "Bad_NS"},
             "spec": {"type": "team", "children": []}});
-        assert!(matches!(Entity::from_document(&doc), Err(EntityError::Invalid { field: "metadata.namespace", .. })));
+        assert!(matches!(
+            Entity::from_document(&doc),
+            Err(EntityError::Invalid {
+                field: "metadata.namespace",
+                ..
+            })
+        ));
     }
 }

@@ -34,7 +34,11 @@ pub enum RefError {
 
 impl EntityRef {
     /// Builds a ref from its three parts.
-    pub fn new(kind: impl Into<String>, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(
+        kind: impl Into<String>,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         Self {
             kind: kind.into(),
             namespace: namespace.into(),
@@ -48,7 +52,11 @@ impl EntityRef {
     ///
     /// # Errors
     /// [`RefError`] when the text is empty, a part is empty, or no kind is given or assumed.
-    pub fn parse(text: &str, default_kind: Option<&str>, default_namespace: &str) -> Result<Self, RefError> {
+    pub fn parse(
+        text: &str,
+        default_kind: Option<&str>,
+        default_namespace: &str,
+    ) -> Result<Self, RefError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(RefError::Empty);
@@ -61,17 +69,27 @@ impl EntityRef {
             Some((ns, name)) => (Some(ns), name),
             None => (None, rest),
         };
-        if kind.is_some_and(str::is_empty) || namespace.is_some_and(str::is_empty) || name.is_empty() {
+        if kind.is_some_and(str::is_empty)
+            || namespace.is_some_and(str::is_empty)
+            || name.is_empty()
+        {
             return Err(RefError::EmptyPart(text.to_owned()));
         }
-        let kind = kind.or(default_kind).ok_or_else(|| RefError::MissingKind(text.to_owned()))?;
-        Ok(Self::new(kind, namespace.unwrap_or(default_namespace), name))
+        let kind = kind
+            .or(default_kind)
+            .ok_or_else(|| RefError::MissingKind(text.to_owned()))?;
+        Ok(Self::new(
+            kind,
+            namespace.unwrap_or(default_namespace),
+            name,
+        ))
     }
 
     /// The lower-cased `kind:namespace/name` used as the identity of an entity everywhere
     /// (store primary key, snapshot index): refs are compared case-insensitively.
     pub fn key(&self) -> String {
-        let mut key = String::with_capacity(self.kind.len() + self.namespace.len() + self.name.len() + 2);
+        let mut key =
+            String::with_capacity(self.kind.len() + self.namespace.len() + self.name.len() + 2);
         key.push_str(&self.kind.to_ascii_lowercase());
         key.push(':');
         key.push_str(&self.namespace.to_ascii_lowercase());
@@ -86,14 +104,25 @@ impl EntityRef {
         if self.namespace.eq_ignore_ascii_case(DEFAULT_NAMESPACE) {
             format!("{}:{}", self.kind.to_ascii_lowercase(), self.name)
         } else {
-            format!("{}:{}/{}", self.kind.to_ascii_lowercase(), self.namespace, self.name)
+            format!(
+                "{}:{}/{}",
+                self.kind.to_ascii_lowercase(),
+                self.namespace,
+                self.name
+            )
         }
     }
 }
 
 impl fmt::Display for EntityRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}/{}", self.kind.to_ascii_lowercase(), self.namespace, self.name)
+        write!(
+            f,
+            "{}:{}/{}",
+            self.kind.to_ascii_lowercase(),
+            self.namespace,
+            self.name
+        )
     }
 }
 
@@ -112,8 +141,17 @@ mod tests {
 
     #[test]
     fn empty_parts_and_missing_kind_are_errors() {
-        assert_eq!(EntityRef::parse("  ", None, "default"), Err(RefError::Empty));
-        assert!(matches!(EntityRef::parse("component:", None, "default"), Err(RefError::EmptyPart(_))));
-        assert!(matches!(EntityRef::parse("x", None, "default"), Err(RefError::MissingKind(_))));
+        assert_eq!(
+            EntityRef::parse("  ", None, "default"),
+            Err(RefError::Empty)
+        );
+        assert!(matches!(
+            EntityRef::parse("component:", None, "default"),
+            Err(RefError::EmptyPart(_))
+        ));
+        assert!(matches!(
+            EntityRef::parse("x", None, "default"),
+            Err(RefError::MissingKind(_))
+        ));
     }
 }

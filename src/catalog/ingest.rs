@@ -118,17 +118,28 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UnreadableFile { at, reason } => write!(f, "{at}: cannot read the file: {reason}"),
+            Self::UnreadableFile { at, reason } => {
+                write!(f, "{at}: cannot read the file: {reason}")
+            }
             Self::NotYaml { at, reason } => write!(f, "{at}: not valid YAML: {reason}"),
             Self::Invalid { at, reason } => write!(f, "{at}: invalid entity: {reason}"),
             Self::NotFollowed { at, target, reason } => {
                 write!(f, "{at}: Location target `{target}` not followed: {reason}")
             }
-            Self::MissingTarget { at, target } => write!(f, "{at}: Location target `{target}` does not exist"),
-            Self::Cycle { at, target } => {
-                write!(f, "{at}: Location target `{target}` leads back to a file that names it (cycle); not read again")
+            Self::MissingTarget { at, target } => {
+                write!(f, "{at}: Location target `{target}` does not exist")
             }
-            Self::Conflict { entity_ref, kept, dropped } => write!(
+            Self::Cycle { at, target } => {
+                write!(
+                    f,
+                    "{at}: Location target `{target}` leads back to a file that names it (cycle); not read again"
+                )
+            }
+            Self::Conflict {
+                entity_ref,
+                kept,
+                dropped,
+            } => write!(
                 f,
                 "{dropped}: conflict: `{entity_ref}` is already defined at {kept}; the first definition is kept"
             ),
@@ -178,11 +189,18 @@ pub fn source_name(path: &Path) -> String {
     let text = path.to_string_lossy();
     let trimmed = text.trim_end_matches('/');
     let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
-    if trimmed.is_empty() { ".".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        ".".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 fn is_descriptor(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// All descriptor files under a folder, depth-first, sorted by name at each level, sub-folders
@@ -195,7 +213,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
         Ok(entries) => entries,
         Err(e) => {
             problems.push(Problem::UnreadableFile {
-                at: Position { file: dir.display().to_string(), document: None, line: None },
+                at: Position {
+                    file: dir.display().to_string(),
+                    document: None,
+                    line: None,
+                },
                 reason: e.to_string(),
             });
             return;
@@ -242,7 +264,11 @@ fn split_documents<'a>(text: &'a str) -> Vec<Chunk<'a>> {
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.starts_with('%'));
         if !blank {
             let index = chunks.len() + 1;
-            chunks.push(Chunk { index, line, text: body });
+            chunks.push(Chunk {
+                index,
+                line,
+                text: body,
+            });
         }
     };
     for line in text.split_inclusive('\n') {
@@ -253,7 +279,11 @@ fn split_documents<'a>(text: &'a str) -> Vec<Chunk<'a>> {
         if is_start || is_end {
             push(start, offset, start_line, &mut chunks);
             // Content after `--- ` on the same line belongs to the new document.
-            start = if is_start { offset + 3 } else { offset + line.len() };
+            start = if is_start {
+                offset + 3
+            } else {
+                offset + line.len()
+            };
             // The document starts on the marker's line only when content follows the marker.
             let inline = is_start && !bare[3..].trim().is_empty();
             start_line = if inline { line_no } else { line_no + 1 };
@@ -274,7 +304,9 @@ struct FileRead {
 }
 
 fn location_targets(doc: &Value) -> Vec<String> {
-    let Some(spec) = doc.get("spec") else { return Vec::new() };
+    let Some(spec) = doc.get("spec") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     if let Some(t) = spec.get("target").and_then(Value::as_str) {
         out.push(t.to_owned());
@@ -286,13 +318,22 @@ fn location_targets(doc: &Value) -> Vec<String> {
 }
 
 fn read_file(path: &Path, shown: &str) -> FileRead {
-    let mut read = FileRead { entities: Vec::new(), problems: Vec::new(), targets: Vec::new(), documents: 0 };
+    let mut read = FileRead {
+        entities: Vec::new(),
+        problems: Vec::new(),
+        targets: Vec::new(),
+        documents: 0,
+    };
     let text = match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(_) => {
                 read.problems.push(Problem::UnreadableFile {
-                    at: Position { file: shown.to_owned(), document: None, line: None },
+                    at: Position {
+                        file: shown.to_owned(),
+                        document: None,
+                        line: None,
+                    },
                     reason: "the file is not UTF-8 text".to_owned(),
                 });
                 return read;
@@ -300,7 +341,11 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
         },
         Err(e) => {
             read.problems.push(Problem::UnreadableFile {
-                at: Position { file: shown.to_owned(), document: None, line: None },
+                at: Position {
+                    file: shown.to_owned(),
+                    document: None,
+                    line: None,
+                },
                 reason: e.to_string(),
             });
             return read;
@@ -309,12 +354,21 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for chunk in split_documents(text) {
         read.documents += 1;
-        let at = Position { file: shown.to_owned(), document: Some(chunk.index), line: Some(chunk.line) };
+        let at = Position {
+            file: shown.to_owned(),
+            document: Some(chunk.index),
+            line: Some(chunk.line),
+        };
         let doc: Value = match serde_saphyr::from_str(chunk.text) {
             Ok(Value::Null) => continue,
             Ok(doc) => doc,
             Err(e) => {
-                let reason = e.to_string().lines().next().unwrap_or("unreadable").to_owned();
+                let reason = e
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("unreadable")
+                    .to_owned();
                 read.problems.push(Problem::NotYaml { at, reason });
                 continue;
             }
@@ -322,7 +376,10 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
         let entity = match Entity::from_document(&doc) {
             Ok(entity) => entity,
             Err(e) => {
-                read.problems.push(Problem::Invalid { at, reason: e.to_string() });
+                read.problems.push(Problem::Invalid {
+                    at,
+                    reason: e.to_string(),
+                });
                 continue;
             }
         };
@@ -334,7 +391,15 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
         let body = doc.to_string();
         let hash = hex::encode(Sha256::digest(body.as_bytes()));
         let location = format!("{}#{}", shown, chunk.index);
-        read.entities.push((ReadEntity { entity, body, hash, location }, at));
+        read.entities.push((
+            ReadEntity {
+                entity,
+                body,
+                hash,
+                location,
+            },
+            at,
+        ));
     }
     read
 }
@@ -345,15 +410,26 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
 /// Never fails: every problem is in [`SourceRead::problems`].
 pub fn read_source(path: &Path) -> SourceRead {
     let source = source_name(path);
-    let mut out = SourceRead { source: source.clone(), ..SourceRead::default() };
+    let mut out = SourceRead {
+        source,
+        ..SourceRead::default()
+    };
     let (root, mut wave) = if path.is_dir() {
         let mut files = Vec::new();
         walk(path, &mut files, &mut out.problems);
         (path.to_path_buf(), files)
     } else {
-        (path.parent().map(Path::to_path_buf).unwrap_or_default(), vec![path.to_path_buf()])
+        (
+            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            vec![path.to_path_buf()],
+        )
     };
-    let root_abs = std::fs::canonicalize(if root.as_os_str().is_empty() { Path::new(".") } else { &root }).ok();
+    let root_abs = std::fs::canonicalize(if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &root
+    })
+    .ok();
 
     // canonical path -> the file (canonical) whose Location named it, for cycle detection.
     let mut named_by: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
@@ -368,8 +444,10 @@ pub fn read_source(path: &Path) -> SourceRead {
 
     while !queued.is_empty() {
         let batch: Vec<(PathBuf, Option<PathBuf>)> = std::mem::take(&mut queued);
-        let reads: Vec<FileRead> =
-            batch.par_iter().map(|(file, _)| read_file(file, &file.display().to_string())).collect();
+        let reads: Vec<FileRead> = batch
+            .par_iter()
+            .map(|(file, _)| read_file(file, &file.display().to_string()))
+            .collect();
         for ((file, _), read) in batch.iter().zip(reads) {
             out.files_read += 1;
             out.documents += read.documents;
@@ -397,7 +475,8 @@ pub fn read_source(path: &Path) -> SourceRead {
                     None
                 };
                 if let Some(reason) = reason {
-                    out.problems.push(Problem::NotFollowed { at, target, reason });
+                    out.problems
+                        .push(Problem::NotFollowed { at, target, reason });
                     continue;
                 }
                 let relative = target.strip_prefix("file:").unwrap_or(&target);
@@ -406,7 +485,10 @@ pub fn read_source(path: &Path) -> SourceRead {
                     out.problems.push(Problem::MissingTarget { at, target });
                     continue;
                 };
-                if root_abs.as_ref().is_some_and(|root| !canon.starts_with(root)) {
+                if root_abs
+                    .as_ref()
+                    .is_some_and(|root| !canon.starts_with(root))
+                {
                     out.problems.push(Problem::NotFollowed {
                         at,
                         target,
@@ -419,7 +501,10 @@ pub fn read_source(path: &Path) -> SourceRead {
                     let mut cursor = Some(this.clone());
                     while let Some(c) = cursor {
                         if c == canon {
-                            out.problems.push(Problem::Cycle { at: at.clone(), target: target.clone() });
+                            out.problems.push(Problem::Cycle {
+                                at: at.clone(),
+                                target: target.clone(),
+                            });
                             break;
                         }
                         cursor = named_by.get(&c).cloned().flatten();

@@ -43,14 +43,18 @@ pub struct CatalogService {
 
 impl std::fmt::Debug for CatalogService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CatalogService").field("store", &self.store.backend()).finish_non_exhaustive()
+        f.debug_struct("CatalogService")
+            .field("store", &self.store.backend())
+            .finish_non_exhaustive()
     }
 }
 
 fn by_kind(read: &SourceRead) -> Vec<(String, usize)> {
     let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for e in &read.entities {
-        *counts.entry(e.entity.entity_ref.kind.to_ascii_lowercase()).or_default() += 1;
+        *counts
+            .entry(e.entity.entity_ref.kind.to_ascii_lowercase())
+            .or_default() += 1;
     }
     counts.into_iter().collect()
 }
@@ -61,7 +65,10 @@ impl CatalogService {
     /// # Errors
     /// [`StoreError`] if the catalog cannot be read.
     pub async fn open(store: Store) -> Result<Self, StoreError> {
-        let service = Self { store, snapshot: ArcSwap::from_pointee(Snapshot::default()) };
+        let service = Self {
+            store,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+        };
         service.reload().await?;
         Ok(service)
     }
@@ -88,7 +95,11 @@ impl CatalogService {
         let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(entities, generation))
             .await
             .unwrap_or_else(|_| Snapshot::default());
-        tracing::debug!(entities = snapshot.len(), generation, "catalog snapshot rebuilt");
+        tracing::debug!(
+            entities = snapshot.len(),
+            generation,
+            "catalog snapshot rebuilt"
+        );
         self.snapshot.store(Arc::new(snapshot));
         Ok(())
     }
@@ -121,9 +132,12 @@ impl CatalogService {
 
     async fn sync_one(&self, path: &Path) -> SourceReport {
         let owned = path.to_path_buf();
-        let read = tokio::task::spawn_blocking(move || ingest::read_source(&owned)).await.unwrap_or_else(|_| {
-            SourceRead { source: ingest::source_name(path), ..SourceRead::default() }
-        });
+        let read = tokio::task::spawn_blocking(move || ingest::read_source(&owned))
+            .await
+            .unwrap_or_else(|_| SourceRead {
+                source: ingest::source_name(path),
+                ..SourceRead::default()
+            });
         let mut report = SourceReport {
             source: read.source.clone(),
             files_read: read.files_read,
@@ -133,12 +147,17 @@ impl CatalogService {
             outcome: Err(String::new()),
         };
         if read.nothing_read() && !read.problems.is_empty() {
-            report.outcome =
-                Err("nothing could be read from this source; what it contributed before is kept".to_owned());
+            report.outcome = Err(
+                "nothing could be read from this source; what it contributed before is kept"
+                    .to_owned(),
+            );
             return report;
         }
         if !path.exists() {
-            report.outcome = Err(format!("{} does not exist; what it contributed before is kept", path.display()));
+            report.outcome = Err(format!(
+                "{} does not exist; what it contributed before is kept",
+                path.display()
+            ));
             return report;
         }
         match self.store.apply_source(&read).await {

@@ -147,7 +147,11 @@ impl NameQuery {
             Some((ns, n)) if !ns.is_empty() && !n.is_empty() => (Some(ns.to_owned()), n),
             _ => (None, rest),
         };
-        Self { kind, namespace, name: name.to_owned() }
+        Self {
+            kind,
+            namespace,
+            name: name.to_owned(),
+        }
     }
 }
 
@@ -176,7 +180,11 @@ impl Snapshot {
     pub fn build(entities: Vec<Entity>, generation: i64) -> Self {
         let mut nodes: Vec<Node> = entities
             .into_iter()
-            .map(|entity| Node { entity, relations: Vec::new(), search_text: String::new() })
+            .map(|entity| Node {
+                entity,
+                relations: Vec::new(),
+                search_text: String::new(),
+            })
             .collect();
         let mut by_key = HashMap::with_capacity(nodes.len());
         let mut by_name: HashMap<String, Vec<u32>> = HashMap::with_capacity(nodes.len());
@@ -184,7 +192,10 @@ impl Snapshot {
         for (i, node) in nodes.iter().enumerate() {
             let i = i as u32;
             by_key.insert(node.entity.entity_ref.key(), i);
-            by_name.entry(node.entity.entity_ref.name.to_ascii_lowercase()).or_default().push(i);
+            by_name
+                .entry(node.entity.entity_ref.name.to_ascii_lowercase())
+                .or_default()
+                .push(i);
             if node.entity.entity_ref.kind.eq_ignore_ascii_case("user")
                 && let Some(email) = &node.entity.profile.email
             {
@@ -195,11 +206,15 @@ impl Snapshot {
         for (i, node) in nodes.iter().enumerate() {
             let i = i as u32;
             let e = &node.entity;
-            let mut add = |rel: RelationType, target: &EntityRef| edges.push((i, rel, target.clone()));
+            let mut add =
+                |rel: RelationType, target: &EntityRef| edges.push((i, rel, target.clone()));
             if let Some(owner) = &e.owner {
                 add(RelationType::OwnedBy, owner);
             }
-            for r in [&e.system, &e.domain, &e.subcomponent_of].into_iter().flatten() {
+            for r in [&e.system, &e.domain, &e.subcomponent_of]
+                .into_iter()
+                .flatten()
+            {
                 add(RelationType::PartOf, r);
             }
             if let Some(parent) = &e.parent {
@@ -231,16 +246,32 @@ impl Snapshot {
             let to = by_key.get(&target.key()).copied();
             match to {
                 Some(to) => {
-                    push_unique(&mut nodes[from as usize].relations, rel, Target::Resolved(to));
-                    push_unique(&mut nodes[to as usize].relations, rel.inverse(), Target::Resolved(from));
+                    push_unique(
+                        &mut nodes[from as usize].relations,
+                        rel,
+                        Target::Resolved(to),
+                    );
+                    push_unique(
+                        &mut nodes[to as usize].relations,
+                        rel.inverse(),
+                        Target::Resolved(from),
+                    );
                 }
-                None => nodes[from as usize].relations.push(Relation { relation: rel, target: Target::Unresolved(target) }),
+                None => nodes[from as usize].relations.push(Relation {
+                    relation: rel,
+                    target: Target::Unresolved(target),
+                }),
             }
         }
-        for i in 0..nodes.len() {
-            nodes[i].relations.sort_by_key(|r| r.relation);
-            let owner = nodes[i].entity.owner.as_ref().map(|o| o.name.clone()).unwrap_or_default();
-            let e = &nodes[i].entity;
+        for node in &mut nodes {
+            node.relations.sort_by_key(|r| r.relation);
+            let owner = node
+                .entity
+                .owner
+                .as_ref()
+                .map(|o| o.name.clone())
+                .unwrap_or_default();
+            let e = &node.entity;
             let text = format!(
                 "{} {} {} {} {} {}",
                 e.entity_ref.name,
@@ -251,9 +282,15 @@ impl Snapshot {
                 owner
             )
             .to_lowercase();
-            nodes[i].search_text = text;
+            node.search_text = text;
         }
-        Self { nodes, by_key, by_name, by_email, generation }
+        Self {
+            nodes,
+            by_key,
+            by_name,
+            by_email,
+            generation,
+        }
     }
 
     /// All nodes, in a stable order (the store's order).
@@ -290,7 +327,9 @@ impl Snapshot {
     pub fn count_by_kind(&self) -> Vec<(String, usize)> {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for n in &self.nodes {
-            *counts.entry(n.entity.entity_ref.kind.to_ascii_lowercase()).or_default() += 1;
+            *counts
+                .entry(n.entity.entity_ref.kind.to_ascii_lowercase())
+                .or_default() += 1;
         }
         let mut v: Vec<_> = counts.into_iter().collect();
         v.sort();
@@ -310,12 +349,20 @@ impl Snapshot {
             }
         };
         let ns_ok = |n: &Node| {
-            query.namespace.as_ref().is_none_or(|ns| ns.eq_ignore_ascii_case(&n.entity.entity_ref.namespace))
+            query
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| ns.eq_ignore_ascii_case(&n.entity.entity_ref.namespace))
         };
         let matches: Vec<u32> = self
             .by_name
             .get(&name)
-            .map(|v| v.iter().copied().filter(|&i| kind_ok(self.node(i)) && ns_ok(self.node(i))).collect())
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|&i| kind_ok(self.node(i)) && ns_ok(self.node(i)))
+                    .collect()
+            })
             .unwrap_or_default();
         match matches.len() {
             0 => Lookup::NotFound(self.suggest(&name, kinds, query.kind.as_deref())),
@@ -349,7 +396,11 @@ impl Snapshot {
             }
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.into_iter().take(3).map(|(_, n)| self.display_name_for(n)).collect()
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, n)| self.display_name_for(n))
+            .collect()
     }
 
     fn display_name_for(&self, lower: &str) -> String {
@@ -364,7 +415,11 @@ impl Snapshot {
     /// and the total number of matches. Weights: exact name 100, name contains 40, title 25, tag
     /// 20, type or owner 15, description 5.
     pub fn search(&self, words: &[String], limit: usize) -> (Vec<SearchHit>, usize) {
-        let words: Vec<String> = words.iter().map(|w| w.to_lowercase()).filter(|w| !w.is_empty()).collect();
+        let words: Vec<String> = words
+            .iter()
+            .map(|w| w.to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect();
         if words.is_empty() {
             return (Vec::new(), 0);
         }
@@ -382,18 +437,28 @@ impl Snapshot {
                 } else if name.contains(w.as_str()) {
                     score += 40;
                 }
-                if e.title.as_deref().is_some_and(|t| t.to_lowercase().contains(w.as_str())) {
+                if e.title
+                    .as_deref()
+                    .is_some_and(|t| t.to_lowercase().contains(w.as_str()))
+                {
                     score += 25;
                 }
                 if e.tags.iter().any(|t| t.to_lowercase() == *w) {
                     score += 20;
                 }
-                if e.spec_type.as_deref().is_some_and(|t| t.to_lowercase() == *w)
-                    || e.owner.as_ref().is_some_and(|o| o.name.to_lowercase() == *w)
+                if e.spec_type
+                    .as_deref()
+                    .is_some_and(|t| t.to_lowercase() == *w)
+                    || e.owner
+                        .as_ref()
+                        .is_some_and(|o| o.name.to_lowercase() == *w)
                 {
                     score += 15;
                 }
-                if e.description.as_deref().is_some_and(|d| d.to_lowercase().contains(w.as_str())) {
+                if e.description
+                    .as_deref()
+                    .is_some_and(|d| d.to_lowercase().contains(w.as_str()))
+                {
                     score += 5;
                 }
             }
@@ -401,12 +466,19 @@ impl Snapshot {
             if e.entity_ref.kind.eq_ignore_ascii_case("component") {
                 score += 1;
             }
-            hits.push(SearchHit { index: i as u32, score });
+            hits.push(SearchHit {
+                index: i as u32,
+                score,
+            });
         }
         let total = hits.len();
         hits.sort_by(|a, b| {
             b.score.cmp(&a.score).then_with(|| {
-                self.node(a.index).entity.entity_ref.name.cmp(&self.node(b.index).entity.entity_ref.name)
+                self.node(a.index)
+                    .entity
+                    .entity_ref
+                    .name
+                    .cmp(&self.node(b.index).entity.entity_ref.name)
             })
         });
         hits.truncate(limit);
@@ -415,7 +487,11 @@ impl Snapshot {
 
     /// The targets of one relation type from an entity, resolved ones as indices.
     pub fn related(&self, index: u32, relation: RelationType) -> impl Iterator<Item = &Target> {
-        self.node(index).relations.iter().filter(move |r| r.relation == relation).map(|r| &r.target)
+        self.node(index)
+            .relations
+            .iter()
+            .filter(move |r| r.relation == relation)
+            .map(|r| &r.target)
     }
 
     /// The display form of a target: the entity's name (with kind and namespace when needed), or
@@ -429,7 +505,10 @@ impl Snapshot {
 }
 
 fn push_unique(relations: &mut Vec<Relation>, relation: RelationType, target: Target) {
-    if !relations.iter().any(|r| r.relation == relation && r.target == target) {
+    if !relations
+        .iter()
+        .any(|r| r.relation == relation && r.target == target)
+    {
         relations.push(Relation { relation, target });
     }
 }

@@ -48,7 +48,7 @@ pub enum ParseError {
         suggestions: Vec<String>,
     },
     /// A required argument is missing.
-    #[error("`{command}` needs a {argument}. Usage: `/idp {usage}`")]
+    #[error("`{command}` is missing its {argument}. Usage: `/idp {usage}`")]
     MissingArgument {
         /// The command.
         command: &'static str,
@@ -84,49 +84,98 @@ pub enum ParseError {
 }
 
 fn token_text(token: &Token) -> String {
-    match token {
-        Token::Word(w) => w.clone(),
-        Token::User { id, label } => format!("@{}", label.as_deref().unwrap_or(id)),
-        Token::Channel { id, label } => format!("#{}", label.as_deref().unwrap_or(id)),
-        Token::Subteam { id, label } => label.clone().unwrap_or_else(|| id.clone()),
-        Token::Special(s) => format!("@{s}"),
-        Token::Link { url, label } => label.clone().unwrap_or_else(|| url.clone()),
-    }
+    text::token_display(token)
 }
 
 /// Reads the single name argument of `owner`, `service` and `team`.
-fn one_name(spec: &'static CommandSpec, command: &'static str, args: &[Token]) -> Result<NameQuery, ParseError> {
-    let argument = spec.arguments.first().map(|a| a.name.clone()).unwrap_or_else(|| "name".to_owned());
+fn one_name(
+    spec: &'static CommandSpec,
+    command: &'static str,
+    args: &[Token],
+) -> Result<NameQuery, ParseError> {
+    let argument = spec
+        .arguments
+        .first()
+        .map(|a| a.name.clone())
+        .unwrap_or_else(|| "name".to_owned());
     let usage = spec.usage.clone();
     let Some(first) = args.first() else {
-        return Err(ParseError::MissingArgument { command, argument, usage });
+        return Err(ParseError::MissingArgument {
+            command,
+            argument,
+            usage,
+        });
     };
     if args.len() > 1 {
-        let extra = args[1..].iter().map(token_text).collect::<Vec<_>>().join(" ");
-        return Err(ParseError::UnexpectedArgument { command, argument, extra, usage });
+        let extra = args[1..]
+            .iter()
+            .map(token_text)
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(ParseError::UnexpectedArgument {
+            command,
+            argument,
+            extra,
+            usage,
+        });
     }
     let name = match first {
         Token::Word(w) => w.trim().to_owned(),
         // A user-group handle usually is the team's name: `<!subteam^S1|@payments-platform>`.
-        Token::Subteam { label: Some(label), .. } if command == "team" => label.trim_start_matches('@').to_owned(),
+        Token::Subteam {
+            label: Some(label), ..
+        } if command == "team" => label.trim_start_matches('@').to_owned(),
         // A channel mention names a channel, which often carries the service's name.
-        Token::Channel { label: Some(label), .. } => label.clone(),
+        Token::Channel {
+            label: Some(label), ..
+        } => label.clone(),
         Token::User { .. } => {
-            return Err(ParseError::WrongToken { command, argument, found: "a user mention", usage });
+            return Err(ParseError::WrongToken {
+                command,
+                argument,
+                found: "a user mention",
+                usage,
+            });
         }
         Token::Subteam { .. } => {
-            return Err(ParseError::WrongToken { command, argument, found: "a user-group mention", usage });
+            return Err(ParseError::WrongToken {
+                command,
+                argument,
+                found: "a user-group mention",
+                usage,
+            });
         }
         Token::Special(_) => {
-            return Err(ParseError::WrongToken { command, argument, found: "a broadcast mention", usage });
+            return Err(ParseError::WrongToken {
+                command,
+                argument,
+                found: "a broadcast mention",
+                usage,
+            });
         }
         Token::Channel { .. } => {
-            return Err(ParseError::WrongToken { command, argument, found: "a channel mention", usage });
+            return Err(ParseError::WrongToken {
+                command,
+                argument,
+                found: "a channel mention",
+                usage,
+            });
         }
-        Token::Link { .. } => return Err(ParseError::WrongToken { command, argument, found: "a link", usage }),
+        Token::Link { .. } => {
+            return Err(ParseError::WrongToken {
+                command,
+                argument,
+                found: "a link",
+                usage,
+            });
+        }
     };
     if name.is_empty() {
-        return Err(ParseError::MissingArgument { command, argument, usage });
+        return Err(ParseError::MissingArgument {
+            command,
+            argument,
+            usage,
+        });
     }
     Ok(NameQuery::parse(&name))
 }
@@ -145,7 +194,10 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
     };
     let word = token_text(first);
     let Some(spec) = spec::find(&word) else {
-        return Err(ParseError::UnknownCommand { suggestions: suggest_command(&word), given: word });
+        return Err(ParseError::UnknownCommand {
+            suggestions: suggest_command(&word),
+            given: word,
+        });
     };
     let args = &tokens[1..];
     match spec.name.as_str() {
@@ -153,8 +205,12 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
         "service" => one_name(spec, "service", args).map(Command::Service),
         "team" => one_name(spec, "team", args).map(Command::Team),
         "search" => {
-            let words: Vec<String> =
-                args.iter().map(token_text).map(|w| w.trim().to_owned()).filter(|w| !w.is_empty()).collect();
+            let words: Vec<String> = args
+                .iter()
+                .map(token_text)
+                .map(|w| w.trim().to_owned())
+                .filter(|w| !w.is_empty())
+                .collect();
             if words.is_empty() {
                 return Err(ParseError::MissingArgument {
                     command: "search",
@@ -164,7 +220,22 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
             }
             Ok(Command::Search(words))
         }
-        _ => Ok(Command::Help(args.first().map(token_text))),
+        _ => {
+            if args.len() > 1 {
+                let extra = args[1..]
+                    .iter()
+                    .map(token_text)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                return Err(ParseError::UnexpectedArgument {
+                    command: "help",
+                    argument: "command".to_owned(),
+                    extra,
+                    usage: spec.usage.clone(),
+                });
+            }
+            Ok(Command::Help(args.first().map(token_text)))
+        }
     }
 }
 
@@ -173,7 +244,11 @@ pub fn suggest_command(word: &str) -> Vec<String> {
     let word = word.to_ascii_lowercase();
     let mut scored: Vec<(f64, &str)> = REGISTRY
         .iter()
-        .flat_map(|s| std::iter::once(&s.name).chain(&s.aliases).map(move |n| (n, s)))
+        .flat_map(|s| {
+            std::iter::once(&s.name)
+                .chain(&s.aliases)
+                .map(move |n| (n, s))
+        })
         .map(|(n, _)| (strsim::jaro_winkler(&word, n), n.as_str()))
         .filter(|(score, _)| *score >= 0.7)
         .collect();

@@ -102,18 +102,30 @@ pub fn load_specs(files: &[(&str, &str)]) -> Result<Vec<CommandSpec>, Vec<SpecEr
         let spec: CommandSpec = match toml::from_str(text) {
             Ok(spec) => spec,
             Err(e) => {
-                errors.push(SpecError::Unreadable { file: (*file).to_owned(), reason: e.message().to_owned() });
+                errors.push(SpecError::Unreadable {
+                    file: (*file).to_owned(),
+                    reason: e.message().to_owned(),
+                });
                 continue;
             }
         };
         if file.trim_end_matches(".toml") != spec.name {
-            errors.push(SpecError::NameMismatch { file: (*file).to_owned(), name: spec.name.clone() });
+            errors.push(SpecError::NameMismatch {
+                file: (*file).to_owned(),
+                name: spec.name.clone(),
+            });
         }
         if spec.usage.split_whitespace().next() != Some(spec.name.as_str()) {
-            errors.push(SpecError::BadUsage { file: (*file).to_owned(), usage: spec.usage.clone() });
+            errors.push(SpecError::BadUsage {
+                file: (*file).to_owned(),
+                usage: spec.usage.clone(),
+            });
         }
         for word in std::iter::once(&spec.name).chain(&spec.aliases) {
-            if let Some(other) = specs.iter().find(|s| s.name == *word || s.aliases.contains(word)) {
+            if let Some(other) = specs
+                .iter()
+                .find(|s| s.name == *word || s.aliases.contains(word))
+            {
                 errors.push(SpecError::Duplicate {
                     file: (*file).to_owned(),
                     word: word.clone(),
@@ -123,22 +135,29 @@ pub fn load_specs(files: &[(&str, &str)]) -> Result<Vec<CommandSpec>, Vec<SpecEr
         }
         specs.push(spec);
     }
-    if errors.is_empty() { Ok(specs) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The compiled-in registry. The files are checked by a test, so a broken file fails the build's
 /// tests rather than the running bot; if one still slips through, it is left out, never a panic.
 pub static REGISTRY: LazyLock<Vec<CommandSpec>> = LazyLock::new(|| {
     load_specs(COMMAND_FILES).unwrap_or_else(|_| {
-        COMMAND_FILES.iter().filter_map(|(_, text)| toml::from_str(text).ok()).collect()
+        COMMAND_FILES
+            .iter()
+            .filter_map(|(_, text)| toml::from_str(text).ok())
+            .collect()
     })
 });
 
 /// The spec whose name or alias is `word` (case-insensitive).
 pub fn find(word: &str) -> Option<&'static CommandSpec> {
-    REGISTRY
-        .iter()
-        .find(|s| s.name.eq_ignore_ascii_case(word) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(word)))
+    REGISTRY.iter().find(|s| {
+        s.name.eq_ignore_ascii_case(word) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
+    })
 }
 
 /// The spec of a command by its canonical name.

@@ -93,7 +93,10 @@ fn normalize(text: &str) -> String {
 
 fn split_label(inner: &str) -> (String, Option<String>) {
     match inner.split_once('|') {
-        Some((a, b)) => (a.to_owned(), Some(decode_entities(b)).filter(|l| !l.is_empty())),
+        Some((a, b)) => (
+            a.to_owned(),
+            Some(decode_entities(b)).filter(|l| !l.is_empty()),
+        ),
         None => (inner.to_owned(), None),
     }
 }
@@ -113,7 +116,22 @@ fn control_token(inner: &str) -> Token {
         Token::Special(name)
     } else {
         let (url, label) = split_label(inner);
-        Token::Link { url: decode_entities(&url), label }
+        Token::Link {
+            url: decode_entities(&url),
+            label,
+        }
+    }
+}
+
+/// The text a token shows in Slack: a mention's label or id, a link's label or URL.
+pub fn token_display(token: &Token) -> String {
+    match token {
+        Token::Word(w) => w.clone(),
+        Token::User { id, label } => format!("@{}", label.as_deref().unwrap_or(id)),
+        Token::Channel { id, label } => format!("#{}", label.as_deref().unwrap_or(id)),
+        Token::Subteam { id, label } => label.clone().unwrap_or_else(|| id.clone()),
+        Token::Special(s) => format!("@{s}"),
+        Token::Link { url, label } => label.clone().unwrap_or_else(|| url.clone()),
     }
 }
 
@@ -139,11 +157,16 @@ pub fn tokenize(text: &str, dialect: Dialect) -> Vec<Token> {
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match c {
-            '<' if dialect == Dialect::Slack && !in_quotes => {
+            '<' if dialect == Dialect::Slack => {
                 if let Some(end) = text[i + 1..].find('>') {
-                    finish(&mut word, &mut quoted, &mut tokens);
                     let inner = &text[i + 1..i + 1 + end];
-                    tokens.push(control_token(inner));
+                    if in_quotes {
+                        // Inside a quoted phrase a mention or link contributes its visible text.
+                        word.push_str(&token_display(&control_token(inner)));
+                    } else {
+                        finish(&mut word, &mut quoted, &mut tokens);
+                        tokens.push(control_token(inner));
+                    }
                     while chars.peek().is_some_and(|(j, _)| *j <= i + 1 + end) {
                         chars.next();
                     }

@@ -7,7 +7,14 @@ use crate::catalog::{Lookup, NameQuery, Snapshot};
 use crate::command::{Command, CommandSpec, ParseError, spec};
 
 /// Kinds `owner` and `service` look among: everything with an owner.
-pub const OWNED_KINDS: &[&str] = &["component", "api", "resource", "system", "domain", "template"];
+pub const OWNED_KINDS: &[&str] = &[
+    "component",
+    "api",
+    "resource",
+    "system",
+    "domain",
+    "template",
+];
 /// Kinds `team` looks among.
 pub const GROUP_KINDS: &[&str] = &["group"];
 /// How many search hits a reply shows.
@@ -90,8 +97,17 @@ fn resolve(
 ) -> Outcome {
     match snapshot.lookup(query, kinds) {
         Lookup::Found(i) => found(i),
-        Lookup::Ambiguous(candidates) => Outcome::Ambiguous { query: query_text(query), candidates, command },
-        Lookup::NotFound(suggestions) => Outcome::NotFound { what, query: query_text(query), suggestions, command },
+        Lookup::Ambiguous(candidates) => Outcome::Ambiguous {
+            query: query_text(query),
+            candidates,
+            command,
+        },
+        Lookup::NotFound(suggestions) => Outcome::NotFound {
+            what,
+            query: query_text(query),
+            suggestions,
+            command,
+        },
     }
 }
 
@@ -101,18 +117,31 @@ pub fn handle(snapshot: &Snapshot, policy: &Policy, caller: &Caller, command: &C
         .map(|s| Action::parse(&s.permission))
         .unwrap_or(Err(String::new()));
     let Ok(action) = action else {
-        return Outcome::Denied("this command has no known permission, so it is refused".to_owned());
+        return Outcome::Denied(
+            "this command has no known permission, so it is refused".to_owned(),
+        );
     };
     if let Decision::Deny(reason) = policy.decide(caller, action) {
         return Outcome::Denied(reason);
     }
     match command {
         Command::Owner(q) => resolve(snapshot, q, OWNED_KINDS, "service", "owner", Outcome::Owner),
-        Command::Service(q) => resolve(snapshot, q, OWNED_KINDS, "service", "service", Outcome::Service),
+        Command::Service(q) => resolve(
+            snapshot,
+            q,
+            OWNED_KINDS,
+            "service",
+            "service",
+            Outcome::Service,
+        ),
         Command::Team(q) => resolve(snapshot, q, GROUP_KINDS, "group", "team", Outcome::Team),
         Command::Search(words) => {
             let (hits, total) = snapshot.search(words, SEARCH_LIMIT);
-            Outcome::Search { words: words.clone(), hits: hits.into_iter().map(|h| h.index).collect(), total }
+            Outcome::Search {
+                words: words.clone(),
+                hits: hits.into_iter().map(|h| h.index).collect(),
+                total,
+            }
         }
         Command::Help(None) => Outcome::Help(None),
         Command::Help(Some(topic)) => match spec::find(topic) {

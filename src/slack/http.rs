@@ -45,10 +45,18 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// Verifies a request's signature; on failure logs why and returns the empty 401.
-fn check(state: &AppState, headers: &HeaderMap, body: &[u8], route: &'static str) -> Result<(), Response> {
+fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    route: &'static str,
+) -> Result<(), StatusCode> {
     let Some(verifier) = &state.verifier else {
-        tracing::error!(route, "no signing secret configured; refusing Slack request");
-        return Err(StatusCode::UNAUTHORIZED.into_response());
+        tracing::error!(
+            route,
+            "no signing secret configured; refusing Slack request"
+        );
+        return Err(StatusCode::UNAUTHORIZED);
     };
     let result = verifier.verify(
         header_str(headers, "x-slack-request-timestamp"),
@@ -58,13 +66,16 @@ fn check(state: &AppState, headers: &HeaderMap, body: &[u8], route: &'static str
     );
     result.map_err(|e: VerifyError| {
         tracing::warn!(route, reason = %e, "rejected a Slack request that failed verification");
-        StatusCode::UNAUTHORIZED.into_response()
+        StatusCode::UNAUTHORIZED
     })
 }
 
 fn json_response(bytes: Vec<u8>) -> Response {
     let mut response = (StatusCode::OK, bytes).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -113,7 +124,10 @@ pub fn handle_command(
         Err(e) => {
             tracing::error!(%request_id, error = %e, "could not serialise a reply");
             let fallback = Reply::internal_error(&request_id);
-            (StatusCode::OK, serde_json::to_vec(&fallback.ephemeral()).unwrap_or_default())
+            (
+                StatusCode::OK,
+                serde_json::to_vec(&fallback.ephemeral()).unwrap_or_default(),
+            )
         }
     }
 }
@@ -133,9 +147,13 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     }
 }
 
-async fn interactions(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn interactions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check(&state, &headers, &body, "/slack/interactions") {
-        return r;
+        return r.into_response();
     }
     match inbound::interaction_kind(&body) {
         Ok(kind) => {
@@ -151,7 +169,7 @@ async fn interactions(State(state): State<Arc<AppState>>, headers: HeaderMap, bo
 
 async fn events(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = check(&state, &headers, &body, "/slack/events") {
-        return r;
+        return r.into_response();
     }
     let envelope: EventEnvelope = match serde_json::from_slice(&body) {
         Ok(e) => e,

@@ -23,7 +23,10 @@ pub fn escape(text: &str) -> String {
             _ => {
                 out.push('@');
                 let lower = tail.get(..8).unwrap_or(tail).to_ascii_lowercase();
-                if lower.starts_with("here") || lower.starts_with("channel") || lower.starts_with("everyone") {
+                if lower.starts_with("here")
+                    || lower.starts_with("channel")
+                    || lower.starts_with("everyone")
+                {
                     out.push(JOINER);
                 }
             }
@@ -46,9 +49,17 @@ pub fn is_safe_url(url: &str) -> bool {
 /// percent-encoded. A URL that is not http(s) is shown as escaped text, never as a link.
 pub fn link(url: &str, label: &str) -> String {
     if !is_safe_url(url) {
-        return if label == url { escape(url) } else { format!("{} ({})", escape(label), escape(url)) };
+        return if label == url {
+            escape(url)
+        } else {
+            format!("{} ({})", escape(label), escape(url))
+        };
     }
-    let url = url.replace('&', "&amp;").replace('|', "%7C").replace('<', "%3C").replace('>', "%3E");
+    let url = url
+        .replace('&', "&amp;")
+        .replace('|', "%7C")
+        .replace('<', "%3C")
+        .replace('>', "%3E");
     format!("<{url}|{}>", escape(label))
 }
 
@@ -58,10 +69,16 @@ mod tests {
 
     #[test]
     fn broadcasts_and_links_are_neutralised() {
-        assert_eq!(escape("<!channel> & <https://evil.example|docs>"), "&lt;!channel&gt; &amp; &lt;https://evil.example|docs&gt;");
+        assert_eq!(
+            escape("<!channel> & <https://evil.example|docs>"),
+            "&lt;!channel&gt; &amp; &lt;https://evil.example|docs&gt;"
+        );
         assert_eq!(escape("ping @here now"), "ping @\u{2060}here now");
         assert_eq!(escape("mail a@example.com"), "mail a@example.com");
         assert_eq!(link("javascript:alert(1)", "x"), "x (javascript:alert(1))");
-        assert_eq!(link("https://a.example/?q=1&r=|", "<b>"), "<https://a.example/?q=1&amp;r=%7C|&lt;b&gt;>");
+        assert_eq!(
+            link("https://a.example/?q=1&r=|", "<b>"),
+            "<https://a.example/?q=1&amp;r=%7C|&lt;b&gt;>"
+        );
     }
 }

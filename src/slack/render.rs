@@ -54,15 +54,22 @@ pub struct EphemeralResponse<'a> {
 impl Reply {
     /// The ephemeral slash-command response for this reply.
     pub fn ephemeral(&self) -> EphemeralResponse<'_> {
-        EphemeralResponse { response_type: "ephemeral", text: &self.text, blocks: &self.blocks }
+        EphemeralResponse {
+            response_type: "ephemeral",
+            text: &self.text,
+            blocks: &self.blocks,
+        }
     }
 
     /// The reply to an internal failure: no detail, only a reference to find it in the logs.
     pub fn internal_error(request_id: &str) -> Self {
-        let text = format!("Something went wrong on idp's side (ref `{}`). Please try again.", escape(request_id));
+        let text = format!(
+            "Something went wrong on idp's side (ref `{}`). Please try again.",
+            escape(request_id)
+        );
         let mut b = Blocks::default();
         b.section(text.clone());
-        b.finish(text)
+        b.finish(&text)
     }
 }
 
@@ -76,37 +83,55 @@ pub fn truncate(text: &str, max: usize) -> String {
     s
 }
 
-/// Escapes raw text for mrkdwn so that the escaped result is at most `max` characters.
+/// Escapes raw text for mrkdwn so that the escaped result is at most `max` characters: the longest
+/// raw prefix whose escaped form, plus `…`, fits.
 pub fn escape_within(raw: &str, max: usize) -> String {
     let escaped = escape(raw);
     if escaped.chars().count() <= max {
         return escaped;
     }
-    let mut keep = max.saturating_sub(1);
-    loop {
-        let cut: String = raw.chars().take(keep).collect();
-        let mut e = escape(&cut);
-        let len = e.chars().count();
-        if len < max || keep == 0 {
-            e.push('…');
-            return e;
-        }
-        keep = keep.saturating_sub(len + 1 - max).min(keep - 1);
+    if max == 0 {
+        return String::new();
     }
+    let chars: Vec<char> = raw.chars().collect();
+    let fits = |n: usize| {
+        escape(&chars[..n].iter().collect::<String>())
+            .chars()
+            .count()
+            < max
+    };
+    let (mut lo, mut hi) = (0usize, chars.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    let mut out = escape(&chars[..lo].iter().collect::<String>());
+    out.push('…');
+    out
 }
 
 /// Joins whole lines into one mrkdwn text of at most `max` characters and `max_lines` lines,
 /// ending with "…and N more" when some did not fit. Lines are never cut in half, so a link or
 /// an entity is never broken.
 pub fn join_lines(lines: &[String], max: usize, max_lines: usize) -> String {
+    let total: usize =
+        lines.iter().map(|l| l.chars().count()).sum::<usize>() + lines.len().saturating_sub(1);
+    if lines.len() <= max_lines && total <= max {
+        return lines.join("\n");
+    }
+    let trailer = |left: usize| format!("…and {left} more");
     let mut out = String::new();
     let mut used = 0usize;
     let mut shown = 0usize;
     for (i, line) in lines.iter().enumerate() {
-        let remaining_after = lines.len() - i - 1;
-        let tail_room = if remaining_after > 0 { 24 } else { 0 };
         let len = line.chars().count() + usize::from(i > 0);
-        if shown >= max_lines || used + len + tail_room > max {
+        let left_after = lines.len() - i - 1;
+        let room_for_trailer = if left_after > 0 {
+            trailer(left_after).chars().count() + 1
+        } else {
+            0
+        };
+        if shown >= max_lines || used + len + room_for_trailer > max {
             break;
         }
         if i > 0 {
@@ -120,7 +145,7 @@ pub fn join_lines(lines: &[String], max: usize, max_lines: usize) -> String {
         if shown > 0 {
             out.push('\n');
         }
-        out.push_str(&format!("…and {} more", lines.len() - shown));
+        out.push_str(&trailer(lines.len() - shown));
     }
     out
 }
@@ -149,7 +174,10 @@ impl Blocks {
     /// A section whose text is already-escaped mrkdwn; cut at a line boundary if too long.
     fn section(&mut self, text: String) {
         let text = if text.chars().count() > MAX_SECTION {
-            let lines: Vec<String> = text.lines().map(|l| truncate(l, MAX_SECTION - 40)).collect();
+            let lines: Vec<String> = text
+                .lines()
+                .map(|l| truncate(l, MAX_SECTION - 40))
+                .collect();
             join_lines(&lines, MAX_SECTION, usize::MAX)
         } else {
             text
@@ -162,8 +190,11 @@ impl Blocks {
 
     /// A section of fields (already-escaped mrkdwn), at most 10, each cut to 2,000 characters.
     fn fields(&mut self, fields: Vec<String>) {
-        let fields: Vec<SlackBlockText> =
-            fields.into_iter().take(MAX_FIELDS).map(|f| md!(truncate(&f, MAX_FIELD))).collect();
+        let fields: Vec<SlackBlockText> = fields
+            .into_iter()
+            .take(MAX_FIELDS)
+            .map(|f| md!(truncate(&f, MAX_FIELD)))
+            .collect();
         if !fields.is_empty() {
             self.push(SlackSectionBlock::new().with_fields(fields).into());
         }
@@ -174,22 +205,31 @@ impl Blocks {
         let elements: Vec<SlackContextBlockElement> = items
             .into_iter()
             .take(MAX_CONTEXT)
-            .map(|t| SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(truncate(&t, MAX_FIELD))))
+            .map(|t| {
+                SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(truncate(
+                    &t, MAX_FIELD,
+                )))
+            })
             .collect();
         if !elements.is_empty() {
             self.push(SlackContextBlock::new(elements).into());
         }
     }
 
-    fn finish(mut self, text: String) -> Reply {
+    fn finish(mut self, text: &str) -> Reply {
         if self.dropped > 0 {
             let note = format!("…and {} more blocks not shown", self.dropped);
             self.blocks.push(
-                SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(note))])
-                    .into(),
+                SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+                    SlackBlockMarkDownText::new(note),
+                )])
+                .into(),
             );
         }
-        Reply { text: truncate(&text, 3000), blocks: self.blocks }
+        Reply {
+            text: escape_within(&text.replace('`', ""), 3000),
+            blocks: self.blocks,
+        }
     }
 }
 
@@ -242,15 +282,24 @@ fn links_lines(e: &Entity) -> Vec<String> {
         .iter()
         .map(|l| {
             let title = l.title.as_deref().unwrap_or(&l.url);
-            format!("• {}", mrkdwn::link(&truncate(&l.url, 2900), &truncate(title, 200)))
+            format!(
+                "• {}",
+                mrkdwn::link(&truncate(&l.url, 2900), &truncate(title, 200))
+            )
         })
         .collect()
 }
 
 fn owner_line(snapshot: &Snapshot, idx: u32) -> String {
-    let owners: Vec<String> =
-        snapshot.related(idx, RelationType::OwnedBy).map(|t| target_label(snapshot, t)).collect();
-    if owners.is_empty() { "_no owner declared_".to_owned() } else { owners.join(", ") }
+    let owners: Vec<String> = snapshot
+        .related(idx, RelationType::OwnedBy)
+        .map(|t| target_label(snapshot, t))
+        .collect();
+    if owners.is_empty() {
+        "_no owner declared_".to_owned()
+    } else {
+        owners.join(", ")
+    }
 }
 
 fn field(label: &str, value: Option<&str>) -> Option<String> {
@@ -273,8 +322,10 @@ fn render_owner(snapshot: &Snapshot, idx: u32) -> Reply {
         if let Some(email) = &owner.profile.email {
             text.push_str(&format!("\n*Team email:* {}", escape_within(email, 200)));
         }
-        let parents: Vec<String> =
-            snapshot.related(*o, RelationType::ChildOf).map(|t| target_label(snapshot, t)).collect();
+        let parents: Vec<String> = snapshot
+            .related(*o, RelationType::ChildOf)
+            .map(|t| target_label(snapshot, t))
+            .collect();
         if !parents.is_empty() {
             text.push_str(&format!("\n*Parent team:* {}", parents.join(", ")));
         }
@@ -283,8 +334,10 @@ fn render_owner(snapshot: &Snapshot, idx: u32) -> Reply {
     if let Some(Target::Resolved(o)) = &owner_target {
         let owner = &snapshot.node(*o).entity;
         if owner.entity_ref.kind.eq_ignore_ascii_case("group") {
-            let members: Vec<String> =
-                snapshot.related(*o, RelationType::HasMember).map(|t| person_line(snapshot, t)).collect();
+            let members: Vec<String> = snapshot
+                .related(*o, RelationType::HasMember)
+                .map(|t| person_line(snapshot, t))
+                .collect();
             let body = if members.is_empty() {
                 "_no members listed in the catalog_".to_owned()
             } else {
@@ -310,7 +363,10 @@ fn render_owner(snapshot: &Snapshot, idx: u32) -> Reply {
     b.fields(fields);
     let links = links_lines(e);
     if !links.is_empty() {
-        b.section(format!("*Links:*\n{}", join_lines(&links, MAX_SECTION - 20, LIST_LINES)));
+        b.section(format!(
+            "*Links:*\n{}",
+            join_lines(&links, MAX_SECTION - 20, LIST_LINES)
+        ));
     }
     b.context(vec![format!(
         "{} · `/idp service {}` shows the whole card",
@@ -321,19 +377,19 @@ fn render_owner(snapshot: &Snapshot, idx: u32) -> Reply {
         Some(owner) => format!("{} is owned by {}", e.entity_ref.name, owner),
         None => format!("{} has no owner declared", e.entity_ref.name),
     };
-    b.finish(text)
+    b.finish(&text)
 }
 
 fn relation_list(snapshot: &Snapshot, idx: u32, rel: RelationType) -> Vec<String> {
-    snapshot.related(idx, rel).map(|t| format!("• {}", target_label(snapshot, t))).collect()
+    snapshot
+        .related(idx, rel)
+        .map(|t| format!("• {}", target_label(snapshot, t)))
+        .collect()
 }
 
 /// The annotations shown on a service card, with their labels. The PagerDuty integration key is a
 /// secret for sending events: only its presence is shown.
 const CARD_ANNOTATIONS: &[(&str, &str)] = &[
-    ("github.com/project-slug", "GitHub"),
-    ("backstage.io/source-location", "Source"),
-    ("backstage.io/techdocs-ref", "TechDocs"),
     ("pagerduty.com/service-id", "PagerDuty service"),
     ("argocd/app-name", "Argo CD app"),
     ("argocd/app-selector", "Argo CD selector"),
@@ -348,7 +404,10 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
     if let Some(d) = &e.description {
         b.section(escape_within(d.trim(), 1500));
     }
-    let mut fields = vec![format!("*Kind*\n{}", escape(&e.entity_ref.kind)), format!("*Owner*\n{}", owner_line(snapshot, idx))];
+    let mut fields = vec![
+        format!("*Kind*\n{}", escape(&e.entity_ref.kind)),
+        format!("*Owner*\n{}", owner_line(snapshot, idx)),
+    ];
     fields.extend(field("Type", e.spec_type.as_deref()));
     fields.extend(field("Lifecycle", e.lifecycle.as_deref()));
     let parts: Vec<(EntityRef, String)> = snapshot
@@ -361,18 +420,30 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
     // The domain comes through the system.
     for t in snapshot.related(idx, RelationType::PartOf) {
         if let Target::Resolved(sys) = t
-            && snapshot.node(*sys).entity.entity_ref.kind.eq_ignore_ascii_case("system")
+            && snapshot
+                .node(*sys)
+                .entity
+                .entity_ref
+                .kind
+                .eq_ignore_ascii_case("system")
         {
             for d in snapshot.related(*sys, RelationType::PartOf) {
                 fields.push(format!("*Domain*\n{}", target_label(snapshot, d)));
             }
         }
     }
-    if !e.entity_ref.namespace.eq_ignore_ascii_case(crate::catalog::DEFAULT_NAMESPACE) {
+    if !e
+        .entity_ref
+        .namespace
+        .eq_ignore_ascii_case(crate::catalog::DEFAULT_NAMESPACE)
+    {
         fields.push(format!("*Namespace*\n{}", escape(&e.entity_ref.namespace)));
     }
     if !e.tags.is_empty() {
-        fields.push(format!("*Tags*\n{}", e.tags.iter().map(|t| code(t)).collect::<Vec<_>>().join(" ")));
+        fields.push(format!(
+            "*Tags*\n{}",
+            e.tags.iter().map(|t| code(t)).collect::<Vec<_>>().join(" ")
+        ));
     }
     b.fields(fields);
     let mut annotations: Vec<String> = Vec::new();
@@ -384,6 +455,9 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
             annotations.push(format!("• *{label}:* {}", code(&truncate(v, 300))));
         }
     }
+    if e.annotation("backstage.io/techdocs-ref").is_some() {
+        annotations.push("• *TechDocs:* published with the repository".to_owned());
+    }
     if e.annotation("pagerduty.com/integration-key").is_some() {
         annotations.push("• *PagerDuty integration key:* set (not shown)".to_owned());
     }
@@ -392,7 +466,10 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
     }
     let links = links_lines(e);
     if !links.is_empty() {
-        b.section(format!("*Links:*\n{}", join_lines(&links, MAX_SECTION - 20, LIST_LINES)));
+        b.section(format!(
+            "*Links:*\n{}",
+            join_lines(&links, MAX_SECTION - 20, LIST_LINES)
+        ));
     }
     for (rel, title) in [
         (RelationType::DependsOn, "Depends on"),
@@ -405,12 +482,21 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
     ] {
         let lines = relation_list(snapshot, idx, rel);
         if !lines.is_empty() {
-            b.section(format!("*{title} ({}):*\n{}", lines.len(), join_lines(&lines, MAX_SECTION - 40, LIST_LINES)));
+            b.section(format!(
+                "*{title} ({}):*\n{}",
+                lines.len(),
+                join_lines(&lines, MAX_SECTION - 40, LIST_LINES)
+            ));
         }
     }
     b.context(vec![code(&e.entity_ref.short())]);
-    let text = format!("{}: {} owned by {}", e.entity_ref.name, e.entity_ref.kind, owner_plain(snapshot, idx));
-    b.finish(text)
+    let text = format!(
+        "{}: {} owned by {}",
+        e.entity_ref.name,
+        e.entity_ref.kind,
+        owner_plain(snapshot, idx)
+    );
+    b.finish(&text)
 }
 
 fn owner_plain(snapshot: &Snapshot, idx: u32) -> String {
@@ -438,20 +524,34 @@ fn render_team(snapshot: &Snapshot, idx: u32) -> Reply {
     }
     let children = relation_list(snapshot, idx, RelationType::ParentOf);
     if !children.is_empty() {
-        text.push(format!("*Child teams ({}):*\n{}", children.len(), join_lines(&children, 1200, LIST_LINES)));
+        text.push(format!(
+            "*Child teams ({}):*\n{}",
+            children.len(),
+            join_lines(&children, 1200, LIST_LINES)
+        ));
     }
     b.section(text.join("\n"));
-    let members: Vec<String> = snapshot.related(idx, RelationType::HasMember).map(|t| person_line(snapshot, t)).collect();
+    let members: Vec<String> = snapshot
+        .related(idx, RelationType::HasMember)
+        .map(|t| person_line(snapshot, t))
+        .collect();
     b.section(if members.is_empty() {
         "*Members:* _none listed in the catalog_".to_owned()
     } else {
-        format!("*Members ({}):*\n{}", members.len(), join_lines(&members, MAX_SECTION - 40, LIST_LINES))
+        format!(
+            "*Members ({}):*\n{}",
+            members.len(),
+            join_lines(&members, MAX_SECTION - 40, LIST_LINES)
+        )
     });
     let mut by_kind: Vec<(String, Vec<String>)> = Vec::new();
     for t in snapshot.related(idx, RelationType::OwnerOf) {
         let r = snapshot.target_ref(t);
         let label = code(&r.name);
-        match by_kind.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&r.kind)) {
+        match by_kind
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&r.kind))
+        {
             Some((_, v)) => v.push(label),
             None => by_kind.push((r.kind.clone(), vec![label])),
         }
@@ -464,14 +564,31 @@ fn render_team(snapshot: &Snapshot, idx: u32) -> Reply {
             .iter()
             .map(|(kind, names)| {
                 let shown: Vec<String> = names.iter().take(20).cloned().collect();
-                let more = if names.len() > 20 { format!(" …and {} more", names.len() - 20) } else { String::new() };
-                format!("*{} ({})*: {}{more}", escape(kind), names.len(), shown.join(", "))
+                let more = if names.len() > 20 {
+                    format!(" …and {} more", names.len() - 20)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "*{} ({})*: {}{more}",
+                    escape(kind),
+                    names.len(),
+                    shown.join(", ")
+                )
             })
             .collect();
-        b.section(format!("*Owns:*\n{}", join_lines(&lines, MAX_SECTION - 10, LIST_LINES)));
+        b.section(format!(
+            "*Owns:*\n{}",
+            join_lines(&lines, MAX_SECTION - 10, LIST_LINES)
+        ));
     }
     b.context(vec![code(&e.entity_ref.short())]);
-    b.finish(format!("{}: {} members", e.entity_ref.name, members.len()))
+    b.finish(&format!(
+        "{}: {} member{}",
+        e.entity_ref.name,
+        members.len(),
+        if members.len() == 1 { "" } else { "s" }
+    ))
 }
 
 fn render_search(snapshot: &Snapshot, words: &[String], hits: &[u32], total: usize) -> Reply {
@@ -480,13 +597,17 @@ fn render_search(snapshot: &Snapshot, words: &[String], hits: &[u32], total: usi
     b.header(&format!("Search: {phrase}"));
     if hits.is_empty() {
         b.section(format!("Nothing in the catalog matches {}. Every word must match a name, title, description, tag, type or owner.", code(&phrase)));
-        return b.finish(format!("No matches for {phrase}"));
+        return b.finish(&format!("No matches for {phrase}"));
     }
     let lines: Vec<String> = hits
         .iter()
         .map(|&i| {
             let e = &snapshot.node(i).entity;
-            let mut line = format!("• {} · {}", entity_label(e), escape(&e.entity_ref.kind.to_ascii_lowercase()));
+            let mut line = format!(
+                "• {} · {}",
+                entity_label(e),
+                escape(&e.entity_ref.kind.to_ascii_lowercase())
+            );
             if let Some(t) = &e.spec_type {
                 line.push_str(&format!(" ({})", escape_within(t, 40)));
             }
@@ -494,20 +615,31 @@ fn render_search(snapshot: &Snapshot, words: &[String], hits: &[u32], total: usi
                 line.push_str(&format!(" · owner {}", code(&o.name)));
             }
             if let Some(d) = &e.description {
-                line.push_str(&format!("\n      {}", escape_within(d.trim().lines().next().unwrap_or(""), 150)));
+                line.push_str(&format!(
+                    "\n      {}",
+                    escape_within(d.trim().lines().next().unwrap_or(""), 150)
+                ));
             }
             line
         })
         .collect();
-    b.section(join_lines(&lines, MAX_SECTION, usize::MAX));
+    for line in lines {
+        b.section(line);
+    }
     let more = total.saturating_sub(hits.len());
     let note = if more > 0 {
-        format!("Showing the {} best of {total} matches ({more} more). Add words to narrow it down.", hits.len())
+        format!(
+            "Showing the {} best of {total} matches ({more} more). Add words to narrow it down.",
+            hits.len()
+        )
     } else {
         format!("{total} match{}.", if total == 1 { "" } else { "es" })
     };
     b.context(vec![note]);
-    b.finish(format!("{total} matches for {phrase}"))
+    b.finish(&format!(
+        "{total} match{} for {phrase}",
+        if total == 1 { "" } else { "es" }
+    ))
 }
 
 fn render_help(topic: Option<&crate::command::CommandSpec>) -> Reply {
@@ -515,17 +647,39 @@ fn render_help(topic: Option<&crate::command::CommandSpec>) -> Reply {
     match topic {
         None => {
             b.header("idp: your developer portal in Slack");
-            let lines: Vec<String> =
-                REGISTRY.iter().map(|s| format!("`/idp {}` · {}", escape(&s.usage), escape(&s.summary))).collect();
+            let lines: Vec<String> = REGISTRY
+                .iter()
+                .map(|s| format!("`/idp {}` · {}", escape(&s.usage), escape(&s.summary)))
+                .collect();
             b.section(join_lines(&lines, MAX_SECTION, usize::MAX));
-            b.context(vec!["`/idp help <command>` shows details and examples.".to_owned()]);
-            b.finish("idp commands: ".to_owned() + &REGISTRY.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))
+            b.context(vec![
+                "`/idp help &lt;command&gt;` shows details and examples.".to_owned(),
+            ]);
+            b.finish(&format!(
+                "idp commands: {}",
+                REGISTRY
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
         }
         Some(spec) => {
             b.header(&format!("/idp {}", spec.name));
-            let mut text = format!("{}\n*Usage:* `/idp {}`", escape(&spec.summary), escape(&spec.usage));
+            let mut text = format!(
+                "{}\n*Usage:* `/idp {}`",
+                escape(&spec.summary),
+                escape(&spec.usage)
+            );
             if !spec.aliases.is_empty() {
-                text.push_str(&format!("\n*Also:* {}", spec.aliases.iter().map(|a| code(a)).collect::<Vec<_>>().join(", ")));
+                text.push_str(&format!(
+                    "\n*Also:* {}",
+                    spec.aliases
+                        .iter()
+                        .map(|a| code(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             for a in &spec.arguments {
                 text.push_str(&format!(
@@ -537,10 +691,14 @@ fn render_help(topic: Option<&crate::command::CommandSpec>) -> Reply {
             }
             b.section(text);
             if !spec.examples.is_empty() {
-                let ex: Vec<String> = spec.examples.iter().map(|e| format!("`/idp {}`", escape(e))).collect();
+                let ex: Vec<String> = spec
+                    .examples
+                    .iter()
+                    .map(|e| format!("`/idp {}`", escape(e)))
+                    .collect();
                 b.section(format!("*Examples:*\n{}", ex.join("\n")));
             }
-            b.finish(format!("/idp {}", spec.usage))
+            b.finish(&format!("/idp {}", spec.usage))
         }
     }
 }
@@ -551,15 +709,28 @@ fn suggestion_text(suggestions: &[String], command: &str) -> String {
     }
     let list: Vec<String> = suggestions
         .iter()
-        .map(|s| if command.is_empty() { code(s) } else { code(&format!("/idp {command} {s}")) })
+        .map(|s| {
+            if command.is_empty() {
+                code(&format!("/idp {s}"))
+            } else {
+                code(&format!("/idp {command} {s}"))
+            }
+        })
         .collect();
     format!("\nDid you mean {}?", list.join(", "))
 }
 
 fn pick_hint(snapshot: &Snapshot, candidates: &[u32], command: &str) -> Vec<String> {
-    let refs: Vec<&EntityRef> = candidates.iter().map(|&i| &snapshot.node(i).entity.entity_ref).collect();
-    let kinds_differ = refs.iter().any(|r| !r.kind.eq_ignore_ascii_case(&refs[0].kind));
-    let ns_differ = refs.iter().any(|r| !r.namespace.eq_ignore_ascii_case(&refs[0].namespace));
+    let refs: Vec<&EntityRef> = candidates
+        .iter()
+        .map(|&i| &snapshot.node(i).entity.entity_ref)
+        .collect();
+    let kinds_differ = refs
+        .iter()
+        .any(|r| !r.kind.eq_ignore_ascii_case(&refs[0].kind));
+    let ns_differ = refs
+        .iter()
+        .any(|r| !r.namespace.eq_ignore_ascii_case(&refs[0].namespace));
     refs.iter()
         .map(|r| {
             let mut q = String::new();
@@ -572,20 +743,26 @@ fn pick_hint(snapshot: &Snapshot, candidates: &[u32], command: &str) -> Vec<Stri
                 q.push('/');
             }
             q.push_str(&r.name);
-            format!("• {} · {}", code(&format!("/idp {command} {q}")), owner_line_for(snapshot, r))
+            format!(
+                "• {} · {}",
+                code(&format!("/idp {command} {q}")),
+                owner_line_for(snapshot, r)
+            )
         })
         .collect()
 }
 
 fn owner_line_for(snapshot: &Snapshot, r: &EntityRef) -> String {
-    snapshot.get(r).map_or_else(String::new, |i| format!("owned by {}", owner_line(snapshot, i)))
+    snapshot.get(r).map_or_else(String::new, |i| {
+        format!("owned by {}", owner_line(snapshot, i))
+    })
 }
 
 fn render_error(message: String, fallback: String) -> Reply {
     let mut b = Blocks::default();
     b.section(message);
     b.context(vec!["`/idp help` lists every command.".to_owned()]);
-    b.finish(fallback)
+    b.finish(&fallback)
 }
 
 /// Renders an outcome computed on `snapshot`.
@@ -597,21 +774,38 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         Outcome::Search { words, hits, total } => render_search(snapshot, words, hits, *total),
         Outcome::Help(topic) => render_help(*topic),
         Outcome::HelpUnknown { topic, suggestions } => render_error(
-            format!("There is no command {}.{}", code(topic), suggestion_text(suggestions, "")),
+            format!(
+                "There is no command {}.{}",
+                code(topic),
+                suggestion_text(suggestions, "")
+            ),
             format!("No command {topic}"),
         ),
-        Outcome::NotFound { what, query, suggestions, command } => {
+        Outcome::NotFound {
+            what,
+            query,
+            suggestions,
+            command,
+        } => {
             let extra = if snapshot.is_empty() {
                 "\nThe catalog is empty: has a sync run? (`idp catalog sync`)".to_owned()
             } else {
                 String::new()
             };
             render_error(
-                format!("I can't find a {what} called {} in the catalog.{}{extra}", code(query), suggestion_text(suggestions, command)),
+                format!(
+                    "I can't find a {what} called {} in the catalog.{}{extra}",
+                    code(query),
+                    suggestion_text(suggestions, command)
+                ),
                 format!("No {what} called {query}"),
             )
         }
-        Outcome::Ambiguous { query, candidates, command } => {
+        Outcome::Ambiguous {
+            query,
+            candidates,
+            command,
+        } => {
             let lines = pick_hint(snapshot, candidates, command);
             render_error(
                 format!(
@@ -634,8 +828,9 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
             };
             render_error(text, err.to_string())
         }
-        Outcome::Denied(reason) => {
-            render_error(format!("You can't do that: {}.", escape(reason)), format!("Denied: {reason}"))
-        }
+        Outcome::Denied(reason) => render_error(
+            format!("You can't do that: {}.", escape(reason)),
+            format!("Denied: {reason}"),
+        ),
     }
 }

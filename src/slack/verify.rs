@@ -51,7 +51,9 @@ impl SignatureVerifier {
     /// A verifier for this signing secret (Slack app settings → Basic Information).
     pub fn new(secret: &SecretString) -> Self {
         let secret = SlackSigningSecret::new(secret.expose_secret().to_owned());
-        Self { inner: SlackEventSignatureVerifier::new(&secret) }
+        Self {
+            inner: SlackEventSignatureVerifier::new(&secret),
+        }
     }
 
     /// Verifies a request at time `now` (Unix seconds) from the two headers and the raw body.
@@ -67,13 +69,18 @@ impl SignatureVerifier {
     ) -> Result<(), VerifyError> {
         let ts_text = timestamp.ok_or(VerifyError::MissingHeader("X-Slack-Request-Timestamp"))?;
         let signature = signature.ok_or(VerifyError::MissingHeader("X-Slack-Signature"))?;
-        let ts: i64 = ts_text.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+        let ts: i64 = ts_text
+            .trim()
+            .parse()
+            .map_err(|_| VerifyError::BadTimestamp)?;
         let skew_secs = ts.saturating_sub(now);
         if skew_secs.abs() > MAX_SKEW_SECS {
             return Err(VerifyError::Stale { skew_secs });
         }
         let body = std::str::from_utf8(body).map_err(|_| VerifyError::NotUtf8)?;
-        self.inner.verify(signature, body, ts_text).map_err(|_| VerifyError::Mismatch)
+        self.inner
+            .verify(signature, body, ts_text)
+            .map_err(|_| VerifyError::Mismatch)
     }
 }
 
@@ -81,10 +88,11 @@ impl SignatureVerifier {
 /// `X-Slack-Signature` value for `timestamp` and `body`.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| {
-        // HMAC accepts keys of any length; this branch cannot be taken.
-        <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"-").unwrap_or_else(|_| unreachable!())
-    });
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| {
+            // HMAC accepts keys of any length; this branch cannot be taken.
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"-").unwrap_or_else(|_| unreachable!())
+        });
     mac.update(format!("v0:{timestamp}:").as_bytes());
     mac.update(body);
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))

@@ -47,8 +47,10 @@ struct Plan<'a> {
 
 fn plan<'a>(read: &'a SourceRead, existing: Vec<(String, String, String, String)>) -> Plan<'a> {
     let mut outcome = SyncOutcome::default();
-    let existing: HashMap<String, (String, String, String)> =
-        existing.into_iter().map(|(r, s, h, l)| (r, (s, h, l))).collect();
+    let existing: HashMap<String, (String, String, String)> = existing
+        .into_iter()
+        .map(|(r, s, h, l)| (r, (s, h, l)))
+        .collect();
     let mut upserts = Vec::new();
     let mut present = HashSet::with_capacity(read.entities.len());
     for e in &read.entities {
@@ -77,7 +79,12 @@ fn plan<'a>(read: &'a SourceRead, existing: Vec<(String, String, String, String)
     let files_with_errors: HashSet<&str> = read
         .problems
         .iter()
-        .filter(|p| matches!(p, Problem::UnreadableFile { .. } | Problem::NotYaml { .. } | Problem::Invalid { .. }))
+        .filter(|p| {
+            matches!(
+                p,
+                Problem::UnreadableFile { .. } | Problem::NotYaml { .. } | Problem::Invalid { .. }
+            )
+        })
         .map(Problem::file)
         .collect();
     let mut deletes = Vec::new();
@@ -85,7 +92,9 @@ fn plan<'a>(read: &'a SourceRead, existing: Vec<(String, String, String, String)
         if *source != read.source || present.contains(key) {
             continue;
         }
-        let file = location.rsplit_once('#').map_or(location.as_str(), |(f, _)| f);
+        let file = location
+            .rsplit_once('#')
+            .map_or(location.as_str(), |(f, _)| f);
         if files_with_errors.contains(file) {
             outcome.kept_despite_errors += 1;
         } else {
@@ -94,7 +103,11 @@ fn plan<'a>(read: &'a SourceRead, existing: Vec<(String, String, String, String)
     }
     deletes.sort();
     outcome.deleted = deletes.len();
-    Plan { upserts, deletes, outcome }
+    Plan {
+        upserts,
+        deletes,
+        outcome,
+    }
 }
 
 macro_rules! apply_plan {
@@ -161,23 +174,33 @@ impl Store {
         const EXISTING: &str = "SELECT entity_ref, source, hash, location FROM catalog_entities";
         match self {
             Self::Sqlite(pool) => {
-                let mut tx = pool.begin().await.map_err(q("starting the sync transaction"))?;
-                let existing: Vec<(String, String, String, String)> =
-                    sqlx::query_as(EXISTING).fetch_all(&mut *tx).await.map_err(q("reading the catalog"))?;
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(q("starting the sync transaction"))?;
+                let existing: Vec<(String, String, String, String)> = sqlx::query_as(EXISTING)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(q("reading the catalog"))?;
                 let mut plan = plan(read, existing);
                 plan.outcome.generation = apply_plan!(tx, sqlx::Sqlite, plan, read.source);
                 tx.commit().await.map_err(q("committing the sync"))?;
                 Ok(plan.outcome)
             }
             Self::Postgres(pool) => {
-                let mut tx = pool.begin().await.map_err(q("starting the sync transaction"))?;
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(q("starting the sync transaction"))?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(catalog_lock_key())
                     .execute(&mut *tx)
                     .await
                     .map_err(q("taking the catalog sync lock"))?;
-                let existing: Vec<(String, String, String, String)> =
-                    sqlx::query_as(EXISTING).fetch_all(&mut *tx).await.map_err(q("reading the catalog"))?;
+                let existing: Vec<(String, String, String, String)> = sqlx::query_as(EXISTING)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(q("reading the catalog"))?;
                 let mut plan = plan(read, existing);
                 plan.outcome.generation = apply_plan!(tx, sqlx::Postgres, plan, read.source);
                 tx.commit().await.map_err(q("committing the sync"))?;
@@ -205,7 +228,8 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`].
     pub async fn load_entities(&self) -> Result<(Vec<Entity>, i64, Vec<Problem>), StoreError> {
-        const SQL: &str = "SELECT entity_ref, location, body FROM catalog_entities ORDER BY entity_ref";
+        const SQL: &str =
+            "SELECT entity_ref, location, body FROM catalog_entities ORDER BY entity_ref";
         let mut entities = Vec::new();
         let mut problems = Vec::new();
         let mut take = |row: (String, String, String)| {
@@ -216,7 +240,11 @@ impl Store {
             match parsed {
                 Ok(e) => entities.push(e),
                 Err(reason) => problems.push(Problem::Invalid {
-                    at: Position { file: format!("{location} (stored as {key})"), document: None, line: None },
+                    at: Position {
+                        file: format!("{location} (stored as {key})"),
+                        document: None,
+                        line: None,
+                    },
                     reason,
                 }),
             }
@@ -224,10 +252,11 @@ impl Store {
         let generation = match self {
             Self::Sqlite(pool) => {
                 let mut tx = pool.begin().await.map_err(q("starting a read"))?;
-                let generation: i64 = sqlx::query_scalar("SELECT generation FROM catalog_state WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(q("reading the catalog generation"))?;
+                let generation: i64 =
+                    sqlx::query_scalar("SELECT generation FROM catalog_state WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(q("reading the catalog generation"))?;
                 let mut rows = sqlx::query(SQL).fetch(&mut *tx);
                 while let Some(row) = rows.try_next().await.map_err(q("loading the catalog"))? {
                     take((row.get(0), row.get(1), row.get(2)));
@@ -242,10 +271,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(q("starting a consistent read"))?;
-                let generation: i64 = sqlx::query_scalar("SELECT generation FROM catalog_state WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(q("reading the catalog generation"))?;
+                let generation: i64 =
+                    sqlx::query_scalar("SELECT generation FROM catalog_state WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(q("reading the catalog generation"))?;
                 let mut rows = sqlx::query(SQL).fetch(&mut *tx);
                 while let Some(row) = rows.try_next().await.map_err(q("loading the catalog"))? {
                     take((row.get(0), row.get(1), row.get(2)));
@@ -263,7 +293,8 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`].
     pub async fn entities_per_source(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        const SQL: &str = "SELECT source, COUNT(*) FROM catalog_entities GROUP BY source ORDER BY source";
+        const SQL: &str =
+            "SELECT source, COUNT(*) FROM catalog_entities GROUP BY source ORDER BY source";
         match self {
             Self::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await,
             Self::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await,

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use catalog::{SyncOutcome, catalog_lock_key};
 
@@ -88,10 +90,13 @@ impl Store {
                         .connect_with(options.clone())
                         .await
                         .map_err(StoreError::Connect)?;
-                    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema.replace('"', "")))
-                        .execute(&admin)
-                        .await
-                        .map_err(q("creating the schema"))?;
+                    sqlx::query(&format!(
+                        "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                        schema.replace('"', "")
+                    ))
+                    .execute(&admin)
+                    .await
+                    .map_err(q("creating the schema"))?;
                     admin.close().await;
                     options = options.options([("search_path", schema)]);
                 }
@@ -113,10 +118,14 @@ impl Store {
     /// [`StoreError::Migrate`].
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await.map_err(StoreError::Migrate),
-            Self::Postgres(pool) => {
-                sqlx::migrate!("./migrations/postgres").run(pool).await.map_err(StoreError::Migrate)
-            }
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite")
+                .run(pool)
+                .await
+                .map_err(StoreError::Migrate),
+            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres")
+                .run(pool)
+                .await
+                .map_err(StoreError::Migrate),
         }
     }
 

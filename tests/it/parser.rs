@@ -9,7 +9,11 @@ use idp::command::spec::{COMMAND_FILES, REGISTRY, load_specs};
 use idp::command::{Command, Dialect, ParseError, parse};
 
 fn name(n: &str) -> NameQuery {
-    NameQuery { kind: None, namespace: None, name: n.to_owned() }
+    NameQuery {
+        kind: None,
+        namespace: None,
+        name: n.to_owned(),
+    }
 }
 
 fn words(w: &[&str]) -> Command {
@@ -29,17 +33,31 @@ fn usage_of(command: &'static str) -> (String, String) {
 
 fn wrong(command: &'static str, found: &'static str) -> Result<Command, ParseError> {
     let (argument, usage) = usage_of(command);
-    Err(ParseError::WrongToken { command, argument, found, usage })
+    Err(ParseError::WrongToken {
+        command,
+        argument,
+        found,
+        usage,
+    })
 }
 
 fn missing(command: &'static str) -> Result<Command, ParseError> {
     let (argument, usage) = usage_of(command);
-    Err(ParseError::MissingArgument { command, argument, usage })
+    Err(ParseError::MissingArgument {
+        command,
+        argument,
+        usage,
+    })
 }
 
 fn unexpected(command: &'static str, extra: &str) -> Result<Command, ParseError> {
     let (argument, usage) = usage_of(command);
-    Err(ParseError::UnexpectedArgument { command, argument, extra: extra.to_owned(), usage })
+    Err(ParseError::UnexpectedArgument {
+        command,
+        argument,
+        extra: extra.to_owned(),
+        usage,
+    })
 }
 
 /// Runs a table of `(text, dialect, expected)` rows and reports every row that disagrees at once.
@@ -48,10 +66,18 @@ fn check_table(rows: &[(&str, Dialect, Result<Command, ParseError>)]) {
         .iter()
         .filter_map(|(text, dialect, expected)| {
             let got = parse(text, *dialect);
-            (got != *expected).then(|| format!("{dialect:?} {text:?}\n  expected {expected:?}\n  got      {got:?}"))
+            (got != *expected).then(|| {
+                format!("{dialect:?} {text:?}\n  expected {expected:?}\n  got      {got:?}")
+            })
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} rows disagree:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows disagree:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -68,70 +94,246 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         ("search &lt;b&gt;", Slack, Ok(words(&["<b>"]))),
         ("search &amp;lt;", Slack, Ok(words(&["&lt;"]))),
         ("search &amp;amp;", Slack, Ok(words(&["&amp;"]))),
-        ("search AT&amp;T &amp;gt;x", Slack, Ok(words(&["AT&T", "&gt;x"]))),
-        ("search &foo; & &am", Slack, Ok(words(&["&foo;", "&", "&am"]))),
+        (
+            "search AT&amp;T &amp;gt;x",
+            Slack,
+            Ok(words(&["AT&T", "&gt;x"])),
+        ),
+        (
+            "search &foo; & &am",
+            Slack,
+            Ok(words(&["&foo;", "&", "&am"])),
+        ),
         // A decoded `<` is the user's own text, never a mention.
-        ("owner &lt;@U123&gt;", Slack, Ok(Command::Owner(name("<@U123>")))),
+        (
+            "owner &lt;@U123&gt;",
+            Slack,
+            Ok(Command::Owner(name("<@U123>"))),
+        ),
         // User mentions, including Enterprise Grid `W` ids without a label.
-        ("owner <@U123|jane>", Slack, wrong("owner", "a user mention")),
+        (
+            "owner <@U123|jane>",
+            Slack,
+            wrong("owner", "a user mention"),
+        ),
         ("owner <@W123>", Slack, wrong("owner", "a user mention")),
         ("team <@W123>", Slack, wrong("team", "a user mention")),
         ("search <@U123|jane>", Slack, Ok(words(&["@jane"]))),
         ("search <@W123>", Slack, Ok(words(&["@W123"]))),
         // Channel mentions: the label is taken as the name.
-        ("owner <#C123|checkout-api>", Slack, Ok(Command::Owner(name("checkout-api")))),
-        ("service <#C123|checkout-api>", Slack, Ok(Command::Service(name("checkout-api")))),
+        (
+            "owner <#C123|checkout-api>",
+            Slack,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
+        (
+            "service <#C123|checkout-api>",
+            Slack,
+            Ok(Command::Service(name("checkout-api"))),
+        ),
         ("owner <#C123>", Slack, wrong("owner", "a channel mention")),
         ("owner <#C123|>", Slack, wrong("owner", "a channel mention")),
-        ("search <#C123|checkout-api>", Slack, Ok(words(&["#checkout-api"]))),
+        (
+            "search <#C123|checkout-api>",
+            Slack,
+            Ok(words(&["#checkout-api"])),
+        ),
         // User-group mentions: `team` takes the handle without `@`; other commands refuse them.
-        ("team <!subteam^S123|@payments-platform>", Slack, Ok(Command::Team(name("payments-platform")))),
-        ("group <!subteam^S123|@payments-platform>", Slack, Ok(Command::Team(name("payments-platform")))),
-        ("owner <!subteam^S123|@payments-platform>", Slack, wrong("owner", "a user-group mention")),
-        ("team <!subteam^S123>", Slack, wrong("team", "a user-group mention")),
-        ("search <!subteam^S123|@payments-platform>", Slack, Ok(words(&["@payments-platform"]))),
+        (
+            "team <!subteam^S123|@payments-platform>",
+            Slack,
+            Ok(Command::Team(name("payments-platform"))),
+        ),
+        (
+            "group <!subteam^S123|@payments-platform>",
+            Slack,
+            Ok(Command::Team(name("payments-platform"))),
+        ),
+        (
+            "owner <!subteam^S123|@payments-platform>",
+            Slack,
+            wrong("owner", "a user-group mention"),
+        ),
+        (
+            "team <!subteam^S123>",
+            Slack,
+            wrong("team", "a user-group mention"),
+        ),
+        (
+            "search <!subteam^S123|@payments-platform>",
+            Slack,
+            Ok(words(&["@payments-platform"])),
+        ),
         // Broadcasts are never names.
-        ("owner <!here>", Slack, wrong("owner", "a broadcast mention")),
-        ("team <!channel>", Slack, wrong("team", "a broadcast mention")),
-        ("service <!everyone>", Slack, wrong("service", "a broadcast mention")),
-        ("owner <!here|here>", Slack, wrong("owner", "a broadcast mention")),
+        (
+            "owner <!here>",
+            Slack,
+            wrong("owner", "a broadcast mention"),
+        ),
+        (
+            "team <!channel>",
+            Slack,
+            wrong("team", "a broadcast mention"),
+        ),
+        (
+            "service <!everyone>",
+            Slack,
+            wrong("service", "a broadcast mention"),
+        ),
+        (
+            "owner <!here|here>",
+            Slack,
+            wrong("owner", "a broadcast mention"),
+        ),
         // Links: not a name, but their label is a search word.
-        ("owner <https://x.example|label>", Slack, wrong("owner", "a link")),
+        (
+            "owner <https://x.example|label>",
+            Slack,
+            wrong("owner", "a link"),
+        ),
         ("owner <https://x.example>", Slack, wrong("owner", "a link")),
-        ("owner <mailto:jane@x.example|jane@x.example>", Slack, wrong("owner", "a link")),
-        ("search <https://x.example|label>", Slack, Ok(words(&["label"]))),
-        ("search <https://x.example>", Slack, Ok(words(&["https://x.example"]))),
-        ("search <https://x.example/?a=1&amp;b=2>", Slack, Ok(words(&["https://x.example/?a=1&b=2"]))),
-        ("search <https://x.example|a &amp; b>", Slack, Ok(words(&["a & b"]))),
-        ("search checkout<https://x.example|docs>api", Slack, Ok(words(&["checkout", "docs", "api"]))),
+        (
+            "owner <mailto:jane@x.example|jane@x.example>",
+            Slack,
+            wrong("owner", "a link"),
+        ),
+        (
+            "search <https://x.example|label>",
+            Slack,
+            Ok(words(&["label"])),
+        ),
+        (
+            "search <https://x.example>",
+            Slack,
+            Ok(words(&["https://x.example"])),
+        ),
+        (
+            "search <https://x.example/?a=1&amp;b=2>",
+            Slack,
+            Ok(words(&["https://x.example/?a=1&b=2"])),
+        ),
+        (
+            "search <https://x.example|a &amp; b>",
+            Slack,
+            Ok(words(&["a & b"])),
+        ),
+        (
+            "search checkout<https://x.example|docs>api",
+            Slack,
+            Ok(words(&["checkout", "docs", "api"])),
+        ),
         // Quotes, straight or typographic, group a phrase.
-        ("search \u{201c}checkout api\u{201d}", Slack, Ok(words(&["checkout api"]))),
-        ("search \u{201c}order history\u{201d} grpc", Slack, Ok(words(&["order history", "grpc"]))),
-        ("search \"checkout api\"", Slack, Ok(words(&["checkout api"]))),
-        ("search \u{ab}checkout api\u{bb}", Slack, Ok(words(&["checkout api"]))),
-        ("search \"checkout  api", Slack, Ok(words(&["checkout  api"]))),
-        ("owner \u{201c}checkout-api\u{201d}", Slack, Ok(Command::Owner(name("checkout-api")))),
+        (
+            "search \u{201c}checkout api\u{201d}",
+            Slack,
+            Ok(words(&["checkout api"])),
+        ),
+        (
+            "search \u{201c}order history\u{201d} grpc",
+            Slack,
+            Ok(words(&["order history", "grpc"])),
+        ),
+        (
+            "search \"checkout api\"",
+            Slack,
+            Ok(words(&["checkout api"])),
+        ),
+        (
+            "search \u{ab}checkout api\u{bb}",
+            Slack,
+            Ok(words(&["checkout api"])),
+        ),
+        (
+            "search \"checkout  api",
+            Slack,
+            Ok(words(&["checkout  api"])),
+        ),
+        (
+            "owner \u{201c}checkout-api\u{201d}",
+            Slack,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
         // Non-breaking and repeated spaces separate words like one space.
-        ("owner\u{a0}checkout-api", Slack, Ok(Command::Owner(name("checkout-api")))),
-        ("owner    checkout-api   ", Slack, Ok(Command::Owner(name("checkout-api")))),
-        ("\u{a0} owner\u{a0}\u{a0} checkout-api\u{a0}", Slack, Ok(Command::Owner(name("checkout-api")))),
-        ("search checkout\u{a0}\u{a0}api", Slack, Ok(words(&["checkout", "api"]))),
-        ("search checkout\u{200b}api", Slack, Ok(words(&["checkout", "api"]))),
+        (
+            "owner\u{a0}checkout-api",
+            Slack,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
+        (
+            "owner    checkout-api   ",
+            Slack,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
+        (
+            "\u{a0} owner\u{a0}\u{a0} checkout-api\u{a0}",
+            Slack,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
+        (
+            "search checkout\u{a0}\u{a0}api",
+            Slack,
+            Ok(words(&["checkout", "api"])),
+        ),
+        (
+            "search checkout\u{200b}api",
+            Slack,
+            Ok(words(&["checkout", "api"])),
+        ),
         // A leading `/idp` (as the shell may pass it) is dropped.
-        ("/idp owner checkout-api", Dialect::Plain, Ok(Command::Owner(name("checkout-api")))),
+        (
+            "/idp owner checkout-api",
+            Dialect::Plain,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
         ("/idp", Dialect::Plain, Ok(Command::Help(None))),
-        ("/idp   help owner", Dialect::Plain, Ok(Command::Help(Some("owner".to_owned())))),
+        (
+            "/idp   help owner",
+            Dialect::Plain,
+            Ok(Command::Help(Some("owner".to_owned()))),
+        ),
         // Aliases and case-insensitive command names.
-        ("info checkout-api", Slack, Ok(Command::Service(name("checkout-api")))),
+        (
+            "info checkout-api",
+            Slack,
+            Ok(Command::Service(name("checkout-api"))),
+        ),
         ("find payments", Slack, Ok(words(&["payments"]))),
-        ("group payments-platform", Slack, Ok(Command::Team(name("payments-platform")))),
-        ("who-owns checkout-api", Slack, Ok(Command::Owner(name("checkout-api")))),
-        ("OWNER checkout-api", Slack, Ok(Command::Owner(name("checkout-api")))),
-        ("Info checkout-api", Slack, Ok(Command::Service(name("checkout-api")))),
-        ("Search Payments API", Slack, Ok(words(&["Payments", "API"]))),
+        (
+            "group payments-platform",
+            Slack,
+            Ok(Command::Team(name("payments-platform"))),
+        ),
+        (
+            "who-owns checkout-api",
+            Slack,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
+        (
+            "OWNER checkout-api",
+            Slack,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
+        (
+            "Info checkout-api",
+            Slack,
+            Ok(Command::Service(name("checkout-api"))),
+        ),
+        (
+            "Search Payments API",
+            Slack,
+            Ok(words(&["Payments", "API"])),
+        ),
         ("help", Slack, Ok(Command::Help(None))),
-        ("help owner", Slack, Ok(Command::Help(Some("owner".to_owned())))),
-        ("HELP who-owns", Slack, Ok(Command::Help(Some("who-owns".to_owned())))),
+        (
+            "help owner",
+            Slack,
+            Ok(Command::Help(Some("owner".to_owned()))),
+        ),
+        (
+            "HELP who-owns",
+            Slack,
+            Ok(Command::Help(Some("who-owns".to_owned()))),
+        ),
         // `[kind:][namespace/]name`.
         (
             "owner component:payments/checkout-api",
@@ -145,7 +347,11 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         (
             "service api:checkout",
             Slack,
-            Ok(Command::Service(NameQuery { kind: Some("api".to_owned()), namespace: None, name: "checkout".to_owned() })),
+            Ok(Command::Service(NameQuery {
+                kind: Some("api".to_owned()),
+                namespace: None,
+                name: "checkout".to_owned(),
+            })),
         ),
         (
             "owner payments/checkout-api",
@@ -160,7 +366,10 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         (
             "ownr checkout-api",
             Slack,
-            Err(ParseError::UnknownCommand { given: "ownr".to_owned(), suggestions: vec!["owner".to_owned()] }),
+            Err(ParseError::UnknownCommand {
+                given: "ownr".to_owned(),
+                suggestions: vec!["owner".to_owned()],
+            }),
         ),
         (
             "serach payments",
@@ -173,12 +382,18 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         (
             "deploy checkout-api",
             Slack,
-            Err(ParseError::UnknownCommand { given: "deploy".to_owned(), suggestions: vec![] }),
+            Err(ParseError::UnknownCommand {
+                given: "deploy".to_owned(),
+                suggestions: vec![],
+            }),
         ),
         (
             "<@U123|jane> owner",
             Slack,
-            Err(ParseError::UnknownCommand { given: "@jane".to_owned(), suggestions: vec![] }),
+            Err(ParseError::UnknownCommand {
+                given: "@jane".to_owned(),
+                suggestions: vec![],
+            }),
         ),
         // Missing arguments, including an empty quoted one.
         ("owner", Slack, missing("owner")),
@@ -189,9 +404,21 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         ("owner \" \"", Slack, missing("owner")),
         ("search \"\" \"  \"", Slack, missing("search")),
         // Extra arguments are refused, not silently dropped.
-        ("owner checkout-api payments-api", Slack, unexpected("owner", "payments-api")),
-        ("service checkout-api now please", Slack, unexpected("service", "now please")),
-        ("team payments-platform <@U1|jane> <#C1|ops>", Slack, unexpected("team", "@jane #ops")),
+        (
+            "owner checkout-api payments-api",
+            Slack,
+            unexpected("owner", "payments-api"),
+        ),
+        (
+            "service checkout-api now please",
+            Slack,
+            unexpected("service", "now please"),
+        ),
+        (
+            "team payments-platform <@U1|jane> <#C1|ops>",
+            Slack,
+            unexpected("team", "@jane #ops"),
+        ),
     ];
     check_table(&rows);
 }
@@ -200,31 +427,65 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
 fn the_plain_dialect_keeps_angle_brackets_and_entities_literally() {
     use Dialect::Plain;
     let rows: Vec<(&str, Dialect, Result<Command, ParseError>)> = vec![
-        ("search <b> &amp; a&lt;", Plain, Ok(words(&["<b>", "&amp;", "a&lt;"]))),
-        ("search <https://x.example|label>", Plain, Ok(words(&["<https://x.example|label>"]))),
-        ("owner <@U123|jane>", Plain, Ok(Command::Owner(name("<@U123|jane>")))),
+        (
+            "search <b> &amp; a&lt;",
+            Plain,
+            Ok(words(&["<b>", "&amp;", "a&lt;"])),
+        ),
+        (
+            "search <https://x.example|label>",
+            Plain,
+            Ok(words(&["<https://x.example|label>"])),
+        ),
+        (
+            "owner <@U123|jane>",
+            Plain,
+            Ok(Command::Owner(name("<@U123|jane>"))),
+        ),
         ("owner <!here>", Plain, Ok(Command::Owner(name("<!here>")))),
-        ("owner AT&amp;T", Plain, Ok(Command::Owner(name("AT&amp;T")))),
+        (
+            "owner AT&amp;T",
+            Plain,
+            Ok(Command::Owner(name("AT&amp;T"))),
+        ),
         // Quotes, non-breaking spaces and `/idp` work the same in both dialects.
-        ("search \u{201c}checkout api\u{201d}", Plain, Ok(words(&["checkout api"]))),
-        ("/idp\u{a0}owner  checkout-api", Plain, Ok(Command::Owner(name("checkout-api")))),
+        (
+            "search \u{201c}checkout api\u{201d}",
+            Plain,
+            Ok(words(&["checkout api"])),
+        ),
+        (
+            "/idp\u{a0}owner  checkout-api",
+            Plain,
+            Ok(Command::Owner(name("checkout-api"))),
+        ),
     ];
     check_table(&rows);
-    // The same text from Slack is read as tokens and entities.
-    assert_eq!(parse("search <b> &amp;", Dialect::Slack), Ok(words(&["<b>", "&"])));
+    // The same text from Slack is read as tokens (`<b>` is a link to `b`) and entities.
+    assert_eq!(
+        parse("search <b> &amp;", Dialect::Slack),
+        Ok(words(&["b", "&"]))
+    );
 }
 
 #[test]
 fn parse_errors_read_as_sentences_with_the_usage_line() {
-    let err = parse("owner <@U123|jane>", Dialect::Slack).expect_err("a user mention is no service name");
+    let err =
+        parse("owner <@U123|jane>", Dialect::Slack).expect_err("a user mention is no service name");
     assert_eq!(
         err.to_string(),
         "`owner` expects a service name, not a user mention. Usage: `/idp owner <service>`"
     );
     let err = parse("owner a b", Dialect::Slack).expect_err("two names");
-    assert_eq!(err.to_string(), "`owner` takes one service, but got more: `b`. Usage: `/idp owner <service>`");
+    assert_eq!(
+        err.to_string(),
+        "`owner` takes one service, but got more: `b`. Usage: `/idp owner <service>`"
+    );
     let err = parse("search", Dialect::Slack).expect_err("no words");
-    assert!(err.to_string().ends_with("Usage: `/idp search <words>`"), "{err}");
+    assert!(
+        err.to_string().ends_with("Usage: `/idp search <words>`"),
+        "{err}"
+    );
 }
 
 fn manifest_dir() -> PathBuf {
@@ -248,22 +509,36 @@ async fn commands_folder_registry_help_and_manifest_agree() {
         })
         .collect();
     on_disk.sort();
-    let mut compiled: Vec<(String, String)> =
-        COMMAND_FILES.iter().map(|(file, text)| ((*file).to_owned(), (*text).to_owned())).collect();
+    let mut compiled: Vec<(String, String)> = COMMAND_FILES
+        .iter()
+        .map(|(file, text)| ((*file).to_owned(), (*text).to_owned()))
+        .collect();
     compiled.sort();
     let disk_names: Vec<&str> = on_disk.iter().map(|(f, _)| f.as_str()).collect();
     let compiled_names: Vec<&str> = compiled.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(disk_names, compiled_names, "commands/ and COMMAND_FILES list the same files");
+    assert_eq!(
+        disk_names, compiled_names,
+        "commands/ and COMMAND_FILES list the same files"
+    );
     for ((file, disk), (_, built)) in on_disk.iter().zip(&compiled) {
-        assert_eq!(disk, built, "{file} on disk differs from the compiled-in copy");
+        assert_eq!(
+            disk, built,
+            "{file} on disk differs from the compiled-in copy"
+        );
     }
 
     // The registry is exactly the compiled files, loaded without a single problem.
     let loaded = load_specs(COMMAND_FILES).expect("the compiled-in command files are valid");
     assert_eq!(loaded, *REGISTRY, "REGISTRY holds every command file");
-    let registry_files: Vec<String> = REGISTRY.iter().map(|s| format!("{}.toml", s.name)).collect();
+    let registry_files: Vec<String> = REGISTRY
+        .iter()
+        .map(|s| format!("{}.toml", s.name))
+        .collect();
     let compiled_order: Vec<&str> = COMMAND_FILES.iter().map(|(f, _)| *f).collect();
-    assert_eq!(registry_files, compiled_order, "REGISTRY keeps the order of COMMAND_FILES");
+    assert_eq!(
+        registry_files, compiled_order,
+        "REGISTRY keeps the order of COMMAND_FILES"
+    );
 
     // `idp check` finds nothing wrong with the folder or the manifest.
     let (specs, problems) = idp::check::commands_dir(&dir);
@@ -271,7 +546,10 @@ async fn commands_folder_registry_help_and_manifest_agree() {
     assert_eq!(specs.len(), REGISTRY.len());
     let manifest = read_manifest();
     let problems = idp::check::manifest(&manifest, &specs);
-    assert!(problems.is_empty(), "manifest.yml has problems: {problems:#?}");
+    assert!(
+        problems.is_empty(),
+        "manifest.yml has problems: {problems:#?}"
+    );
 
     // The help reply shows every command's usage line.
     let backends = crate::support::backends();
@@ -281,10 +559,21 @@ async fn commands_folder_registry_help_and_manifest_agree() {
     let shown = idp::shell::render(&reply, false);
     for spec in REGISTRY.iter() {
         let escaped = format!("/idp {}", idp::slack::mrkdwn::escape(&spec.usage));
-        assert!(json.contains(&escaped), "help blocks lack `{escaped}`: {json}");
+        assert!(
+            json.contains(&escaped),
+            "help blocks lack `{escaped}`: {json}"
+        );
         let plain = format!("/idp {}", spec.usage);
-        assert!(shown.contains(&plain), "help text lacks `{plain}`:\n{shown}");
-        assert!(reply.text.contains(&spec.name), "help fallback lacks `{}`: {}", spec.name, reply.text);
+        assert!(
+            shown.contains(&plain),
+            "help text lacks `{plain}`:\n{shown}"
+        );
+        assert!(
+            reply.text.contains(&spec.name),
+            "help fallback lacks `{}`: {}",
+            spec.name,
+            reply.text
+        );
     }
 }
 
@@ -305,12 +594,18 @@ fn the_manifest_check_catches_escaping_off_and_a_missing_email_scope() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_ne!(no_email, manifest, "the manifest asks for users:read.email");
-    assert!(no_email.contains("- users:read "), "only the email scope was removed");
+    assert!(
+        no_email.contains("- users:read "),
+        "only the email scope was removed"
+    );
     let problems = idp::check::manifest(&no_email, specs);
     assert_eq!(problems.len(), 1, "{problems:#?}");
     assert!(problems[0].contains("users:read.email"), "{problems:#?}");
 
     let no_team: String = manifest.replace(" | team <group>", "");
     let problems = idp::check::manifest(&no_team, specs);
-    assert!(problems.iter().any(|p| p.contains("`team`")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.contains("`team`")),
+        "{problems:#?}"
+    );
 }

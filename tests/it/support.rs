@@ -44,11 +44,21 @@ fn unique(prefix: &str) -> String {
 pub fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("idp.db").display());
-    let mut out = vec![Backend { name: "sqlite", url, schema: None, _dir: Some(dir) }];
+    let mut out = vec![Backend {
+        name: "sqlite",
+        url,
+        schema: None,
+        _dir: Some(dir),
+    }];
     if let Ok(url) = std::env::var("IDP_TEST_POSTGRES_URL")
         && !url.is_empty()
     {
-        out.push(Backend { name: "postgres", url, schema: Some(unique("idp_test")), _dir: None });
+        out.push(Backend {
+            name: "postgres",
+            url,
+            schema: Some(unique("idp_test")),
+            _dir: None,
+        });
     }
     out
 }
@@ -57,7 +67,9 @@ impl Backend {
     /// A migrated store on this backend.
     pub async fn store(&self) -> Store {
         idp::install_crypto_provider();
-        let store = Store::connect(&self.url, self.schema.as_deref()).await.expect("connect");
+        let store = Store::connect(&self.url, self.schema.as_deref())
+            .await
+            .expect("connect");
         store.migrate().await.expect("migrate");
         store
     }
@@ -65,9 +77,16 @@ impl Backend {
 
 /// An app state on `backend` with the demo catalog synced.
 pub async fn demo_state(backend: &Backend) -> Arc<AppState> {
-    let service = Arc::new(CatalogService::open(backend.store().await).await.expect("open catalog"));
+    let service = Arc::new(
+        CatalogService::open(backend.store().await)
+            .await
+            .expect("open catalog"),
+    );
     let reports = service.sync(&[demo_catalog()]).await;
-    assert!(reports.iter().all(|r| r.outcome.is_ok()), "demo catalog syncs");
+    assert!(
+        reports.iter().all(|r| r.outcome.is_ok()),
+        "demo catalog syncs"
+    );
     let verifier = SignatureVerifier::new(&secrecy::SecretString::from(SECRET));
     Arc::new(AppState::new(service, Policy::default(), Some(verifier)))
 }
