@@ -10,6 +10,8 @@
 //! | `SLACK_BOT_TOKEN` | none | `xoxb-…`, for Web API calls |
 //! | `SLACK_API_URL` | `https://slack.com/api` | Slack Web API base (tests point it at a fake) |
 //! | `IDP_LISTEN` | `127.0.0.1:3000` | address `serve` listens on |
+//! | `PAGERDUTY_API_URL` | `https://api.pagerduty.com` | PagerDuty REST API v2 base (tests point it at a fake) |
+//! | `PAGERDUTY_TOKEN` | none | PagerDuty REST API token (read-only is enough) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://idp.db";
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 /// Default `IDP_LISTEN`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// Default `PAGERDUTY_API_URL`.
+pub const DEFAULT_PAGERDUTY_API_URL: &str = "https://api.pagerduty.com";
 
 /// A configuration problem, one line naming the setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +90,38 @@ impl Default for CatalogConfig {
     }
 }
 
+/// `[authz]` in `idp.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthzConfig {
+    /// The policy file (YAML), relative to the config file. Without one, the built-in default
+    /// policy applies (see `authz`).
+    #[serde(default)]
+    pub policy: Option<PathBuf>,
+}
+
+/// `[identity]` in `idp.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Explicit mappings, Slack user id → catalog user ref; they win over email matching.
+    #[serde(default)]
+    pub users: std::collections::BTreeMap<String, String>,
+    /// How long a Slack user's email (from `users.info`) is cached, in seconds. Default 3600.
+    #[serde(default = "default_identity_ttl")]
+    pub cache_ttl_secs: u64,
+}
+
+fn default_identity_ttl() -> u64 {
+    3600
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self { users: Default::default(), cache_ttl_secs: default_identity_ttl() }
+    }
+}
+
 /// The contents of `idp.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +129,15 @@ pub struct FileConfig {
     /// The catalog section.
     #[serde(default)]
     pub catalog: CatalogConfig,
+    /// The authorization section.
+    #[serde(default)]
+    pub authz: AuthzConfig,
+    /// The identity section.
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    /// The on-call section.
+    #[serde(default)]
+    pub oncall: crate::oncall::OnCallConfig,
 }
 
 /// Every setting, resolved.
@@ -111,6 +156,10 @@ pub struct Settings {
     pub slack_api_url: String,
     /// `IDP_LISTEN`.
     pub listen: SocketAddr,
+    /// `PAGERDUTY_API_URL`.
+    pub pagerduty_api_url: String,
+    /// `PAGERDUTY_TOKEN`.
+    pub pagerduty_token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -124,6 +173,8 @@ impl std::fmt::Debug for Settings {
             .field("bot_token", &redact(&self.bot_token))
             .field("slack_api_url", &self.slack_api_url)
             .field("listen", &self.listen)
+            .field("pagerduty_api_url", &self.pagerduty_api_url)
+            .field("pagerduty_token", &redact(&self.pagerduty_token))
             .finish()
     }
 }
@@ -207,7 +258,18 @@ impl Settings {
                     "`{listen_text}` is not an address like 127.0.0.1:3000 or 0.0.0.0:8080"
                 ),
             })?;
+        let pagerduty_api_url =
+            non_empty("PAGERDUTY_API_URL").unwrap_or_else(|| DEFAULT_PAGERDUTY_API_URL.to_owned());
+        if !(pagerduty_api_url.starts_with("https://") || pagerduty_api_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PAGERDUTY_API_URL",
+                reason: format!("`{pagerduty_api_url}` must be an http(s) URL such as https://api.pagerduty.com"),
+            });
+        }
+        let pagerduty_token = non_empty("PAGERDUTY_TOKEN").map(SecretString::from);
         Ok(Self {
+            pagerduty_api_url: pagerduty_api_url.trim_end_matches('/').to_owned(),
+            pagerduty_token,
             config_path,
             file,
             database_url,
@@ -235,6 +297,12 @@ impl Settings {
             name: "SLACK_SIGNING_SECRET",
             why: "idp serve verifies every Slack request with it (Slack app settings → Basic Information → Signing Secret)",
         })
+    }
+
+    /// A path from the config file, taken relative to the config file's folder.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        let base = self.config_path.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
+        if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
     }
 
     /// The configured catalog sources, relative paths taken from the config file's folder.

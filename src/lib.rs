@@ -7,6 +7,7 @@
 //! [`handlers::Outcome`] at the edge.
 
 pub mod app;
+pub mod audit;
 pub mod authz;
 pub mod catalog;
 pub mod check;
@@ -14,6 +15,8 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod handlers;
+pub mod identity;
+pub mod oncall;
 pub mod shell;
 pub mod slack;
 pub mod store;

@@ -1,0 +1,1 @@
+//! Identity: mapping a Slack caller to a catalog User.
