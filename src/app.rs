@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::authz::{Caller, Policy};
 use crate::catalog::CatalogService;
 use crate::command::{self, Dialect};
-use crate::handlers::{self, Outcome};
+use crate::handlers::{self, Context, Handled, Outcome};
+use crate::oncall::OnCallService;
 use crate::slack::render::{self, Reply};
 use crate::slack::verify::SignatureVerifier;
 
@@ -16,7 +17,9 @@ pub struct AppState {
     /// The catalog (store + snapshot).
     pub catalog: Arc<CatalogService>,
     /// The authorization policy.
-    pub policy: Policy,
+    pub policy: Arc<Policy>,
+    /// On-call lookups.
+    pub oncall: Arc<OnCallService>,
     /// Slack request verification; `None` only for the shell, which takes no HTTP.
     pub verifier: Option<SignatureVerifier>,
     request_counter: AtomicU64,
@@ -25,30 +28,28 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("catalog", &self.catalog)
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("catalog", &self.catalog).finish_non_exhaustive()
     }
 }
 
 impl AppState {
-    /// Builds the state.
-    pub fn new(
+    /// Builds the state with no on-call providers.
+    pub fn new(catalog: Arc<CatalogService>, policy: Policy, verifier: Option<SignatureVerifier>) -> Self {
+        Self::with_services(catalog, Arc::new(policy), Arc::new(OnCallService::default()), verifier)
+    }
+
+    /// Builds the state from its services.
+    pub fn with_services(
         catalog: Arc<CatalogService>,
-        policy: Policy,
+        policy: Arc<Policy>,
+        oncall: Arc<OnCallService>,
         verifier: Option<SignatureVerifier>,
     ) -> Self {
         let boot = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() & 0xffff_ffff)
             .unwrap_or_default();
-        Self {
-            catalog,
-            policy,
-            verifier,
-            request_counter: AtomicU64::new(0),
-            boot,
-        }
+        Self { catalog, policy, oncall, verifier, request_counter: AtomicU64::new(0), boot }
     }
 
     /// A short id for one request, unique per process run: used in logs and error replies.
@@ -58,12 +59,26 @@ impl AppState {
     }
 
     /// Parses, authorizes, handles and renders one command for a caller.
-    pub fn dispatch(&self, caller: &Caller, text: &str, dialect: Dialect) -> Reply {
+    pub async fn dispatch(&self, caller: &Caller, text: &str, dialect: Dialect) -> Reply {
         let snapshot = self.catalog.snapshot();
-        let outcome = match command::parse(text, dialect) {
-            Ok(cmd) => handlers::handle(&snapshot, &self.policy, caller, &cmd),
-            Err(e) => Outcome::Invalid(e),
+        let handled = match command::parse(text, dialect) {
+            Ok(cmd) => {
+                let ctx = Context {
+                    snapshot: &snapshot,
+                    policy: &self.policy,
+                    oncall: &self.oncall,
+                    now: chrono::Utc::now(),
+                };
+                handlers::handle(&ctx, caller, &cmd).await
+            }
+            Err(e) => Handled {
+                outcome: Outcome::Invalid(e),
+                action: crate::authz::Action::Public,
+                target: None,
+                environment: None,
+                decision: None,
+            },
         };
-        render::render(&snapshot, &outcome)
+        render::render(&snapshot, &handled.outcome)
     }
 }

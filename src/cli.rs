@@ -43,6 +43,9 @@ pub enum Cmd {
         /// Act as this catalog user (entity ref such as user:jane.doe, or an email).
         #[arg(long = "as", value_name = "USER")]
         as_user: Option<String>,
+        /// Act as if typing in this Slack channel (e.g. inc-1234-checkout-api, or directmessage).
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
     },
     /// Catalog maintenance.
     Catalog {
@@ -73,6 +76,39 @@ pub enum CatalogCmd {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// The policy named in `idp.toml`, or the built-in one.
+fn policy_of(settings: &Settings) -> anyhow::Result<Policy> {
+    let policy = match &settings.file.authz.policy {
+        Some(path) => Policy::load(&settings.resolve_path(path))?,
+        None => Policy::builtin(),
+    };
+    for w in &policy.warnings {
+        tracing::warn!(problem = %w, "policy");
+    }
+    Ok(policy)
+}
+
+/// Builds the shared state: policy, on-call providers and the catalog.
+fn build_state(
+    settings: &Settings,
+    catalog: Arc<CatalogService>,
+    verifier: Option<SignatureVerifier>,
+) -> anyhow::Result<AppState> {
+    let policy = policy_of(settings)?;
+    let snapshot = catalog.snapshot();
+    let known: Vec<String> = policy
+        .named_refs()
+        .into_iter()
+        .filter(|(_, r)| snapshot.get(r).is_none())
+        .map(|(line, r)| format!("{} (line {line})", r.short()))
+        .collect();
+    if !known.is_empty() {
+        tracing::warn!(unknown = %known.join(", "), "the policy names groups or users that are not in the catalog");
+    }
+    let oncall = crate::oncall::OnCallService::default();
+    Ok(AppState::with_services(catalog, Arc::new(policy), Arc::new(oncall), verifier))
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -162,10 +198,7 @@ fn resolve_caller(service: &CatalogService, as_user: Option<&str>) -> anyhow::Re
             .and_then(|r| snapshot.get(&r))
     };
     match found {
-        Some(i) => Ok(Caller {
-            origin: Origin::Shell,
-            user: Some(snapshot.node(i).entity.entity_ref.clone()),
-        }),
+        Some(i) => Ok(Caller::user(Origin::Shell, snapshot.node(i).entity.entity_ref.clone())),
         None => bail!("--as {who}: no catalog User has that ref or email"),
     }
 }
@@ -212,6 +245,7 @@ async fn shutdown_signal() {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let secret = settings.require_signing_secret()?;
     let verifier = SignatureVerifier::new(secret);
+    policy_of(&settings)?;
     let store = open_store(&settings).await?;
     let service = Arc::new(
         CatalogService::open(store)
@@ -219,11 +253,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .context("loading the catalog")?,
     );
     sync_configured(&service, &settings).await;
-    let state = Arc::new(AppState::new(
-        service.clone(),
-        Policy::default(),
-        Some(verifier),
-    ));
+    let state = Arc::new(build_state(&settings, service.clone(), Some(verifier))?);
 
     let catalog_cfg = settings.file.catalog.clone();
     let sources = settings.sources();
@@ -399,11 +429,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Shell {
-            command,
-            json,
-            as_user,
-        } => {
+        Cmd::Shell { command, json, as_user, channel } => {
             let store = open_store(&settings).await?;
             let service = Arc::new(
                 CatalogService::open(store)
@@ -412,10 +438,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             sync_configured(&service, &settings).await;
             let caller = resolve_caller(&service, as_user.as_deref())?;
-            let state = AppState::new(service, Policy::default(), None);
-            tokio::task::block_in_place(|| {
-                crate::shell::run(&state, &caller, command.as_deref(), json)
-            })?;
+            let caller = match channel {
+                Some(name) => {
+                    let kind = crate::authz::ChannelKind::classify(Some(&name), &policy_of(&settings)?);
+                    caller.in_channel(kind)
+                }
+                None => caller,
+            };
+            let state = build_state(&settings, service, None)?;
+            crate::shell::run(&state, &caller, command.as_deref(), json).await?;
             Ok(())
         }
     }

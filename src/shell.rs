@@ -1,7 +1,7 @@
 //! The local chat adapter: lines typed in a terminal go through the same dispatcher as Slack, and
 //! the Block Kit reply is printed as readable text (or as JSON with `--json`).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -110,36 +110,28 @@ pub fn render(reply: &Reply, json: bool) -> String {
 ///
 /// # Errors
 /// I/O errors on standard input or output.
-pub fn run(
-    state: &AppState,
-    caller: &Caller,
-    one_shot: Option<&str>,
-    json: bool,
-) -> std::io::Result<()> {
-    let mut stdout = std::io::stdout().lock();
+pub async fn run(state: &AppState, caller: &Caller, one_shot: Option<&str>, json: bool) -> std::io::Result<()> {
+    use tokio::io::AsyncBufReadExt;
     if let Some(line) = one_shot {
-        let reply = state.dispatch(caller, line, Dialect::Plain);
+        let reply = state.dispatch(caller, line, Dialect::Plain).await;
+        let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", render(&reply, json))?;
         return Ok(());
     }
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        writeln!(
-            stdout,
+        println!(
             "idp shell: {} entities in the catalog. Type `help`, or `exit` to leave.",
             state.catalog.snapshot().len()
-        )?;
+        );
     }
-    let stdin = std::io::stdin();
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         if interactive {
-            write!(stdout, "idp> ")?;
-            stdout.flush()?;
+            print!("idp> ");
+            std::io::stdout().flush()?;
         }
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
-            break;
-        }
+        let Some(line) = lines.next_line().await? else { break };
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -147,8 +139,8 @@ pub fn run(
         if matches!(line, "exit" | "quit" | ":q") {
             break;
         }
-        let reply = state.dispatch(caller, line, Dialect::Plain);
-        writeln!(stdout, "{}", render(&reply, json))?;
+        let reply = state.dispatch(caller, line, Dialect::Plain).await;
+        println!("{}", render(&reply, json));
     }
     Ok(())
 }

@@ -19,6 +19,19 @@ pub enum Command {
     Search(Vec<String>),
     /// `team <group>`: a group's people and what it owns.
     Team(NameQuery),
+    /// `oncall <service|group>`: who is on call now and next.
+    OnCall(NameQuery),
+    /// `whoami`: the caller's identity, groups, roles and shifts.
+    Whoami,
+    /// `can <action> <target> [environment]`: explain a decision without acting.
+    Can {
+        /// The action asked about.
+        action: crate::authz::Action,
+        /// The target.
+        target: NameQuery,
+        /// The environment, if given.
+        environment: Option<String>,
+    },
     /// `help [command]`: the command list, or one command's usage.
     Help(Option<String>),
 }
@@ -31,6 +44,9 @@ impl Command {
             Self::Service(_) => "service",
             Self::Search(_) => "search",
             Self::Team(_) => "team",
+            Self::OnCall(_) => "oncall",
+            Self::Whoami => "whoami",
+            Self::Can { .. } => "can",
             Self::Help(_) => "help",
         }
     }
@@ -58,7 +74,7 @@ pub enum ParseError {
         usage: String,
     },
     /// More words than the command takes.
-    #[error("`{command}` takes one {argument}, but got more: `{extra}`. Usage: `/idp {usage}`")]
+    #[error("`{command}` got more than it takes: `{extra}` is left over. Usage: `/idp {usage}`")]
     UnexpectedArgument {
         /// The command.
         command: &'static str,
@@ -66,6 +82,20 @@ pub enum ParseError {
         argument: String,
         /// The words left over.
         extra: String,
+        /// The usage line.
+        usage: String,
+    },
+    /// An argument that is not one of the accepted values.
+    #[error("`{command}`: `{given}` is not a valid {argument}: {reason}. Usage: `/idp {usage}`")]
+    InvalidArgument {
+        /// The command.
+        command: &'static str,
+        /// The argument's name.
+        argument: String,
+        /// What was given.
+        given: String,
+        /// Why it is not accepted.
+        reason: String,
         /// The usage line.
         usage: String,
     },
@@ -204,6 +234,19 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
         "owner" => one_name(spec, "owner", args).map(Command::Owner),
         "service" => one_name(spec, "service", args).map(Command::Service),
         "team" => one_name(spec, "team", args).map(Command::Team),
+        "oncall" => one_name(spec, "oncall", args).map(Command::OnCall),
+        "whoami" => {
+            if !args.is_empty() {
+                return Err(ParseError::UnexpectedArgument {
+                    command: "whoami",
+                    argument: "nothing".to_owned(),
+                    extra: args.iter().map(token_text).collect::<Vec<_>>().join(" "),
+                    usage: spec.usage.clone(),
+                });
+            }
+            Ok(Command::Whoami)
+        }
+        "can" => parse_can(spec, args),
         "search" => {
             let words: Vec<String> = args
                 .iter()
@@ -237,6 +280,31 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
             Ok(Command::Help(args.first().map(token_text)))
         }
     }
+}
+
+fn parse_can(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
+    let usage = spec.usage.clone();
+    let Some(action_token) = args.first() else {
+        return Err(ParseError::MissingArgument { command: "can", argument: "action".to_owned(), usage });
+    };
+    let given = token_text(action_token);
+    let action = crate::authz::Action::parse(&given.to_ascii_lowercase()).map_err(|reason| ParseError::InvalidArgument {
+        command: "can",
+        argument: "action".to_owned(),
+        given: given.clone(),
+        reason,
+        usage: usage.clone(),
+    })?;
+    if args.len() < 2 {
+        return Err(ParseError::MissingArgument { command: "can", argument: "target".to_owned(), usage });
+    }
+    if args.len() > 3 {
+        let extra = args[3..].iter().map(token_text).collect::<Vec<_>>().join(" ");
+        return Err(ParseError::UnexpectedArgument { command: "can", argument: "environment".to_owned(), extra, usage });
+    }
+    let target = one_name(spec, "can", &args[1..2])?;
+    let environment = args.get(2).map(token_text).map(|e| e.to_ascii_lowercase());
+    Ok(Command::Can { action, target, environment })
 }
 
 /// Up to 3 command names or aliases close to `word`.

@@ -49,6 +49,9 @@ pub const COMMAND_FILES: &[(&str, &str)] = &[
     ("service.toml", include_str!("../../commands/service.toml")),
     ("search.toml", include_str!("../../commands/search.toml")),
     ("team.toml", include_str!("../../commands/team.toml")),
+    ("oncall.toml", include_str!("../../commands/oncall.toml")),
+    ("whoami.toml", include_str!("../../commands/whoami.toml")),
+    ("can.toml", include_str!("../../commands/can.toml")),
     ("help.toml", include_str!("../../commands/help.toml")),
 ];
 

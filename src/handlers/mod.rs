@@ -1,34 +1,38 @@
-//! Command handlers: given a parsed [`Command`] and an authorized caller, look things up in the
-//! catalog and return an [`Outcome`]. The outcome refers to entities by their index in the
-//! snapshot it was computed on; rendering (Block Kit or terminal text) happens at the edge.
+//! Command handlers: given a parsed [`Command`] and a caller, ask [`authz`](crate::authz), look
+//! things up, and return an [`Outcome`] plus the facts the audit log records. Outcomes refer to
+//! entities by their index in the snapshot they were computed on; rendering happens at the edge.
 
-use crate::authz::{Action, Caller, Decision, Policy};
-use crate::catalog::{Lookup, NameQuery, Snapshot};
+use chrono::{DateTime, Utc};
+
+use crate::authz::{self, AccessRequest, Action, Caller, Decision, OnCallStatus, Outcome as Verdict, Policy, TargetFacts};
+use crate::catalog::{EntityRef, Lookup, NameQuery, Snapshot};
 use crate::command::{Command, CommandSpec, ParseError, spec};
+use crate::oncall::{OnCall, OnCallError, OnCallService, Shift};
 
 /// Kinds `owner` and `service` look among: everything with an owner.
-pub const OWNED_KINDS: &[&str] = &[
-    "component",
-    "api",
-    "resource",
-    "system",
-    "domain",
-    "template",
-];
+pub const OWNED_KINDS: &[&str] = &["component", "api", "resource", "system", "domain", "template"];
 /// Kinds `team` looks among.
 pub const GROUP_KINDS: &[&str] = &["group"];
+/// Kinds `oncall` and `can` look among.
+pub const TARGET_KINDS: &[&str] = &["component", "api", "resource", "system", "domain", "template", "group"];
 /// How many search hits a reply shows.
 pub const SEARCH_LIMIT: usize = 10;
 
 /// What a command produced, ready to be rendered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// `owner`: the entity whose owner to show.
-    Owner(u32),
+    /// `owner`: the entity whose owner to show, and who is on call for it.
+    Owner(u32, Result<OnCall, OnCallError>),
     /// `service`: the entity whose card to show.
     Service(u32),
     /// `team`: the group to show.
     Team(u32),
+    /// `oncall`: the entity and who is on call for it.
+    OnCall(u32, Result<OnCall, OnCallError>),
+    /// `whoami`.
+    Whoami(Whoami),
+    /// `can`: the decision explained.
+    Explain(Explanation),
     /// `search`: the words, the best hits and how many matched in all.
     Search {
         /// The words searched for.
@@ -70,7 +74,81 @@ pub enum Outcome {
     /// The text could not be parsed.
     Invalid(ParseError),
     /// The policy refused.
-    Denied(String),
+    Denied(Decision),
+}
+
+/// The `whoami` answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Whoami {
+    /// The catalog user, when mapped.
+    pub user: Option<u32>,
+    /// Why the caller is a guest, when they are.
+    pub guest_reason: Option<String>,
+    /// Groups, ancestors included.
+    pub groups: Vec<EntityRef>,
+    /// Roles regardless of scope.
+    pub roles: Vec<String>,
+    /// Shifts now and next: (what, shift).
+    pub shifts: Vec<(String, Shift)>,
+}
+
+/// The `can` answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The action asked about.
+    pub action: Action,
+    /// The target.
+    pub target: u32,
+    /// The environment considered.
+    pub environment: Option<String>,
+    /// The caller's on-call status for the target.
+    pub on_call: OnCallStatus,
+    /// The decision.
+    pub decision: Decision,
+}
+
+/// A handled command: the outcome and what the audit log records about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    /// What to show.
+    pub outcome: Outcome,
+    /// The action that was authorized (or refused).
+    pub action: Action,
+    /// The target, when one was resolved.
+    pub target: Option<EntityRef>,
+    /// The environment, when one applies.
+    pub environment: Option<String>,
+    /// The decision on the command itself (`None` when no decision was needed).
+    pub decision: Option<Decision>,
+}
+
+impl Handled {
+    fn plain(outcome: Outcome, action: Action) -> Self {
+        Self { outcome, action, target: None, environment: None, decision: None }
+    }
+
+    /// A short word for the audit log: answered, denied, not_found, ambiguous, invalid.
+    pub fn outcome_label(&self) -> &'static str {
+        match &self.outcome {
+            Outcome::Denied(_) => "denied",
+            Outcome::NotFound { .. } | Outcome::HelpUnknown { .. } => "not_found",
+            Outcome::Ambiguous { .. } => "ambiguous",
+            Outcome::Invalid(_) => "invalid",
+            _ => "answered",
+        }
+    }
+}
+
+/// What handlers need besides the command.
+pub struct Context<'a> {
+    /// The catalog snapshot for this request.
+    pub snapshot: &'a Snapshot,
+    /// The authorization policy.
+    pub policy: &'a Policy,
+    /// On-call lookups.
+    pub oncall: &'a OnCallService,
+    /// The time of the request.
+    pub now: DateTime<Utc>,
 }
 
 fn query_text(q: &NameQuery) -> String {
@@ -93,63 +171,151 @@ fn resolve(
     kinds: &[&str],
     what: &'static str,
     command: &'static str,
-    found: fn(u32) -> Outcome,
-) -> Outcome {
+) -> Result<u32, Outcome> {
     match snapshot.lookup(query, kinds) {
-        Lookup::Found(i) => found(i),
-        Lookup::Ambiguous(candidates) => Outcome::Ambiguous {
-            query: query_text(query),
-            candidates,
-            command,
-        },
-        Lookup::NotFound(suggestions) => Outcome::NotFound {
-            what,
-            query: query_text(query),
-            suggestions,
-            command,
-        },
+        Lookup::Found(i) => Ok(i),
+        Lookup::Ambiguous(candidates) => Err(Outcome::Ambiguous { query: query_text(query), candidates, command }),
+        Lookup::NotFound(suggestions) => {
+            Err(Outcome::NotFound { what, query: query_text(query), suggestions, command })
+        }
     }
 }
 
-/// Runs a parsed command for a caller: asks the policy first, then looks up.
-pub fn handle(snapshot: &Snapshot, policy: &Policy, caller: &Caller, command: &Command) -> Outcome {
-    let action = spec::by_name(command.name())
-        .map(|s| Action::parse(&s.permission))
-        .unwrap_or(Err(String::new()));
-    let Ok(action) = action else {
-        return Outcome::Denied(
-            "this command has no known permission, so it is refused".to_owned(),
-        );
-    };
-    if let Decision::Deny(reason) = policy.decide(caller, action) {
-        return Outcome::Denied(reason);
+/// A one-line description of who is on call now, for denial reasons: "Mei Tanaka until 18:00 UTC".
+pub fn on_call_summary(answer: &OnCall) -> Option<String> {
+    let shift = answer.primary().next()?;
+    Some(match shift.end {
+        Some(end) => format!("{} until {} UTC", shift.person.name, end.format("%a %H:%M")),
+        None => shift.person.name.clone(),
+    })
+}
+
+/// The caller's on-call status for a target, failing closed.
+pub async fn on_call_status(ctx: &Context<'_>, caller: &Caller, target: u32) -> OnCallStatus {
+    let answer = ctx.oncall.for_entity(ctx.snapshot, target, ctx.now).await;
+    match (answer, &caller.user) {
+        (Ok(a), Some(me)) if a.is_primary(me) => OnCallStatus::Yes,
+        (Ok(a), _) => OnCallStatus::No(on_call_summary(&a)),
+        (Err(OnCallError::NotResolvable(why)), _) => OnCallStatus::No(Some(format!("nobody known: {why}"))),
+        (Err(e), _) => OnCallStatus::Unknown(e.to_string()),
     }
-    match command {
-        Command::Owner(q) => resolve(snapshot, q, OWNED_KINDS, "service", "owner", Outcome::Owner),
-        Command::Service(q) => resolve(
-            snapshot,
-            q,
-            OWNED_KINDS,
-            "service",
-            "service",
-            Outcome::Service,
-        ),
-        Command::Team(q) => resolve(snapshot, q, GROUP_KINDS, "group", "team", Outcome::Team),
-        Command::Search(words) => {
-            let (hits, total) = snapshot.search(words, SEARCH_LIMIT);
-            Outcome::Search {
-                words: words.clone(),
-                hits: hits.into_iter().map(|h| h.index).collect(),
-                total,
-            }
-        }
-        Command::Help(None) => Outcome::Help(None),
-        Command::Help(Some(topic)) => match spec::find(topic) {
-            Some(s) => Outcome::Help(Some(s)),
-            None => Outcome::HelpUnknown {
-                topic: topic.clone(),
-                suggestions: crate::command::suggest_command(topic),
-            },
+}
+
+fn decide_simple(ctx: &Context<'_>, caller: &Caller, groups: &[EntityRef], action: Action, target: Option<&TargetFacts>) -> Decision {
+    authz::decide(
+        ctx.policy,
+        &AccessRequest {
+            action,
+            caller,
+            groups,
+            target,
+            environment: None,
+            on_call: OnCallStatus::NotAsked,
+            requester: None,
+            now: ctx.now,
         },
-    }
+    )
+}
+
+/// Runs a parsed command for a caller: resolves the target, asks the policy, then answers.
+pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Handled {
+    let action = spec::by_name(command.name()).map(|s| Action::parse(&s.permission));
+    let Some(Ok(action)) = action else {
+        let decision = Decision {
+            outcome: Verdict::Deny,
+            rule: None,
+            reason: "this command declares no known permission, so it is refused".to_owned(),
+        };
+        return Handled { decision: Some(decision.clone()), ..Handled::plain(Outcome::Denied(decision), Action::Public) };
+    };
+    let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
+
+    // Resolve the target first, so the decision can see its owner.
+    let (query, kinds, what) = match command {
+        Command::Owner(q) | Command::Service(q) => (Some(q), OWNED_KINDS, "service"),
+        Command::Team(q) => (Some(q), GROUP_KINDS, "group"),
+        Command::OnCall(q) => (Some(q), TARGET_KINDS, "service or group"),
+        Command::Can { target, .. } => (Some(target), TARGET_KINDS, "service or group"),
+        _ => (None, OWNED_KINDS, "service"),
+    };
+    let target = match query.map(|q| resolve(ctx.snapshot, q, kinds, what, command.name())) {
+        Some(Ok(i)) => Some(i),
+        Some(Err(outcome)) => return Handled::plain(outcome, action),
+        None => None,
+    };
+    let facts = target.map(|i| TargetFacts::of(ctx.snapshot, i));
+    let target_ref = facts.as_ref().map(|f| f.entity.clone());
+
+    let decision = if action == Action::Public {
+        None
+    } else {
+        let d = decide_simple(ctx, caller, &groups, action, facts.as_ref());
+        if !d.allowed() {
+            return Handled {
+                outcome: Outcome::Denied(d.clone()),
+                action,
+                target: target_ref,
+                environment: None,
+                decision: Some(d),
+            };
+        }
+        Some(d)
+    };
+    let mut environment = None;
+    let outcome = match (command, target) {
+        (Command::Owner(_), Some(i)) => Outcome::Owner(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await),
+        (Command::Service(_), Some(i)) => Outcome::Service(i),
+        (Command::Team(_), Some(i)) => Outcome::Team(i),
+        (Command::OnCall(_), Some(i)) => Outcome::OnCall(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await),
+        (Command::Can { action: asked, environment: env, .. }, Some(i)) => {
+            let env = env.clone().or_else(|| (*asked == Action::Rollback).then(|| "production".to_owned()));
+            environment.clone_from(&env);
+            let on_call = if matches!(asked, Action::Rollback | Action::Approve) {
+                on_call_status(ctx, caller, i).await
+            } else {
+                OnCallStatus::NotAsked
+            };
+            let decision = authz::decide(
+                ctx.policy,
+                &AccessRequest {
+                    action: *asked,
+                    caller,
+                    groups: &groups,
+                    target: facts.as_ref(),
+                    environment: env.as_deref(),
+                    on_call: on_call.clone(),
+                    requester: None,
+                    now: ctx.now,
+                },
+            );
+            Outcome::Explain(Explanation { action: *asked, target: i, environment: env, on_call, decision })
+        }
+        (Command::Whoami, _) => {
+            let user = caller.user.as_ref().and_then(|u| ctx.snapshot.get(u));
+            let roles = ctx.policy.roles_of(caller.user.as_ref(), &groups, None).into_iter().collect();
+            let shifts = match &caller.user {
+                Some(u) => ctx.oncall.shifts_of(ctx.snapshot, u, ctx.now).await,
+                None => Vec::new(),
+            };
+            Outcome::Whoami(Whoami {
+                user,
+                guest_reason: caller.guest_reason.clone(),
+                groups: groups.clone(),
+                roles,
+                shifts,
+            })
+        }
+        (Command::Search(words), _) => {
+            let (hits, total) = ctx.snapshot.search(words, SEARCH_LIMIT);
+            Outcome::Search { words: words.clone(), hits: hits.into_iter().map(|h| h.index).collect(), total }
+        }
+        (Command::Help(None), _) => Outcome::Help(None),
+        (Command::Help(Some(topic)), _) => match spec::find(topic) {
+            Some(s) => Outcome::Help(Some(s)),
+            None => Outcome::HelpUnknown { topic: topic.clone(), suggestions: crate::command::suggest_command(topic) },
+        },
+        // Every command with a target resolved it above.
+        (_, None) => Outcome::Help(None),
+    };
+    Handled { outcome, action, target: target_ref, environment, decision }
 }

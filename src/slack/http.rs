@@ -82,7 +82,7 @@ fn json_response(bytes: Vec<u8>) -> Response {
 /// The whole in-process path of one slash command after the HTTP layer: verify, decode, parse,
 /// look up, render to JSON. Returns the status and the body (empty on 401). The benchmark and the
 /// HTTP handler both call this.
-pub fn handle_command(
+pub async fn handle_command(
     state: &AppState,
     timestamp: Option<&str>,
     signature: Option<&str>,
@@ -118,7 +118,7 @@ pub fn handle_command(
         user_id: form.user_id.clone(),
         channel_id: form.channel_id.clone(),
     });
-    let reply = state.dispatch(&caller, &form.text, Dialect::Slack);
+    let reply = state.dispatch(&caller, &form.text, Dialect::Slack).await;
     match serde_json::to_vec(&reply.ephemeral()) {
         Ok(bytes) => (StatusCode::OK, bytes),
         Err(e) => {
@@ -139,7 +139,8 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         header_str(&headers, "x-slack-signature"),
         &body,
         now_secs(),
-    );
+    )
+    .await;
     if status == StatusCode::OK && !bytes.is_empty() {
         json_response(bytes)
     } else {

@@ -11,7 +11,9 @@ use slack_morphism::prelude::*;
 use super::mrkdwn::{self, escape};
 use crate::catalog::{Entity, EntityRef, RelationType, Snapshot, Target};
 use crate::command::{ParseError, REGISTRY};
-use crate::handlers::Outcome;
+use crate::authz::{Decision, OnCallStatus, Outcome as Verdict};
+use crate::handlers::{Explanation, Outcome, Whoami};
+use crate::oncall::{OnCall, OnCallError, OnCallSource, Shift};
 
 /// Most blocks in one message.
 pub const MAX_BLOCKS: usize = 50;
@@ -306,7 +308,34 @@ fn field(label: &str, value: Option<&str>) -> Option<String> {
     value.map(|v| format!("*{label}*\n{}", escape_within(v, 500)))
 }
 
-fn render_owner(snapshot: &Snapshot, idx: u32) -> Reply {
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or_else(|| "further notice".to_owned(), |t| format!("{} UTC", t.format("%a %d %b %H:%M")))
+}
+
+fn shift_line(shift: &Shift) -> String {
+    let who = escape_within(&shift.person.name, 100);
+    let who = match &shift.person.user {
+        Some(u) => format!("{who} ({})", code(&u.name)),
+        None => who,
+    };
+    format!("{who} until {}", when(shift.end))
+}
+
+fn on_call_text(answer: &Result<OnCall, OnCallError>) -> String {
+    match answer {
+        Ok(a) => {
+            let primary: Vec<String> = a.primary().map(shift_line).collect();
+            if primary.is_empty() {
+                "nobody is on call right now".to_owned()
+            } else {
+                primary.join(", ")
+            }
+        }
+        Err(e) => format!("_{}_", escape(&e.to_string())),
+    }
+}
+
+fn render_owner(snapshot: &Snapshot, idx: u32, on_call: &Result<OnCall, OnCallError>) -> Reply {
     let node = snapshot.node(idx);
     let e = &node.entity;
     let mut b = Blocks::default();
@@ -316,7 +345,7 @@ fn render_owner(snapshot: &Snapshot, idx: u32) -> Reply {
         Target::Resolved(i) => snapshot.node(*i).entity.display_name().to_owned(),
         Target::Unresolved(r) => r.short(),
     });
-    let mut text = format!("*Owner:* {}", owner_line(snapshot, idx));
+    let mut text = format!("*Owner:* {}\n*On call:* {}", owner_line(snapshot, idx), on_call_text(on_call));
     if let Some(Target::Resolved(o)) = &owner_target {
         let owner = &snapshot.node(*o).entity;
         if let Some(email) = &owner.profile.email {
@@ -768,7 +797,10 @@ fn render_error(message: String, fallback: String) -> Reply {
 /// Renders an outcome computed on `snapshot`.
 pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
     match outcome {
-        Outcome::Owner(i) => render_owner(snapshot, *i),
+        Outcome::Owner(i, on_call) => render_owner(snapshot, *i, on_call),
+        Outcome::OnCall(i, answer) => render_oncall(snapshot, *i, answer),
+        Outcome::Whoami(w) => render_whoami(snapshot, w),
+        Outcome::Explain(x) => render_explain(snapshot, x),
         Outcome::Service(i) => render_service(snapshot, *i),
         Outcome::Team(i) => render_team(snapshot, *i),
         Outcome::Search { words, hits, total } => render_search(snapshot, words, hits, *total),
@@ -828,9 +860,155 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
             };
             render_error(text, err.to_string())
         }
-        Outcome::Denied(reason) => render_error(
-            format!("You can't do that: {}.", escape(reason)),
-            format!("Denied: {reason}"),
-        ),
+        Outcome::Denied(decision) => render_denied(decision),
     }
+}
+
+fn render_denied(decision: &Decision) -> Reply {
+    let mut b = Blocks::default();
+    b.section(format!(":no_entry: You can't do that. {}", escape_within(&decision.reason, 2500)));
+    b.context(vec![match &decision.rule {
+        Some(rule) => format!("Decided by policy rule {}", code(rule)),
+        None => "No policy rule allows it (deny by default)".to_owned(),
+    }]);
+    b.finish(&format!("Denied: {}", decision.reason))
+}
+
+fn render_oncall(snapshot: &Snapshot, idx: u32, answer: &Result<OnCall, OnCallError>) -> Reply {
+    let e = &snapshot.node(idx).entity;
+    let mut b = Blocks::default();
+    b.header(&format!("On call for {}", e.display_name()));
+    match answer {
+        Ok(a) => {
+            let mut levels: Vec<u32> = a.now.iter().map(|s| s.level).collect();
+            levels.sort_unstable();
+            levels.dedup();
+            let mut lines = Vec::new();
+            for level in levels {
+                let people: Vec<String> = a.now.iter().filter(|s| s.level == level).map(shift_line).collect();
+                let label = if level == 1 { "*On call now:*".to_owned() } else { format!("*Level {level}:*") };
+                lines.push(format!("{label} {}", people.join(", ")));
+            }
+            if lines.is_empty() {
+                lines.push("*On call now:* nobody".to_owned());
+            }
+            if let Some(next) = &a.next {
+                lines.push(format!(
+                    "*Next:* {} from {}",
+                    escape_within(&next.person.name, 100),
+                    when(next.start)
+                ));
+            }
+            b.section(join_lines(&lines, MAX_SECTION, LIST_LINES));
+            let source = match &a.source {
+                OnCallSource::PagerDuty { escalation_policy_name, service_id, .. } => format!(
+                    "From PagerDuty: escalation policy {} (service {})",
+                    escape_within(escalation_policy_name, 200),
+                    code(service_id)
+                ),
+                OnCallSource::Rotation { group } => format!("From the rotation of {}", code(&group.short())),
+            };
+            b.context(vec![source]);
+            let text = match a.primary().next() {
+                Some(s) => format!("{} is on call for {}", s.person.name, e.entity_ref.name),
+                None => format!("Nobody is on call for {}", e.entity_ref.name),
+            };
+            b.finish(&text)
+        }
+        Err(err) => {
+            b.section(escape(&capitalize_first(&err.to_string())));
+            b.finish(&format!("{}: {err}", e.entity_ref.name))
+        }
+    }
+}
+
+fn capitalize_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().collect::<String>() + c.as_str())
+}
+
+fn render_whoami(snapshot: &Snapshot, w: &Whoami) -> Reply {
+    let mut b = Blocks::default();
+    let Some(user) = w.user else {
+        b.header("You are a guest");
+        let why = w.guest_reason.clone().unwrap_or_else(|| "idp could not match you to a catalog user".to_owned());
+        b.section(format!(
+            "{}.\nGuests can read the catalog but belong to no group and hold no role. Ask your platform team to add your email to a catalog User, or to map your Slack id in `idp.toml`.",
+            escape_within(&why, 1000)
+        ));
+        return b.finish("You are a guest");
+    };
+    let e = &snapshot.node(user).entity;
+    b.header(&format!("You are {}", e.display_name()));
+    let mut lines = vec![format!("*Catalog user:* {}", code(&e.entity_ref.short()))];
+    if let Some(email) = &e.profile.email {
+        lines.push(format!("*Email:* {}", escape(email)));
+    }
+    lines.push(format!(
+        "*Groups:* {}",
+        if w.groups.is_empty() {
+            "_none_".to_owned()
+        } else {
+            w.groups.iter().map(|g| code(&g.name)).collect::<Vec<_>>().join(", ")
+        }
+    ));
+    lines.push(format!(
+        "*Roles:* {}",
+        if w.roles.is_empty() { "_none_".to_owned() } else { w.roles.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ") }
+    ));
+    b.section(join_lines(&lines, MAX_SECTION, LIST_LINES));
+    let shifts: Vec<String> = w
+        .shifts
+        .iter()
+        .map(|(what, s)| format!("• {}: {} → {}", escape_within(what, 200), when(s.start), when(s.end)))
+        .collect();
+    b.section(if shifts.is_empty() {
+        "*On-call shifts:* none now or next".to_owned()
+    } else {
+        format!("*On-call shifts:*\n{}", join_lines(&shifts, MAX_SECTION - 30, LIST_LINES))
+    });
+    b.finish(&format!("You are {}", e.entity_ref.short()))
+}
+
+fn render_explain(snapshot: &Snapshot, x: &Explanation) -> Reply {
+    let e = &snapshot.node(x.target).entity;
+    let mut b = Blocks::default();
+    let env = x.environment.as_deref().map(|e| format!(" in {e}")).unwrap_or_default();
+    b.header(&format!("Can you {} {}{env}?", x.action.as_str(), e.entity_ref.name));
+    let verdict = match &x.decision.outcome {
+        Verdict::Allow => ":white_check_mark: *Yes.*".to_owned(),
+        Verdict::Deny => ":no_entry: *No.*".to_owned(),
+        Verdict::RequireApproval(a) => {
+            let mut who = Vec::new();
+            if a.on_call_of_owner {
+                who.push("the on-call of the owning team".to_owned());
+            }
+            if let Some(role) = &a.role {
+                who.push(format!("a {}", escape(role)));
+            }
+            format!(
+                ":raised_hand: *Only with approval* from {} ({} needed, never yourself).",
+                who.join(" or "),
+                a.count
+            )
+        }
+    };
+    let mut lines = vec![verdict, escape_within(&x.decision.reason, 2000)];
+    match &x.on_call {
+        OnCallStatus::Yes => lines.push("You are on call for it now.".to_owned()),
+        OnCallStatus::No(Some(who)) => lines.push(format!("On call now: {}.", escape(who))),
+        OnCallStatus::Unknown(why) => lines.push(format!("On-call status unknown: {}.", escape(why))),
+        OnCallStatus::No(None) | OnCallStatus::NotAsked => {}
+    }
+    b.section(lines.join("\n"));
+    b.context(vec![match &x.decision.rule {
+        Some(rule) => format!("Decided by policy rule {} · nothing was done", code(rule)),
+        None => "No rule matched: denied by default · nothing was done".to_owned(),
+    }]);
+    let short = match &x.decision.outcome {
+        Verdict::Allow => "yes",
+        Verdict::Deny => "no",
+        Verdict::RequireApproval(_) => "with approval",
+    };
+    b.finish(&format!("can {} {}{env}: {short}", x.action.as_str(), e.entity_ref.name))
 }

@@ -146,12 +146,12 @@ async fn backstage_examples_ingest_as_one_source_with_every_problem_reported() {
         let snapshot = service.snapshot();
         let by_kind: BTreeMap<String, usize> = snapshot.count_by_kind().into_iter().collect();
         assert_eq!(by_kind, expected_counts, "{}", backend.name);
-        let state = idp::AppState::new(service.clone(), Policy::default(), None);
-        let reply = state.dispatch(
+        let state = idp::AppState::new(service.clone(), Policy::builtin(), None);
+        let reply = crate::support::block(state.dispatch(
             &Caller::guest(Origin::Shell),
             "owner artist-lookup",
             Dialect::Plain,
-        );
+        ));
         let json = serde_json::to_string(&reply.blocks).expect("json");
         assert!(json.contains("team-a"), "{}: {json}", backend.name);
 

@@ -28,7 +28,7 @@ fn caller() -> Caller {
 async fn demo_reply(text: &str) -> Reply {
     let backends = support::backends();
     let state = support::demo_state(&backends[0]).await;
-    state.dispatch(&caller(), text, Dialect::Slack)
+    crate::support::block(state.dispatch(&caller(), text, Dialect::Slack))
 }
 
 fn json_of(reply: &Reply) -> Value {
@@ -117,7 +117,7 @@ async fn state_for(backend: &Backend, file: &Path) -> Arc<AppState> {
             "the fixture syncs cleanly: {r:#?}"
         );
     }
-    Arc::new(AppState::new(service, Policy::default(), None))
+    Arc::new(AppState::new(service, Policy::builtin(), None))
 }
 
 /// Every text object of a reply as `(type, text)`, wherever it sits in the blocks.
@@ -206,7 +206,7 @@ async fn catalog_text_cannot_mention_broadcast_or_link_in_any_reply() {
         "team sneaky-team",
         "search evil",
     ] {
-        let reply = state.dispatch(&caller(), command, Dialect::Slack);
+        let reply = crate::support::block(state.dispatch(&caller(), command, Dialect::Slack));
         let json = json_of(&reply);
         let mut texts = Vec::new();
         text_objects(&json["blocks"], &mut texts);
@@ -244,7 +244,7 @@ async fn catalog_text_cannot_mention_broadcast_or_link_in_any_reply() {
         );
     }
     // The javascript: link is shown as text, never as a link.
-    let reply = state.dispatch(&caller(), "service evil-service", Dialect::Slack);
+    let reply = crate::support::block(state.dispatch(&caller(), "service evil-service", Dialect::Slack));
     let json = json_of(&reply).to_string();
     assert!(
         json.contains("&lt;!here&gt; (javascript:alert(1))"),
@@ -279,7 +279,7 @@ async fn the_fallback_text_carries_no_mention_either() {
         .map(|command| {
             (
                 command,
-                state.dispatch(&caller(), command, Dialect::Slack).text,
+                crate::support::block(state.dispatch(&caller(), command, Dialect::Slack)).text,
             )
         })
         .filter(|(_, text)| text.contains("<!") || text.contains("<@"))
@@ -424,7 +424,7 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
 
     let team = assert_within_limits(
         "team",
-        &json_of(&state.dispatch(&caller(), "team big-team", Dialect::Slack)),
+        &json_of(&crate::support::block(state.dispatch(&caller(), "team big-team", Dialect::Slack))),
     );
     assert!(team.contains("*Members (120):*"), "{team}");
     assert!(
@@ -439,7 +439,7 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
 
     let owner = assert_within_limits(
         "owner",
-        &json_of(&state.dispatch(&caller(), "owner big-service", Dialect::Slack)),
+        &json_of(&crate::support::block(state.dispatch(&caller(), "owner big-service", Dialect::Slack))),
     );
     assert!(owner.contains("*Members (120):*"), "{owner}");
     assert!(
@@ -451,7 +451,7 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
         "the links are cut after 15: {owner}"
     );
 
-    let service = json_of(&state.dispatch(&caller(), "service big-service", Dialect::Slack));
+    let service = json_of(&crate::support::block(state.dispatch(&caller(), "service big-service", Dialect::Slack)));
     let card = assert_within_limits("service", &service);
     let header = service["blocks"][0]["text"]["text"]
         .as_str()
@@ -498,7 +498,7 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
         tags.chars().count()
     );
 
-    let search = json_of(&state.dispatch(&caller(), "search bulk", Dialect::Slack));
+    let search = json_of(&crate::support::block(state.dispatch(&caller(), "search bulk", Dialect::Slack)));
     let found = assert_within_limits("search", &search);
     assert!(
         found.contains("Showing the 10 best of 300 matches (290 more)"),
@@ -670,7 +670,7 @@ async fn demo_replies() -> Vec<(String, Reply)> {
     );
     commands
         .iter()
-        .map(|c| (c.clone(), state.dispatch(&caller(), c, Dialect::Slack)))
+        .map(|c| (c.clone(), crate::support::block(state.dispatch(&caller(), c, Dialect::Slack))))
         .collect()
 }
 
@@ -710,7 +710,7 @@ async fn every_help_example_finds_something_in_the_demo_catalog() {
     let failing: Vec<String> = idp::command::REGISTRY
         .iter()
         .flat_map(|s| s.examples.iter())
-        .map(|ex| (ex, state.dispatch(&caller(), ex, Dialect::Slack)))
+        .map(|ex| (ex, crate::support::block(state.dispatch(&caller(), ex, Dialect::Slack))))
         .filter(|(_, reply)| {
             reply.text.starts_with("No matches")
                 || json_of(reply)

@@ -88,7 +88,7 @@ pub async fn demo_state(backend: &Backend) -> Arc<AppState> {
         "demo catalog syncs"
     );
     let verifier = SignatureVerifier::new(&secrecy::SecretString::from(SECRET));
-    Arc::new(AppState::new(service, Policy::default(), Some(verifier)))
+    Arc::new(AppState::new(service, Policy::builtin(), Some(verifier)))
 }
 
 /// Now, in Unix seconds.
@@ -118,4 +118,10 @@ pub fn command_body(text: &str) -> String {
         ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
     ])
     .expect("form")
+}
+
+/// Runs a future to completion from synchronous code inside a multi-thread tokio test (for
+/// iterator chains that dispatch commands).
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
