@@ -10,7 +10,7 @@
 # DB; start `idp serve` on 127.0.0.1:$IDP_PORT with a config that has no sources (so nothing else is
 # synced); wait for /healthz; run the peers' bench.sh with idp's URL among the peers; stop idp.
 #
-# Env: ROUNDS (5), SECONDS_PER_RUN (10), CONNECTIONS (32), PEERS ("limit-axum bolt-js bolt-py"),
+# Env: ROUNDS (5), SECONDS_PER_RUN (10), CONNECTIONS (32), PEERS ("limit-axum bolt-js bolt-py"; "" = idp only),
 #      COMPONENTS (10000), IDP_PORT (3000), BENCH_DIR, SHARED_BENCH (../shared/bench relative to the
 #      repo), KEEP_TMP=1 (keep the work dir with the catalog, DB and serve log).
 # The peers' own ports are fixed by bench.sh: 3101 (bolt-py), 3102 (bolt-js), 3103 (limit-axum).
@@ -23,7 +23,7 @@ SECRET="8f742231b10e8888abcd99yyyzzz85a5" # the shared test secret, also load.sh
 ROUNDS="${ROUNDS:-5}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-10}"
 CONNECTIONS="${CONNECTIONS:-32}"
-read -r -a PEER_LIST <<<"${PEERS:-limit-axum bolt-js bolt-py}"
+read -r -a PEER_LIST <<<"${PEERS-limit-axum bolt-js bolt-py}"
 COMPONENTS="${COMPONENTS:-10000}"
 IDP_PORT="${IDP_PORT:-3000}"
 SHARED_BENCH="${SHARED_BENCH:-$REPO/../shared/bench}"

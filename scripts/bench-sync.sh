@@ -36,6 +36,7 @@ cargo build --release --locked --bin idp
 IDP="${CARGO_TARGET_DIR:-$REPO/target}/release/idp"
 [[ -x "$IDP" ]] || die "no binary at $IDP"
 
+LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" # other work on the box skews every figure
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/idp-bench-sync.XXXXXX")"
 PG_DB=""
 SERVE_PID=""
@@ -147,5 +148,5 @@ grep -q payments-platform "$WORK/reply.json" || { cat "$WORK/reply.json" >&2; di
 record "serve RSS after $REQUESTS requests" "VmRSS $(( $(status_kb VmRSS) / 1024 )) MB, VmHWM (peak) $(( $(status_kb VmHWM) / 1024 )) MB"
 
 echo
-echo "== bench-sync: $COMPONENTS components, release build, $(nproc) cores"
+echo "== bench-sync: $COMPONENTS components, release build, $(nproc) cores, load average at start: $LOAD_AT_START"
 printf '%s\n' "${RESULTS[@]}"

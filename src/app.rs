@@ -8,6 +8,7 @@ use crate::authz::{Caller, Policy};
 use crate::catalog::CatalogService;
 use crate::command::{self, Dialect};
 use crate::handlers::{self, Context, Handled, Outcome};
+use crate::identity::IdentityService;
 use crate::oncall::OnCallService;
 use crate::slack::render::{self, Reply};
 use crate::slack::verify::SignatureVerifier;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub oncall: Arc<OnCallService>,
     /// Slack request verification; `None` only for the shell, which takes no HTTP.
     pub verifier: Option<SignatureVerifier>,
+    /// Slack caller → catalog user; `None` makes every Slack caller a guest.
+    pub identity: Option<Arc<IdentityService>>,
     request_counter: AtomicU64,
     boot: u64,
 }
@@ -49,7 +52,41 @@ impl AppState {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() & 0xffff_ffff)
             .unwrap_or_default();
-        Self { catalog, policy, oncall, verifier, request_counter: AtomicU64::new(0), boot }
+        Self { catalog, policy, oncall, verifier, identity: None, request_counter: AtomicU64::new(0), boot }
+    }
+
+    /// The same state with identity resolution for Slack callers.
+    pub fn with_identity(mut self, identity: Arc<IdentityService>) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The caller behind a Slack request: identity from the catalog, channel kind from the policy.
+    pub async fn slack_caller(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        channel_id: &str,
+        channel_name: Option<&str>,
+    ) -> Caller {
+        let origin = crate::authz::Origin::Slack {
+            team_id: team_id.to_owned(),
+            user_id: user_id.to_owned(),
+            channel_id: channel_id.to_owned(),
+        };
+        let identity = match &self.identity {
+            Some(service) => service.resolve(&self.catalog.snapshot(), user_id).await,
+            None => crate::identity::Identity {
+                user: None,
+                guest_reason: Some("identity lookup is not configured".to_owned()),
+            },
+        };
+        Caller {
+            origin,
+            user: identity.user,
+            guest_reason: identity.guest_reason,
+            channel: crate::authz::ChannelKind::classify(channel_name, &self.policy),
+        }
     }
 
     /// A short id for one request, unique per process run: used in logs and error replies.

@@ -108,7 +108,16 @@ fn build_state(
         tracing::warn!(unknown = %known.join(", "), "the policy names groups or users that are not in the catalog");
     }
     let oncall = crate::oncall::OnCallService::default();
-    Ok(AppState::with_services(catalog, Arc::new(policy), Arc::new(oncall), verifier))
+    let slack = match &settings.bot_token {
+        Some(token) => Some(
+            crate::slack::client::SlackApi::new(&settings.slack_api_url, token, Duration::from_millis(1500))
+                .context("building the Slack client")?,
+        ),
+        None => None,
+    };
+    let identity = crate::identity::IdentityService::new(catalog.store().clone(), slack, &settings.file.identity)
+        .map_err(anyhow::Error::msg)?;
+    Ok(AppState::with_services(catalog, Arc::new(policy), Arc::new(oncall), verifier).with_identity(Arc::new(identity)))
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -313,10 +322,39 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
         Some(p) => notes.push(format!("config: {}", p.display())),
         None => notes.push("config: none (idp uses the store as it is)".to_owned()),
     }
+    let mut known_refs = std::collections::HashSet::new();
     for s in settings.sources() {
         if !s.exists() {
             problems.push(format!("[catalog] sources: {} does not exist", s.display()));
+        } else {
+            let read = crate::catalog::read_source(&s);
+            known_refs.extend(read.entities.iter().map(|e| e.entity.entity_ref.key()));
         }
+    }
+    let mut warnings: Vec<String> = Vec::new();
+    let policy_path = settings.file.authz.policy.as_ref().map(|p| settings.resolve_path(p));
+    let policy = match &policy_path {
+        Some(path) => Policy::load(path),
+        None => Ok(Policy::builtin()),
+    };
+    match policy {
+        Ok(policy) => {
+            notes.push(format!(
+                "policy: {} ({} rules)",
+                policy_path.as_ref().map_or_else(|| "built in".to_owned(), |p| p.display().to_string()),
+                policy.rules().len()
+            ));
+            warnings.extend(policy.warnings.iter().map(ToString::to_string));
+            if !known_refs.is_empty() {
+                let file = policy_path.as_ref().map_or_else(|| "policy.yaml (built in)".to_owned(), |p| p.display().to_string());
+                for (line, r) in policy.named_refs() {
+                    if !known_refs.contains(&r.key()) {
+                        warnings.push(format!("{file}: line {line}: {} is not in the catalog", r.short()));
+                    }
+                }
+            }
+        }
+        Err(e) => problems.push(e.to_string()),
     }
     let base = settings
         .config_path
@@ -355,6 +393,9 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
     }
     for n in &notes {
         println!("{n}");
+    }
+    for w in &warnings {
+        println!("warning: {w}");
     }
     if problems.is_empty() {
         println!("ok: no problems found");

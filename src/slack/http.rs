@@ -15,7 +15,6 @@ use super::inbound::{self, EventEnvelope, SlashCommand};
 use super::render::Reply;
 use super::verify::VerifyError;
 use crate::app::AppState;
-use crate::authz::{Caller, Origin};
 use crate::command::Dialect;
 
 /// Largest request body accepted, in bytes (Slack's payloads are far smaller).
@@ -113,11 +112,9 @@ pub async fn handle_command(
     let request_id = state.next_request_id();
     let span = tracing::debug_span!("slash_command", %request_id, team = %form.team_id, user = %form.user_id);
     let _guard = span.enter();
-    let caller = Caller::guest(Origin::Slack {
-        team_id: form.team_id.clone(),
-        user_id: form.user_id.clone(),
-        channel_id: form.channel_id.clone(),
-    });
+    let caller = state
+        .slack_caller(&form.team_id, &form.user_id, &form.channel_id, form.channel_name.as_deref())
+        .await;
     let reply = state.dispatch(&caller, &form.text, Dialect::Slack).await;
     match serde_json::to_vec(&reply.ephemeral()) {
         Ok(bytes) => (StatusCode::OK, bytes),

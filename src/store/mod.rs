@@ -1,7 +1,9 @@
 //! Persistence through sqlx: SQLite (the embedded default, a file created on first use) or
 //! PostgreSQL (for several replicas sharing one database). All SQL of idp lives under this module.
 
+mod audit;
 mod catalog;
+mod identity;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,7 +13,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use audit::audit_lock_key;
 pub use catalog::{SyncOutcome, catalog_lock_key};
+pub use identity::CachedSlackUser;
 
 /// Errors from the store. The message names what was being done; the cause is the driver's error.
 #[derive(Debug, thiserror::Error)]

@@ -238,7 +238,7 @@ fn check_passes_on_the_repo_and_names_each_problem_otherwise() {
     }
     std::fs::write(
         tmp.path().join("commands/owner.toml"),
-        "name = \"owner\"\nsummary = \"x\"\nusage = \"owner <s>\"\npermission = \"rollback\"\n",
+        "name = \"owner\"\nsummary = \"x\"\nusage = \"owner <s>\"\npermission = \"launch-missiles\"\n",
     )
     .expect("write");
     std::fs::write(
@@ -250,6 +250,6 @@ fn check_passes_on_the_repo_and_names_each_problem_otherwise() {
     let err = text(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("should_escape"), "{err}");
-    assert!(err.contains("unknown permission `rollback`"), "{err}");
+    assert!(err.contains("unknown action `launch-missiles`"), "{err}");
     assert!(err.contains("nowhere does not exist"), "{err}");
 }

@@ -2,9 +2,15 @@
 
 mod support;
 
+mod authz;
+mod audit;
 mod catalog_real;
 mod cli;
+mod fakes;
 mod http;
+mod identity;
+mod oncall;
 mod parser;
 mod render;
+mod slack_fake;
 mod store;

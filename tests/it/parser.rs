@@ -479,7 +479,7 @@ fn parse_errors_read_as_sentences_with_the_usage_line() {
     let err = parse("owner a b", Dialect::Slack).expect_err("two names");
     assert_eq!(
         err.to_string(),
-        "`owner` takes one service, but got more: `b`. Usage: `/idp owner <service>`"
+        "`owner` got more than it takes: `b` is left over. Usage: `/idp owner <service>`"
     );
     let err = parse("search", Dialect::Slack).expect_err("no words");
     assert!(
