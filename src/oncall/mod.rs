@@ -15,9 +15,7 @@ use serde::Deserialize;
 
 use crate::catalog::{EntityRef, Snapshot};
 
-pub use rotation::{
-    RotationConfig, RotationOverride, RotationShift, ShiftLength, resolve_local,
-};
+pub use rotation::{RotationConfig, RotationOverride, RotationShift, ShiftLength, resolve_local};
 pub use service::{
     DEFAULT_ANSWER_TTL, DEFAULT_ERROR_TTL, DEFAULT_TIMEOUT, INTEGRATION_KEY_ANNOTATION,
     OnCallService, SERVICE_ID_ANNOTATION,
@@ -86,7 +84,8 @@ impl OnCall {
     /// Whether this catalog user is on call (level 1) now.
     pub fn is_primary(&self, user: &EntityRef) -> bool {
         let key = user.key();
-        self.primary().any(|s| s.person.user.as_ref().is_some_and(|u| u.key() == key))
+        self.primary()
+            .any(|s| s.person.user.as_ref().is_some_and(|u| u.key() == key))
     }
 }
 

@@ -133,6 +133,19 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// An error and its causes, `a: b: c`, without the URL (the path is named separately).
+fn causes(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// `Retry-After` as a wait: delay-seconds or an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -160,12 +173,15 @@ impl Client {
         deadline: Instant,
     ) -> Result<T, PdError> {
         let url = format!("{}{path}", self.base);
-        let mut auth = HeaderValue::from_str(&format!("Token token={}", self.token.expose_secret()))
-            .map_err(|_| {
-                PdError::Failed(
-                    "PAGERDUTY_TOKEN holds characters that cannot go in an HTTP header".to_owned(),
-                )
-            })?;
+        let mut auth = HeaderValue::from_str(&format!(
+            "Token token={}",
+            self.token.expose_secret()
+        ))
+        .map_err(|_| {
+            PdError::Failed(
+                "PAGERDUTY_TOKEN holds characters that cannot go in an HTTP header".to_owned(),
+            )
+        })?;
         auth.set_sensitive(true);
         let mut retries = 0;
         loop {
@@ -177,15 +193,13 @@ impl Client {
                 .header(ACCEPT, ACCEPT_V2)
                 .send()
                 .await
-                .map_err(|e| {
-                    PdError::Failed(format!("GET {path} failed: {}", e.without_url()))
-                })?;
+                .map_err(|e| PdError::Failed(format!("GET {path} failed: {}", causes(e))))?;
             let status = response.status();
             if status.is_success() {
                 return response.json::<T>().await.map_err(|e| {
                     PdError::Failed(format!(
                         "GET {path}: unexpected response body: {}",
-                        e.without_url()
+                        causes(e)
                     ))
                 });
             }

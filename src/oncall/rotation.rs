@@ -329,7 +329,9 @@ impl RotationConfig {
             ));
         }
         if self.members.is_empty() {
-            out.push(format!("{label}: `members` is empty; list at least one user"));
+            out.push(format!(
+                "{label}: `members` is empty; list at least one user"
+            ));
         }
         for m in &self.members {
             if !m.kind.eq_ignore_ascii_case("user") {
@@ -477,10 +479,15 @@ fn parse_instant(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .map(|local| resolve_local(tz, local))
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .map(|local| resolve_local(tz, local))
 }
 
 impl TryFrom<RawRotation> for RotationConfig {
@@ -538,11 +545,13 @@ impl TryFrom<RawRotation> for RotationConfig {
             ));
         }
 
-        let handoff_text = raw
-            .handoff
-            .ok_or_else(|| format!("{label}: `handoff` is required (local time, e.g. \"09:00\")"))?;
+        let handoff_text = raw.handoff.ok_or_else(|| {
+            format!("{label}: `handoff` is required (local time, e.g. \"09:00\")")
+        })?;
         let handoff = parse_handoff(&handoff_text).ok_or_else(|| {
-            format!("{label}: `handoff` \"{handoff_text}\" is not a local time HH:MM such as \"09:00\"")
+            format!(
+                "{label}: `handoff` \"{handoff_text}\" is not a local time HH:MM such as \"09:00\""
+            )
         })?;
 
         let tz_text = raw.time_zone.ok_or_else(|| {
@@ -554,22 +563,27 @@ impl TryFrom<RawRotation> for RotationConfig {
             )
         })?;
 
-        let start_value = raw
-            .start
-            .ok_or_else(|| format!("{label}: `start` is required (the first handoff's date, e.g. \"2026-01-05\")"))?;
+        let start_value = raw.start.ok_or_else(|| {
+            format!("{label}: `start` is required (the first handoff's date, e.g. \"2026-01-05\")")
+        })?;
         let start = text_of(&start_value)
             .as_deref()
             .and_then(parse_date)
             .ok_or_else(|| {
-                format!("{label}: `start` {start_value} is not a date YYYY-MM-DD such as \"2026-01-05\"")
+                format!(
+                    "{label}: `start` {start_value} is not a date YYYY-MM-DD such as \"2026-01-05\""
+                )
             })?;
 
         let mut overrides = Vec::with_capacity(raw.overrides.len());
         for (i, o) in raw.overrides.into_iter().enumerate() {
             let field = |name: &str| format!("{label}: `overrides[{i}].{name}`");
-            let user_text = o.user.ok_or_else(|| format!("{} is required", field("user")))?;
-            let user = EntityRef::parse(&user_text, Some("User"), crate::catalog::DEFAULT_NAMESPACE)
-                .map_err(|e| format!("{} {e}", field("user")))?;
+            let user_text = o
+                .user
+                .ok_or_else(|| format!("{} is required", field("user")))?;
+            let user =
+                EntityRef::parse(&user_text, Some("User"), crate::catalog::DEFAULT_NAMESPACE)
+                    .map_err(|e| format!("{} {e}", field("user")))?;
             let instant = |name: &str, v: Option<toml::Value>| {
                 let v = v.ok_or_else(|| format!("{} is required", field(name)))?;
                 text_of(&v)

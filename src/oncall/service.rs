@@ -79,6 +79,12 @@ pub struct OnCallService {
     timeout: Duration,
 }
 
+// Handlers share one service across tasks.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<OnCallService>();
+};
+
 impl std::fmt::Debug for OnCallService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OnCallService")
@@ -319,7 +325,12 @@ impl OnCallService {
         out
     }
 
-    fn rotation_answer(&self, snapshot: &Snapshot, rotation: &RotationConfig, now: DateTime<Utc>) -> OnCall {
+    fn rotation_answer(
+        &self,
+        snapshot: &Snapshot,
+        rotation: &RotationConfig,
+        now: DateTime<Utc>,
+    ) -> OnCall {
         OnCall {
             source: OnCallSource::Rotation {
                 group: rotation.group.clone(),
@@ -376,7 +387,11 @@ impl OnCallService {
                     }),
                 };
                 if let Err(e) = &answer {
-                    tracing::warn!(service_id, detail = e.detail(), "PagerDuty on-call lookup failed");
+                    tracing::warn!(
+                        service_id,
+                        detail = e.detail(),
+                        "PagerDuty on-call lookup failed"
+                    );
                 }
                 answer
             })
@@ -414,9 +429,7 @@ fn pagerduty_on_call(
         .iter()
         .filter(|e| e.start.is_none_or(|s| s <= now) && e.end.is_none_or(|t| now < t))
         .collect();
-    current.sort_by(|a, b| {
-        (a.level, &a.name, &a.user_id).cmp(&(b.level, &b.name, &b.user_id))
-    });
+    current.sort_by(|a, b| (a.level, &a.name, &a.user_id).cmp(&(b.level, &b.name, &b.user_id)));
     current.dedup_by(|a, b| a.level == b.level && a.user_id == b.user_id);
     let primary_ids: Vec<&str> = current
         .iter()

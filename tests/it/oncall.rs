@@ -69,7 +69,10 @@ impl Catalog {
             component(
                 "ledger",
                 "payments-team",
-                &[("pagerduty.com/integration-key", "0123456789abcdef0123456789abcdef")],
+                &[(
+                    "pagerduty.com/integration-key",
+                    "0123456789abcdef0123456789abcdef",
+                )],
             ),
             component("search-api", "search-team", &[]),
             component("billing", "payments-team", &[]),
@@ -160,12 +163,42 @@ fn checkout() -> Service {
         "PPOLCHK",
         "Checkout escalation",
         vec![
-            Entry { level: 1, user: ana(), start: Some(hours(-2)), end: Some(hours(22)) },
-            Entry { level: 1, user: ben(), start: Some(hours(22)), end: Some(hours(46)) },
-            Entry { level: 1, user: cara(), start: Some(hours(24 * 9)), end: Some(hours(24 * 10)) },
-            Entry { level: 2, user: cara(), start: None, end: None },
-            Entry { level: 2, user: outsider(), start: None, end: None },
-            Entry { level: 3, user: ana(), start: None, end: None },
+            Entry {
+                level: 1,
+                user: ana(),
+                start: Some(hours(-2)),
+                end: Some(hours(22)),
+            },
+            Entry {
+                level: 1,
+                user: ben(),
+                start: Some(hours(22)),
+                end: Some(hours(46)),
+            },
+            Entry {
+                level: 1,
+                user: cara(),
+                start: Some(hours(24 * 9)),
+                end: Some(hours(24 * 10)),
+            },
+            Entry {
+                level: 2,
+                user: cara(),
+                start: None,
+                end: None,
+            },
+            Entry {
+                level: 2,
+                user: outsider(),
+                start: None,
+                end: None,
+            },
+            Entry {
+                level: 3,
+                user: ana(),
+                start: None,
+                end: None,
+            },
         ],
     )
 }
@@ -184,7 +217,12 @@ fn users_at(answer: &OnCall, level: u32) -> Vec<String> {
         .now
         .iter()
         .filter(|s| s.level == level)
-        .map(|s| s.person.user.as_ref().map_or_else(|| format!("?{}", s.person.name), EntityRef::short))
+        .map(|s| {
+            s.person
+                .user
+                .as_ref()
+                .map_or_else(|| format!("?{}", s.person.name), EntityRef::short)
+        })
         .collect()
 }
 
@@ -208,7 +246,11 @@ async fn the_level_one_person_from_pagerduty_is_resolved_to_the_catalog_user_by_
     let fake = FakePagerDuty::start(vec![checkout()]).await;
     let oncall = service(&fake, TOKEN);
     let answer = oncall
-        .for_entity(&catalog.snapshot, catalog.index("Component", "checkout-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "checkout-api"),
+            now(),
+        )
         .await
         .expect("answer");
     assert_eq!(
@@ -222,12 +264,25 @@ async fn the_level_one_person_from_pagerduty_is_resolved_to_the_catalog_user_by_
     let primary: Vec<&Shift> = answer.primary().collect();
     assert_eq!(primary.len(), 1, "{answer:?}");
     assert_eq!(primary[0].person.name, "Ana Lima");
-    assert_eq!(primary[0].person.user, Some(EntityRef::new("User", "default", "ana")));
-    assert_eq!((primary[0].start, primary[0].end), (Some(hours(-2)), Some(hours(22))));
+    assert_eq!(
+        primary[0].person.user,
+        Some(EntityRef::new("User", "default", "ana"))
+    );
+    assert_eq!(
+        (primary[0].start, primary[0].end),
+        (Some(hours(-2)), Some(hours(22)))
+    );
     assert!(answer.is_primary(&EntityRef::new("user", "default", "ANA")));
     let next = answer.next.as_ref().expect("someone is next");
-    assert_eq!(next.person.user, Some(EntityRef::new("User", "default", "ben")));
-    assert_eq!(next.start, Some(hours(22)), "next starts when Ana's shift ends");
+    assert_eq!(
+        next.person.user,
+        Some(EntityRef::new("User", "default", "ben"))
+    );
+    assert_eq!(
+        next.start,
+        Some(hours(22)),
+        "next starts when Ana's shift ends"
+    );
     assert_eq!(
         users_at(&answer, 2),
         ["user:cara", "?Dev Contractor"],
@@ -238,8 +293,14 @@ async fn the_level_one_person_from_pagerduty_is_resolved_to_the_catalog_user_by_
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[0].path, "/services/PCHECK1");
     let has = |k: &str, v: &str| calls[1].query.iter().any(|(a, b)| a == k && b == v);
-    assert!(has("escalation_policy_ids[]", "PPOLCHK") && has("include[]", "users"), "{calls:?}");
-    assert!(has("since", "2026-03-30T10:00:00Z") && has("until", "2026-04-06T10:00:00Z"), "{calls:?}");
+    assert!(
+        has("escalation_policy_ids[]", "PPOLCHK") && has("include[]", "users"),
+        "{calls:?}"
+    );
+    assert!(
+        has("since", "2026-03-30T10:00:00Z") && has("until", "2026-04-06T10:00:00Z"),
+        "{calls:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -250,18 +311,34 @@ async fn every_page_of_on_calls_is_read_while_pagerduty_says_there_is_more() {
     paged.page_size = 2;
     let fake = FakePagerDuty::start(vec![paged]).await;
     let answer = service(&fake, TOKEN)
-        .for_entity(&catalog.snapshot, catalog.index("Component", "pages-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "pages-api"),
+            now(),
+        )
         .await
         .expect("answer");
     let offsets: Vec<String> = fake
         .calls()
         .iter()
         .filter(|c| c.path == "/oncalls")
-        .flat_map(|c| c.query.iter().filter(|(k, _)| k == "offset").map(|(_, v)| v.clone()))
+        .flat_map(|c| {
+            c.query
+                .iter()
+                .filter(|(k, _)| k == "offset")
+                .map(|(_, v)| v.clone())
+        })
         .collect();
-    assert_eq!(offsets, ["0", "2", "4"], "five entries in the window, two per page");
+    assert_eq!(
+        offsets,
+        ["0", "2", "4"],
+        "five entries in the window, two per page"
+    );
     assert_eq!(users_at(&answer, 3), ["user:ana"], "the last page was read");
-    assert!(answer.next.is_some(), "the upcoming shift on page one is kept");
+    assert!(
+        answer.next.is_some(),
+        "the upcoming shift on page one is kept"
+    );
     assert!(fake.problems().is_empty(), "{:?}", fake.problems());
 }
 
@@ -270,7 +347,11 @@ async fn the_same_user_at_two_escalation_levels_appears_at_both() {
     let catalog = Catalog::build().await;
     let fake = FakePagerDuty::start(vec![checkout()]).await;
     let answer = service(&fake, TOKEN)
-        .for_entity(&catalog.snapshot, catalog.index("Component", "checkout-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "checkout-api"),
+            now(),
+        )
         .await
         .expect("answer");
     let levels: Vec<u32> = answer.now.iter().map(|s| s.level).collect();
@@ -278,7 +359,11 @@ async fn the_same_user_at_two_escalation_levels_appears_at_both() {
     assert_eq!(users_at(&answer, 1), ["user:ana"]);
     assert_eq!(users_at(&answer, 3), ["user:ana"]);
     let always = answer.now.iter().find(|s| s.level == 3).expect("level 3");
-    assert_eq!((always.start, always.end), (None, None), "an always-on level is open-ended");
+    assert_eq!(
+        (always.start, always.end),
+        (None, None),
+        "an always-on level is open-ended"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -286,11 +371,21 @@ async fn a_rejected_token_is_unreachable_for_users_and_names_pagerduty_token_for
     let catalog = Catalog::build().await;
     let fake = FakePagerDuty::start(vec![checkout()]).await;
     let result = service(&fake, "expired-token-value")
-        .for_entity(&catalog.snapshot, catalog.index("Component", "checkout-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "checkout-api"),
+            now(),
+        )
         .await;
     let detail = unreachable_detail(&result);
-    assert!(detail.contains("PAGERDUTY_TOKEN") && detail.contains("401"), "{detail}");
-    assert!(!detail.contains("expired-token-value"), "the token never shows: {detail}");
+    assert!(
+        detail.contains("PAGERDUTY_TOKEN") && detail.contains("401"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("expired-token-value"),
+        "the token never shows: {detail}"
+    );
     assert_eq!(fake.calls_to("/oncalls"), 0, "nothing after the rejection");
     assert!(fake.problems().is_empty(), "{:?}", fake.problems());
 }
@@ -305,11 +400,18 @@ async fn a_pagerduty_that_does_not_answer_in_time_is_unreachable_within_the_budg
     let oncall = service(&fake, TOKEN);
     let started = Instant::now();
     let result = oncall
-        .for_entity(&catalog.snapshot, catalog.index("Component", "slow-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "slow-api"),
+            now(),
+        )
         .await;
     let elapsed = started.elapsed();
     assert_eq!(unreachable_detail(&result), "timed out after 1.5 s");
-    assert!(elapsed < Duration::from_secs(3), "the 1.5 s budget is respected (took {elapsed:?})");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "the 1.5 s budget is respected (took {elapsed:?})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -319,12 +421,25 @@ async fn a_second_lookup_within_the_cache_ttl_makes_no_new_call_and_one_after_it
     let oncall = service(&fake, TOKEN)
         .with_cache_ttl(Duration::from_millis(400), Duration::from_millis(100));
     let index = catalog.index("Component", "checkout-api");
-    let first = oncall.for_entity(&catalog.snapshot, index, now()).await.expect("first");
-    let second = oncall.for_entity(&catalog.snapshot, index, now()).await.expect("second");
+    let first = oncall
+        .for_entity(&catalog.snapshot, index, now())
+        .await
+        .expect("first");
+    let second = oncall
+        .for_entity(&catalog.snapshot, index, now())
+        .await
+        .expect("second");
     assert_eq!(first, second);
-    assert_eq!(fake.calls().len(), 2, "one service and one on-call request in all");
+    assert_eq!(
+        fake.calls().len(),
+        2,
+        "one service and one on-call request in all"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
-    oncall.for_entity(&catalog.snapshot, index, now()).await.expect("third");
+    oncall
+        .for_entity(&catalog.snapshot, index, now())
+        .await
+        .expect("third");
     assert_eq!(fake.calls().len(), 4, "asked again once the answer expired");
 }
 
@@ -351,11 +466,18 @@ async fn a_rate_limit_whose_retry_after_fits_the_budget_is_waited_out_and_retrie
     let catalog = Catalog::build().await;
     let mut limited = checkout();
     limited.id = "PRATE01";
-    limited.behavior = Behavior::RateLimited { retry_after_secs: 1, times: 1 };
+    limited.behavior = Behavior::RateLimited {
+        retry_after_secs: 1,
+        times: 1,
+    };
     let fake = FakePagerDuty::start(vec![limited]).await;
     let answer = service(&fake, TOKEN)
         .with_timeout(Duration::from_secs(5))
-        .for_entity(&catalog.snapshot, catalog.index("Component", "limited-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "limited-api"),
+            now(),
+        )
         .await
         .expect("answer after one retry");
     assert_eq!(users_at(&answer, 1), ["user:ana"]);
@@ -373,17 +495,30 @@ async fn a_rate_limit_asking_for_longer_than_the_budget_fails_at_once_without_sl
     let catalog = Catalog::build().await;
     let mut throttled = checkout();
     throttled.id = "PRATE02";
-    throttled.behavior = Behavior::RateLimited { retry_after_secs: 30, times: 5 };
+    throttled.behavior = Behavior::RateLimited {
+        retry_after_secs: 30,
+        times: 5,
+    };
     let fake = FakePagerDuty::start(vec![throttled]).await;
     let started = Instant::now();
     let result = service(&fake, TOKEN)
-        .for_entity(&catalog.snapshot, catalog.index("Component", "throttled-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "throttled-api"),
+            now(),
+        )
         .await;
     let elapsed = started.elapsed();
     let detail = unreachable_detail(&result);
-    assert!(detail.contains("429") && detail.contains("30 s"), "{detail}");
+    assert!(
+        detail.contains("429") && detail.contains("30 s"),
+        "{detail}"
+    );
     assert_eq!(fake.calls_to("/oncalls"), 1, "no retry that cannot fit");
-    assert!(elapsed < Duration::from_secs(3), "did not sleep 30 s (took {elapsed:?})");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "did not sleep 30 s (took {elapsed:?})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -391,7 +526,11 @@ async fn an_unknown_pagerduty_service_is_not_resolvable_and_names_the_id() {
     let catalog = Catalog::build().await;
     let fake = FakePagerDuty::start(vec![checkout()]).await;
     let result = service(&fake, TOKEN)
-        .for_entity(&catalog.snapshot, catalog.index("Component", "ghost-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "ghost-api"),
+            now(),
+        )
         .await;
     match result {
         Err(OnCallError::NotResolvable(reason)) => assert!(reason.contains("PNOPE01"), "{reason}"),
@@ -406,12 +545,25 @@ async fn a_component_with_only_an_integration_key_is_not_resolvable_because_the_
     let catalog = Catalog::build().await;
     let fake = FakePagerDuty::start(vec![checkout()]).await;
     let result = service(&fake, TOKEN)
-        .for_entity(&catalog.snapshot, catalog.index("Component", "ledger"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "ledger"),
+            now(),
+        )
         .await;
     let error = result.expect_err("not resolvable");
-    assert_eq!(error, OnCallError::NotResolvable("service id missing".to_owned()));
-    assert_eq!(error.to_string(), "on-call not resolvable: service id missing");
-    assert!(fake.calls().is_empty(), "an integration key is never used for lookups");
+    assert_eq!(
+        error,
+        OnCallError::NotResolvable("service id missing".to_owned())
+    );
+    assert_eq!(
+        error.to_string(),
+        "on-call not resolvable: service id missing"
+    );
+    assert!(
+        fake.calls().is_empty(),
+        "an integration key is never used for lookups"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -420,7 +572,11 @@ async fn without_a_token_a_pagerduty_component_is_not_resolvable_and_nothing_is_
     let fake = FakePagerDuty::start(vec![checkout()]).await;
     let oncall = OnCallService::new(&OnCallConfig::default(), &fake.url, None).expect("service");
     let result = oncall
-        .for_entity(&catalog.snapshot, catalog.index("Component", "checkout-api"), now())
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "checkout-api"),
+            now(),
+        )
         .await;
     assert_eq!(
         result.expect_err("not resolvable"),
@@ -559,7 +715,11 @@ fn rotations_hand_over_at_the_local_handoff_time_across_daylight_saving_changes(
         ("ny-early", "2026-11-01T06:30:00Z", "eve", "the second 01:30 (EST) is no handoff"),
     ];
     for (group, when, expected, why) in cases {
-        assert_eq!(who(rotation(&config, group), when), *expected, "{group} at {when}: {why}");
+        assert_eq!(
+            who(rotation(&config, group), when),
+            *expected,
+            "{group} at {when}: {why}"
+        );
     }
 }
 
@@ -568,11 +728,22 @@ fn a_shift_across_a_daylight_saving_change_is_23_or_25_hours_long() {
     let config = config(ROTATIONS);
     let daily = rotation(&config, "berlin-daily");
     let spring = daily.on_call_at(at("2026-03-29T03:00:00Z")).expect("ben");
-    assert_eq!((spring.start, spring.end), (at("2026-03-28T08:00:00Z"), at("2026-03-29T07:00:00Z")));
+    assert_eq!(
+        (spring.start, spring.end),
+        (at("2026-03-28T08:00:00Z"), at("2026-03-29T07:00:00Z"))
+    );
     let autumn = daily.on_call_at(at("2026-10-24T12:00:00Z")).expect("ben");
-    assert_eq!((autumn.start, autumn.end), (at("2026-10-24T07:00:00Z"), at("2026-10-25T08:00:00Z")));
-    let next = daily.next_after(at("2026-10-24T12:00:00Z")).expect("ana next");
-    assert_eq!((next.user.name.as_str(), next.start), ("ana", at("2026-10-25T08:00:00Z")));
+    assert_eq!(
+        (autumn.start, autumn.end),
+        (at("2026-10-24T07:00:00Z"), at("2026-10-25T08:00:00Z"))
+    );
+    let next = daily
+        .next_after(at("2026-10-24T12:00:00Z"))
+        .expect("ana next");
+    assert_eq!(
+        (next.user.name.as_str(), next.start),
+        ("ana", at("2026-10-25T08:00:00Z"))
+    );
 }
 
 const WITH_OVERRIDES: &str = r#"
@@ -620,14 +791,30 @@ fn overrides_win_over_the_rotation_and_the_later_listed_override_wins_where_they
     }
     let during = r.on_call_at(at("2026-03-31T13:00:00+02:00")).expect("ben");
     assert!(during.overridden);
-    assert_eq!((during.start, during.end), (at("2026-03-31T12:00:00+02:00"), at("2026-03-31T18:00:00+02:00")));
+    assert_eq!(
+        (during.start, during.end),
+        (
+            at("2026-03-31T12:00:00+02:00"),
+            at("2026-03-31T18:00:00+02:00")
+        )
+    );
     let before = r.on_call_at(at("2026-03-31T11:00:00+02:00")).expect("ana");
     assert!(!before.overridden);
-    assert_eq!(before.end, at("2026-03-31T12:00:00+02:00"), "Ana's shift is cut by the override");
-    let after = r.next_after(at("2026-04-01T12:00:00+02:00")).expect("ben next");
+    assert_eq!(
+        before.end,
+        at("2026-03-31T12:00:00+02:00"),
+        "Ana's shift is cut by the override"
+    );
+    let after = r
+        .next_after(at("2026-04-01T12:00:00+02:00"))
+        .expect("ben next");
     assert_eq!(
         (after.user.name.as_str(), after.start, after.end),
-        ("ben", at("2026-04-06T06:00:00+02:00"), at("2026-04-13T09:00:00+02:00")),
+        (
+            "ben",
+            at("2026-04-06T06:00:00+02:00"),
+            at("2026-04-13T09:00:00+02:00")
+        ),
         "an override that runs into the same person's shift joins it"
     );
 }
@@ -635,16 +822,24 @@ fn overrides_win_over_the_rotation_and_the_later_listed_override_wins_where_they
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_without_pagerduty_answers_with_its_owning_groups_rotation() {
     let catalog = Catalog::build().await;
-    let oncall = OnCallService::new(&config(WITH_OVERRIDES), "http://127.0.0.1:9", None)
-        .expect("service");
+    let oncall =
+        OnCallService::new(&config(WITH_OVERRIDES), "http://127.0.0.1:9", None).expect("service");
     assert!(oncall.has_rotation(&EntityRef::new("Group", "default", "Search-Team")));
     assert!(!oncall.has_rotation(&EntityRef::new("Group", "default", "payments-team")));
     let when = at("2026-03-31T13:00:00+02:00");
-    for index in [catalog.index("Component", "search-api"), catalog.index("Group", "search-team")] {
-        let answer = oncall.for_entity(&catalog.snapshot, index, when).await.expect("answer");
+    for index in [
+        catalog.index("Component", "search-api"),
+        catalog.index("Group", "search-team"),
+    ] {
+        let answer = oncall
+            .for_entity(&catalog.snapshot, index, when)
+            .await
+            .expect("answer");
         assert_eq!(
             answer.source,
-            OnCallSource::Rotation { group: EntityRef::new("Group", "default", "search-team") }
+            OnCallSource::Rotation {
+                group: EntityRef::new("Group", "default", "search-team")
+            }
         );
         assert_eq!(answer.now.len(), 1);
         let now = &answer.now[0];
@@ -652,48 +847,89 @@ async fn a_component_without_pagerduty_answers_with_its_owning_groups_rotation()
         assert_eq!(now.person.email.as_deref(), Some("ben@example.com"));
         assert!(answer.is_primary(&EntityRef::new("User", "default", "ben")));
         let next = answer.next.as_ref().expect("next");
-        assert_eq!(next.person.user, Some(EntityRef::new("User", "default", "cara")));
+        assert_eq!(
+            next.person.user,
+            Some(EntityRef::new("User", "default", "cara"))
+        );
         assert_eq!(next.start, Some(at("2026-03-31T18:00:00+02:00")));
     }
     let billing = oncall
-        .for_entity(&catalog.snapshot, catalog.index("Component", "billing"), when)
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Component", "billing"),
+            when,
+        )
         .await;
     assert_eq!(
         billing.expect_err("no rotation").to_string(),
         "on-call not resolvable: no PagerDuty service id and no rotation for group:payments-team"
     );
     let team = oncall
-        .for_entity(&catalog.snapshot, catalog.index("Group", "payments-team"), when)
+        .for_entity(
+            &catalog.snapshot,
+            catalog.index("Group", "payments-team"),
+            when,
+        )
         .await;
-    assert!(matches!(team, Err(OnCallError::NotResolvable(_))), "{team:?}");
+    assert!(
+        matches!(team, Err(OnCallError::NotResolvable(_))),
+        "{team:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_users_shifts_list_the_current_one_and_the_next_one_per_rotation() {
     let catalog = Catalog::build().await;
-    let oncall = OnCallService::new(&config(WITH_OVERRIDES), "http://127.0.0.1:9", None)
-        .expect("service");
+    let oncall =
+        OnCallService::new(&config(WITH_OVERRIDES), "http://127.0.0.1:9", None).expect("service");
     let when = at("2026-03-30T10:00:00+02:00");
     let ana = oncall
-        .shifts_of(&catalog.snapshot, &EntityRef::new("User", "default", "ana"), when)
+        .shifts_of(
+            &catalog.snapshot,
+            &EntityRef::new("User", "default", "ana"),
+            when,
+        )
         .await;
-    let spans: Vec<(&str, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-        ana.iter().map(|(what, s)| (what.as_str(), s.start, s.end)).collect();
+    type Span<'a> = (&'a str, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let spans: Vec<Span> = ana
+        .iter()
+        .map(|(what, s)| (what.as_str(), s.start, s.end))
+        .collect();
     assert_eq!(
         spans,
         [
-            ("group:search-team", Some(at("2026-03-30T09:00:00+02:00")), Some(at("2026-03-31T12:00:00+02:00"))),
-            ("group:search-team", Some(at("2026-04-01T12:00:00+02:00")), Some(at("2026-04-06T06:00:00+02:00"))),
+            (
+                "group:search-team",
+                Some(at("2026-03-30T09:00:00+02:00")),
+                Some(at("2026-03-31T12:00:00+02:00"))
+            ),
+            (
+                "group:search-team",
+                Some(at("2026-04-01T12:00:00+02:00")),
+                Some(at("2026-04-06T06:00:00+02:00"))
+            ),
         ],
         "now until the override, then again after it"
     );
     let cara = oncall
-        .shifts_of(&catalog.snapshot, &EntityRef::new("User", "default", "cara"), when)
+        .shifts_of(
+            &catalog.snapshot,
+            &EntityRef::new("User", "default", "cara"),
+            when,
+        )
         .await;
     assert_eq!(cara.len(), 1, "not on call now, one next: {cara:?}");
-    assert_eq!(cara[0].1.start, Some(at("2026-03-31T18:00:00+02:00")), "the override comes first");
+    assert_eq!(
+        cara[0].1.start,
+        Some(at("2026-03-31T18:00:00+02:00")),
+        "the override comes first"
+    );
     let nobody = oncall
-        .shifts_of(&catalog.snapshot, &EntityRef::new("User", "default", "zed"), when)
+        .shifts_of(
+            &catalog.snapshot,
+            &EntityRef::new("User", "default", "zed"),
+            when,
+        )
         .await;
     assert!(nobody.is_empty());
 }
@@ -704,7 +940,7 @@ async fn a_users_shifts_list_the_current_one_and_the_next_one_per_rotation() {
 #[test]
 fn a_bad_rotation_is_rejected_on_load_with_an_error_naming_the_rotation_and_the_field() {
     let base = |field: &str| {
-        let mut fields = vec![
+        let mut fields = [
             ("members", r#"["user:ana"]"#),
             ("shift", r#""1w""#),
             ("handoff", r#""09:00""#),
@@ -724,9 +960,19 @@ fn a_bad_rotation_is_rejected_on_load_with_an_error_naming_the_rotation_and_the_
             _ => {}
         }
         let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        format!("[[rotations]]\ngroup = \"search-team\"\n{}\n{extra}", body.join("\n"))
+        format!(
+            "[[rotations]]\ngroup = \"search-team\"\n{}\n{extra}",
+            body.join("\n")
+        )
     };
-    for field in ["time_zone", "handoff", "members", "shift", "start", "overrides[0].end"] {
+    for field in [
+        "time_zone",
+        "handoff",
+        "members",
+        "shift",
+        "start",
+        "overrides[0].end",
+    ] {
         let error = toml::from_str::<OnCallConfig>(&base(field))
             .expect_err("invalid")
             .to_string();
@@ -734,7 +980,10 @@ fn a_bad_rotation_is_rejected_on_load_with_an_error_naming_the_rotation_and_the_
             error.contains("search-team`") && error.contains(&format!("`{field}`")),
             "{field}: {error}"
         );
-        assert!(error.contains("line"), "the TOML reader adds the line: {error}");
+        assert!(
+            error.contains("line"),
+            "the TOML reader adds the line: {error}"
+        );
     }
     assert!(toml::from_str::<OnCallConfig>(&base("none")).is_ok());
 }
@@ -762,12 +1011,45 @@ start = "2026-01-05"
     let config = config(text);
     let problems = validate(&config);
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains("already has a rotation"), "{problems:?}");
+    assert!(
+        problems[0].contains("already has a rotation"),
+        "{problems:?}"
+    );
     let refused = OnCallService::new(&config, "http://127.0.0.1:9", None).expect_err("refused");
     assert!(refused.contains("already has a rotation"), "{refused}");
 
     let catalog = Catalog::build().await;
     let warnings = catalog_warnings(&config, &catalog.snapshot);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("user:zed") && warnings[0].contains("`members`"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("user:zed") && warnings[0].contains("`members`"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_bad_rotation_in_idp_toml_is_reported_with_the_file_and_line_and_a_good_one_loads() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("idp.toml");
+    let file = |zone: &str| {
+        format!(
+            "[catalog]\nsources = []\n\n[[oncall.rotations]]\ngroup = \"search-team\"\nmembers = [\"user:ana\"]\nshift = \"1w\"\nhandoff = \"09:00\"\ntime_zone = \"{zone}\"\nstart = \"2026-01-05\"\n\n[[oncall.rotations.overrides]]\nuser = \"user:ben\"\nstart = 2026-03-29T08:00:00+02:00\nend = 2026-03-30T08:00:00+02:00\n"
+        )
+    };
+    std::fs::write(&path, file("Mars/Olympus")).expect("write");
+    let error = idp::config::Settings::load(Some(&path), |_| None)
+        .expect_err("invalid")
+        .to_string();
+    assert!(
+        error.contains("idp.toml")
+            && error.contains("line ")
+            && error.contains("`time_zone`")
+            && error.contains("Mars/Olympus"),
+        "{error}"
+    );
+    std::fs::write(&path, file("Europe/Berlin")).expect("write");
+    let settings = idp::config::Settings::load(Some(&path), |_| None).expect("valid");
+    let rotations = &settings.file.oncall.rotations;
+    assert_eq!(rotations.len(), 1);
+    assert_eq!(rotations[0].overrides[0].start, at("2026-03-29T06:00:00Z"));
 }

@@ -153,7 +153,9 @@ impl Drop for FakePagerDuty {
 }
 
 fn lock(inner: &Shared) -> std::sync::MutexGuard<'_, Inner> {
-    inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl FakePagerDuty {
@@ -172,7 +174,9 @@ impl FakePagerDuty {
             .expect("bind the PagerDuty fake");
         let addr = listener.local_addr().expect("local addr");
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve the PagerDuty fake");
+            axum::serve(listener, app)
+                .await
+                .expect("serve the PagerDuty fake");
         });
         Self {
             url: format!("http://{addr}"),
@@ -221,8 +225,9 @@ fn reference(kind: &str, path: &str, id: &str, summary: &str) -> Value {
     })
 }
 
-/// Checks the headers every request must carry; records problems; `Err` is the 401 to answer.
-fn check_headers(inner: &Shared, path: &str, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks the headers every request must carry and records problems; false when the token is not
+/// the fake's (answer 401).
+fn authorized(inner: &Shared, path: &str, headers: &HeaderMap) -> bool {
     let mut state = lock(inner);
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if accept != Some(ACCEPT_V2) {
@@ -235,14 +240,13 @@ fn check_headers(inner: &Shared, path: &str, headers: &HeaderMap) -> Result<(), 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     match auth.strip_prefix("Token token=") {
-        Some(token) if token == TOKEN => Ok(()),
-        Some(_) => Err(error(StatusCode::UNAUTHORIZED, "Unauthorized")),
+        Some(token) => token == TOKEN,
         None => {
             state.problems.push(format!(
                 "{path}: Authorization is not `Token token=…` (got {} characters)",
                 auth.len()
             ));
-            Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"))
+            false
         }
     }
 }
@@ -269,9 +273,9 @@ async fn service(
             .problems
             .push(format!("{path}: unexpected query {query:?}"));
     }
-    if let Err(rejection) = check_headers(&inner, &path, &headers) {
-        record(&inner, path, query, rejection.status());
-        return rejection;
+    if !authorized(&inner, &path, &headers) {
+        record(&inner, path, query, StatusCode::UNAUTHORIZED);
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let found = lock(&inner).services.iter().find(|s| s.id == id).cloned();
     let Some(found) = found else {
@@ -317,9 +321,9 @@ async fn oncalls(
                 Vec::new()
             }
         };
-    if let Err(rejection) = check_headers(&inner, &path, &headers) {
-        record(&inner, path, query, rejection.status());
-        return rejection;
+    if !authorized(&inner, &path, &headers) {
+        record(&inner, path, query, StatusCode::UNAUTHORIZED);
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let values = |key: &str| -> Vec<&str> {
         query
@@ -347,10 +351,16 @@ async fn oncalls(
         _ => None,
     };
     if limit.is_none() {
-        problems.push(format!("/oncalls: limit {:?} is not one number in 1..=100", values("limit")));
+        problems.push(format!(
+            "/oncalls: limit {:?} is not one number in 1..=100",
+            values("limit")
+        ));
     }
     if offset.is_none() {
-        problems.push(format!("/oncalls: offset {:?} is not a number", values("offset")));
+        problems.push(format!(
+            "/oncalls: offset {:?} is not a number",
+            values("offset")
+        ));
     }
     let since = values("since").first().map(|s| parse_time(s));
     let until = values("until").first().map(|s| parse_time(s));
@@ -358,7 +368,9 @@ async fn oncalls(
         (Some(Some(s)), Some(Some(u))) if s < u => (Some(s), Some(u)),
         (None, None) => (None, None),
         other => {
-            problems.push(format!("/oncalls: since/until unreadable or out of order: {other:?}"));
+            problems.push(format!(
+                "/oncalls: since/until unreadable or out of order: {other:?}"
+            ));
             (None, None)
         }
     };
@@ -372,7 +384,9 @@ async fn oncalls(
             .cloned()
     };
     if policies.len() != 1 || found.is_none() {
-        problems.push(format!("/oncalls: escalation_policy_ids[] {policies:?} names no known policy"));
+        problems.push(format!(
+            "/oncalls: escalation_policy_ids[] {policies:?} names no known policy"
+        ));
     }
     let include_users = values("include[]").contains(&"users");
     if !problems.is_empty() {
