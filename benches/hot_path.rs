@@ -83,11 +83,25 @@ fn build_state(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<AppState> {
             "the snapshot holds the catalog"
         );
         let verifier = SignatureVerifier::new(&secrecy::SecretString::from(SECRET));
-        Arc::new(AppState::new(
-            Arc::new(service),
-            Policy::default(),
-            Some(verifier),
-        ))
+        // As `idp serve` builds it: identity lookups (no bot token here, so callers are guests,
+        // cached) and the audit log writing every command in the background.
+        let identity = idp::identity::IdentityService::new(
+            service.store().clone(),
+            None,
+            &idp::config::IdentityConfig::default(),
+        )
+        .expect("identity service");
+        let audit = idp::audit::AuditLog::start(service.store().clone());
+        Arc::new(
+            AppState::with_services(
+                Arc::new(service),
+                Arc::new(Policy::builtin()),
+                Arc::new(idp::oncall::OnCallService::default()),
+                Some(verifier),
+            )
+            .with_identity(Arc::new(identity))
+            .with_audit(audit),
+        )
     })
 }
 
@@ -106,13 +120,13 @@ fn hot_path(c: &mut Criterion) {
     let signature = sign(SECRET, ts, body.as_bytes());
 
     // `now` equals the signed timestamp, so the signature stays valid however long criterion runs.
-    let (status, reply) = idp::slack::http::handle_command(
+    let (status, reply) = rt.block_on(idp::slack::http::handle_command(
         &state,
         Some(&ts_text),
         Some(&signature),
         body.as_bytes(),
         ts,
-    );
+    ));
     assert_eq!(status, StatusCode::OK, "signed command answered");
     let reply_text = String::from_utf8(reply).expect("UTF-8 reply");
     assert!(
@@ -123,7 +137,7 @@ fn hot_path(c: &mut Criterion) {
     );
 
     c.bench_function("owner_checkout_api_signed_10k", |b| {
-        b.iter(|| {
+        b.to_async(&rt).iter(|| {
             idp::slack::http::handle_command(
                 black_box(&state),
                 black_box(Some(ts_text.as_str())),

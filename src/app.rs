@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::audit::{AuditDecision, AuditEntry, AuditLog};
+use crate::authz::Outcome as AuthzOutcome;
 use crate::authz::{Caller, Policy};
 use crate::catalog::CatalogService;
 use crate::command::{self, Dialect};
@@ -25,20 +27,33 @@ pub struct AppState {
     pub verifier: Option<SignatureVerifier>,
     /// Slack caller → catalog user; `None` makes every Slack caller a guest.
     pub identity: Option<Arc<IdentityService>>,
+    /// The audit log; `None` records nothing (tests of rendering only).
+    pub audit: Option<AuditLog>,
     request_counter: AtomicU64,
     boot: u64,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("catalog", &self.catalog).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("catalog", &self.catalog)
+            .finish_non_exhaustive()
     }
 }
 
 impl AppState {
     /// Builds the state with no on-call providers.
-    pub fn new(catalog: Arc<CatalogService>, policy: Policy, verifier: Option<SignatureVerifier>) -> Self {
-        Self::with_services(catalog, Arc::new(policy), Arc::new(OnCallService::default()), verifier)
+    pub fn new(
+        catalog: Arc<CatalogService>,
+        policy: Policy,
+        verifier: Option<SignatureVerifier>,
+    ) -> Self {
+        Self::with_services(
+            catalog,
+            Arc::new(policy),
+            Arc::new(OnCallService::default()),
+            verifier,
+        )
     }
 
     /// Builds the state from its services.
@@ -52,12 +67,27 @@ impl AppState {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() & 0xffff_ffff)
             .unwrap_or_default();
-        Self { catalog, policy, oncall, verifier, identity: None, request_counter: AtomicU64::new(0), boot }
+        Self {
+            catalog,
+            policy,
+            oncall,
+            verifier,
+            identity: None,
+            audit: None,
+            request_counter: AtomicU64::new(0),
+            boot,
+        }
     }
 
     /// The same state with identity resolution for Slack callers.
     pub fn with_identity(mut self, identity: Arc<IdentityService>) -> Self {
         self.identity = Some(identity);
+        self
+    }
+
+    /// The same state recording every command in the audit log.
+    pub fn with_audit(mut self, audit: AuditLog) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -95,27 +125,87 @@ impl AppState {
         format!("{:x}-{n:x}", self.boot)
     }
 
-    /// Parses, authorizes, handles and renders one command for a caller.
+    /// Parses, authorizes, handles and renders one command for a caller, under a new request id.
     pub async fn dispatch(&self, caller: &Caller, text: &str, dialect: Dialect) -> Reply {
+        let request_id = self.next_request_id();
+        self.dispatch_as(&request_id, caller, text, dialect).await
+    }
+
+    /// Parses, authorizes, handles, records and renders one command for a caller.
+    pub async fn dispatch_as(
+        &self,
+        request_id: &str,
+        caller: &Caller,
+        text: &str,
+        dialect: Dialect,
+    ) -> Reply {
         let snapshot = self.catalog.snapshot();
-        let handled = match command::parse(text, dialect) {
+        let (handled, command) = match command::parse(text, dialect) {
             Ok(cmd) => {
                 let ctx = Context {
                     snapshot: &snapshot,
                     policy: &self.policy,
                     oncall: &self.oncall,
+                    store: self.catalog.store(),
                     now: chrono::Utc::now(),
                 };
-                handlers::handle(&ctx, caller, &cmd).await
+                (handlers::handle(&ctx, caller, &cmd).await, cmd.name())
             }
-            Err(e) => Handled {
-                outcome: Outcome::Invalid(e),
-                action: crate::authz::Action::Public,
-                target: None,
-                environment: None,
-                decision: None,
-            },
+            Err(e) => (
+                Handled {
+                    outcome: Outcome::Invalid(e),
+                    action: crate::authz::Action::Public,
+                    target: None,
+                    environment: None,
+                    decision: None,
+                },
+                "invalid",
+            ),
         };
-        render::render(&snapshot, &handled.outcome)
+        self.record(request_id, caller, command, text, &handled)
+            .await;
+        match &handled.outcome {
+            Outcome::Failed(why) => {
+                tracing::error!(%request_id, reason = %why, "command failed");
+                Reply::internal_error(request_id)
+            }
+            outcome => render::render(&snapshot, outcome),
+        }
+    }
+
+    /// Records a handled command: refusals and failures are awaited (nothing refused goes
+    /// unrecorded), plain answers are queued without waiting.
+    async fn record(
+        &self,
+        request_id: &str,
+        caller: &Caller,
+        command: &str,
+        text: &str,
+        handled: &Handled,
+    ) {
+        let Some(audit) = &self.audit else { return };
+        let mut entry =
+            AuditEntry::for_caller(caller, request_id, handled.action.as_str(), command)
+                .with_arguments(serde_json::json!({ "text": text }))
+                .with_outcome(handled.outcome_label());
+        entry.target = handled.target.as_ref().map(crate::catalog::EntityRef::key);
+        entry.environment.clone_from(&handled.environment);
+        let mut must_wait = matches!(handled.outcome, Outcome::Failed(_));
+        if let Some(d) = &handled.decision {
+            let decision = match d.outcome {
+                AuthzOutcome::Allow => AuditDecision::Allow,
+                AuthzOutcome::Deny => AuditDecision::Deny,
+                AuthzOutcome::RequireApproval(_) => AuditDecision::NeedsApproval,
+            };
+            must_wait |= decision != AuditDecision::Allow;
+            entry = entry.with_decision(decision, d.rule.clone(), Some(d.reason.clone()));
+        }
+        if must_wait {
+            if let Err(e) = audit.record(entry).await {
+                tracing::error!(%request_id, error = %e, "could not record a refusal in the audit log");
+            }
+        } else {
+            audit.record_nowait(entry);
+        }
     }
 }

@@ -55,8 +55,52 @@ pub enum Cmd {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// The audit log.
+    Audit {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+    /// REST API tokens.
+    Token {
+        /// What to do with tokens.
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
     /// Validate idp.toml, commands/ and manifest.yml.
     Check,
+}
+
+/// `idp audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Check the hash chain and name the first broken record.
+    Verify,
+    /// Write records as JSON lines. Times: RFC 3339, YYYY-MM-DD, or an age like 24h / 7d.
+    Export {
+        /// Only records at or after this time.
+        #[arg(long, value_parser = crate::audit::parse_time_now)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only records before this time.
+        #[arg(long, value_parser = crate::audit::parse_time_now)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// `idp token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token (the secret is printed once).
+    Create {
+        /// The scope, e.g. audit.read.
+        #[arg(long)]
+        scope: String,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// The token id printed at creation.
+        token_id: String,
+    },
 }
 
 /// `idp catalog …`.
@@ -107,17 +151,38 @@ fn build_state(
     if !known.is_empty() {
         tracing::warn!(unknown = %known.join(", "), "the policy names groups or users that are not in the catalog");
     }
-    let oncall = crate::oncall::OnCallService::default();
+    let oncall = crate::oncall::OnCallService::new(
+        &settings.file.oncall,
+        &settings.pagerduty_api_url,
+        settings.pagerduty_token.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    for w in crate::oncall::catalog_warnings(&settings.file.oncall, &catalog.snapshot()) {
+        tracing::warn!(problem = %w, "on-call rotation");
+    }
     let slack = match &settings.bot_token {
         Some(token) => Some(
-            crate::slack::client::SlackApi::new(&settings.slack_api_url, token, Duration::from_millis(1500))
-                .context("building the Slack client")?,
+            crate::slack::client::SlackApi::new(
+                &settings.slack_api_url,
+                token,
+                Duration::from_millis(1500),
+            )
+            .context("building the Slack client")?,
         ),
         None => None,
     };
-    let identity = crate::identity::IdentityService::new(catalog.store().clone(), slack, &settings.file.identity)
-        .map_err(anyhow::Error::msg)?;
-    Ok(AppState::with_services(catalog, Arc::new(policy), Arc::new(oncall), verifier).with_identity(Arc::new(identity)))
+    let identity = crate::identity::IdentityService::new(
+        catalog.store().clone(),
+        slack,
+        &settings.file.identity,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let audit = crate::audit::AuditLog::start(catalog.store().clone());
+    Ok(
+        AppState::with_services(catalog, Arc::new(policy), Arc::new(oncall), verifier)
+            .with_identity(Arc::new(identity))
+            .with_audit(audit),
+    )
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -207,7 +272,10 @@ fn resolve_caller(service: &CatalogService, as_user: Option<&str>) -> anyhow::Re
             .and_then(|r| snapshot.get(&r))
     };
     match found {
-        Some(i) => Ok(Caller::user(Origin::Shell, snapshot.node(i).entity.entity_ref.clone())),
+        Some(i) => Ok(Caller::user(
+            Origin::Shell,
+            snapshot.node(i).entity.entity_ref.clone(),
+        )),
         None => bail!("--as {who}: no catalog User has that ref or email"),
     }
 }
@@ -309,9 +377,20 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         entities = service.snapshot().len(),
         "idp serving Slack on /slack/commands, /slack/interactions, /slack/events"
     );
-    axum::serve(listener, crate::app(state))
+    let audit = state.audit.clone();
+    let mut router = crate::app(state);
+    if let Some(audit) = &audit {
+        router = router.merge(crate::audit::api_router(
+            audit.clone(),
+            service.store().clone(),
+        ));
+    }
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    if let Some(audit) = audit {
+        audit.flush().await;
+    }
     Ok(())
 }
 
@@ -332,7 +411,21 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
         }
     }
     let mut warnings: Vec<String> = Vec::new();
-    let policy_path = settings.file.authz.policy.as_ref().map(|p| settings.resolve_path(p));
+    let config_name = settings
+        .config_path
+        .as_ref()
+        .map_or_else(|| "idp.toml".to_owned(), |p| p.display().to_string());
+    problems.extend(
+        crate::oncall::validate(&settings.file.oncall)
+            .into_iter()
+            .map(|p| format!("{config_name}: {p}")),
+    );
+    let policy_path = settings
+        .file
+        .authz
+        .policy
+        .as_ref()
+        .map(|p| settings.resolve_path(p));
     let policy = match &policy_path {
         Some(path) => Policy::load(path),
         None => Ok(Policy::builtin()),
@@ -341,15 +434,23 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
         Ok(policy) => {
             notes.push(format!(
                 "policy: {} ({} rules)",
-                policy_path.as_ref().map_or_else(|| "built in".to_owned(), |p| p.display().to_string()),
+                policy_path
+                    .as_ref()
+                    .map_or_else(|| "built in".to_owned(), |p| p.display().to_string()),
                 policy.rules().len()
             ));
             warnings.extend(policy.warnings.iter().map(ToString::to_string));
             if !known_refs.is_empty() {
-                let file = policy_path.as_ref().map_or_else(|| "policy.yaml (built in)".to_owned(), |p| p.display().to_string());
+                let file = policy_path.as_ref().map_or_else(
+                    || "policy.yaml (built in)".to_owned(),
+                    |p| p.display().to_string(),
+                );
                 for (line, r) in policy.named_refs() {
                     if !known_refs.contains(&r.key()) {
-                        warnings.push(format!("{file}: line {line}: {} is not in the catalog", r.short()));
+                        warnings.push(format!(
+                            "{file}: line {line}: {} is not in the catalog",
+                            r.short()
+                        ));
                     }
                 }
             }
@@ -427,6 +528,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Check => check(&settings),
+        Cmd::Audit {
+            command: AuditCmd::Verify,
+        } => {
+            let store = open_store(&settings).await?;
+            if !crate::audit::cli::verify(&store, &mut std::io::stdout()).await? {
+                bail!("the audit chain is broken");
+            }
+            Ok(())
+        }
+        Cmd::Audit {
+            command: AuditCmd::Export { since, until },
+        } => {
+            let store = open_store(&settings).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let n = crate::audit::cli::export(&store, since, until, &mut out).await?;
+            eprintln!("{n} records exported");
+            Ok(())
+        }
+        Cmd::Token {
+            command: TokenCmd::Create { scope },
+        } => {
+            let store = open_store(&settings).await?;
+            crate::audit::cli::create_token(&store, &scope, &mut std::io::stdout()).await
+        }
+        Cmd::Token {
+            command: TokenCmd::Revoke { token_id },
+        } => {
+            let store = open_store(&settings).await?;
+            crate::audit::cli::revoke_token(&store, &token_id, &mut std::io::stdout()).await
+        }
         Cmd::Catalog {
             command: CatalogCmd::Generate { components, out },
         } => {
@@ -470,7 +601,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Shell { command, json, as_user, channel } => {
+        Cmd::Shell {
+            command,
+            json,
+            as_user,
+            channel,
+        } => {
             let store = open_store(&settings).await?;
             let service = Arc::new(
                 CatalogService::open(store)
@@ -481,13 +617,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let caller = resolve_caller(&service, as_user.as_deref())?;
             let caller = match channel {
                 Some(name) => {
-                    let kind = crate::authz::ChannelKind::classify(Some(&name), &policy_of(&settings)?);
+                    let kind =
+                        crate::authz::ChannelKind::classify(Some(&name), &policy_of(&settings)?);
                     caller.in_channel(kind)
                 }
                 None => caller,
             };
             let state = build_state(&settings, service, None)?;
             crate::shell::run(&state, &caller, command.as_deref(), json).await?;
+            if let Some(audit) = &state.audit {
+                audit.flush().await;
+            }
             Ok(())
         }
     }

@@ -118,7 +118,10 @@ fn default_identity_ttl() -> u64 {
 
 impl Default for IdentityConfig {
     fn default() -> Self {
-        Self { users: Default::default(), cache_ttl_secs: default_identity_ttl() }
+        Self {
+            users: Default::default(),
+            cache_ttl_secs: default_identity_ttl(),
+        }
     }
 }
 
@@ -260,10 +263,13 @@ impl Settings {
             })?;
         let pagerduty_api_url =
             non_empty("PAGERDUTY_API_URL").unwrap_or_else(|| DEFAULT_PAGERDUTY_API_URL.to_owned());
-        if !(pagerduty_api_url.starts_with("https://") || pagerduty_api_url.starts_with("http://")) {
+        if !(pagerduty_api_url.starts_with("https://") || pagerduty_api_url.starts_with("http://"))
+        {
             return Err(ConfigError::Invalid {
                 name: "PAGERDUTY_API_URL",
-                reason: format!("`{pagerduty_api_url}` must be an http(s) URL such as https://api.pagerduty.com"),
+                reason: format!(
+                    "`{pagerduty_api_url}` must be an http(s) URL such as https://api.pagerduty.com"
+                ),
             });
         }
         let pagerduty_token = non_empty("PAGERDUTY_TOKEN").map(SecretString::from);
@@ -301,8 +307,16 @@ impl Settings {
 
     /// A path from the config file, taken relative to the config file's folder.
     pub fn resolve_path(&self, path: &Path) -> PathBuf {
-        let base = self.config_path.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
-        if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+        let base = self
+            .config_path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new(""));
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            base.join(path)
+        }
     }
 
     /// The configured catalog sources, relative paths taken from the config file's folder.
@@ -336,7 +350,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
     toml::from_str(&text).map_err(|e| {
         let reason = match e.span() {
             Some(span) => {
-                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 format!("line {line}: {}", e.message())
             }
             None => e.message().to_owned(),

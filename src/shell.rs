@@ -110,7 +110,12 @@ pub fn render(reply: &Reply, json: bool) -> String {
 ///
 /// # Errors
 /// I/O errors on standard input or output.
-pub async fn run(state: &AppState, caller: &Caller, one_shot: Option<&str>, json: bool) -> std::io::Result<()> {
+pub async fn run(
+    state: &AppState,
+    caller: &Caller,
+    one_shot: Option<&str>,
+    json: bool,
+) -> std::io::Result<()> {
     use tokio::io::AsyncBufReadExt;
     if let Some(line) = one_shot {
         let reply = state.dispatch(caller, line, Dialect::Plain).await;
@@ -131,7 +136,9 @@ pub async fn run(state: &AppState, caller: &Caller, one_shot: Option<&str>, json
             print!("idp> ");
             std::io::stdout().flush()?;
         }
-        let Some(line) = lines.next_line().await? else { break };
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
         let line = line.trim();
         if line.is_empty() {
             continue;

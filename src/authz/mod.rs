@@ -63,7 +63,10 @@ impl Action {
             "audit.read" => Ok(Self::AuditRead),
             "policy.explain" => Ok(Self::PolicyExplain),
             "none" => Ok(Self::Public),
-            other => Err(format!("unknown action `{other}` (known: {}, none)", ACTION_NAMES.join(", "))),
+            other => Err(format!(
+                "unknown action `{other}` (known: {}, none)",
+                ACTION_NAMES.join(", ")
+            )),
         }
     }
 
@@ -139,12 +142,22 @@ pub struct Caller {
 impl Caller {
     /// A caller with no catalog identity.
     pub fn guest(origin: Origin) -> Self {
-        Self { origin, user: None, guest_reason: None, channel: ChannelKind::Other(None) }
+        Self {
+            origin,
+            user: None,
+            guest_reason: None,
+            channel: ChannelKind::Other(None),
+        }
     }
 
     /// A caller mapped to a catalog user.
     pub fn user(origin: Origin, user: EntityRef) -> Self {
-        Self { origin, user: Some(user), guest_reason: None, channel: ChannelKind::Other(None) }
+        Self {
+            origin,
+            user: Some(user),
+            guest_reason: None,
+            channel: ChannelKind::Other(None),
+        }
     }
 
     /// The same caller in another channel.
@@ -169,7 +182,11 @@ impl TargetFacts {
     /// Reads the facts from the snapshot.
     pub fn of(snapshot: &Snapshot, index: u32) -> Self {
         let e = &snapshot.node(index).entity;
-        Self { entity: e.entity_ref.clone(), owner: e.owner.clone(), system: e.system.clone() }
+        Self {
+            entity: e.entity_ref.clone(),
+            owner: e.owner.clone(),
+            system: e.system.clone(),
+        }
     }
 }
 
@@ -227,10 +244,15 @@ impl Decision {
 
 /// The caller's groups: the groups they are a member of, and every ancestor of those.
 pub fn groups_of(snapshot: &Snapshot, user: Option<&EntityRef>) -> Vec<EntityRef> {
-    let Some(index) = user.and_then(|u| snapshot.get(u)) else { return Vec::new() };
+    let Some(index) = user.and_then(|u| snapshot.get(u)) else {
+        return Vec::new();
+    };
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    let mut stack: Vec<Target> = snapshot.related(index, RelationType::MemberOf).cloned().collect();
+    let mut stack: Vec<Target> = snapshot
+        .related(index, RelationType::MemberOf)
+        .cloned()
+        .collect();
     while let Some(t) = stack.pop() {
         let r = snapshot.target_ref(&t);
         if !seen.insert(r.key()) {
@@ -245,7 +267,10 @@ pub fn groups_of(snapshot: &Snapshot, user: Option<&EntityRef>) -> Vec<EntityRef
 }
 
 fn is_production(env: &str) -> bool {
-    matches!(env.to_ascii_lowercase().as_str(), "production" | "prod" | "prd")
+    matches!(
+        env.to_ascii_lowercase().as_str(),
+        "production" | "prod" | "prd"
+    )
 }
 
 fn conditions_hold(
@@ -265,10 +290,10 @@ fn conditions_hold(
         return false;
     }
     if let Some(want) = when.member_of_owner {
-        let member = req
-            .target
-            .and_then(|t| t.owner.as_ref())
-            .is_some_and(|o| req.groups.iter().any(|g| g.key() == o.key()) || req.caller.user.as_ref().is_some_and(|u| u.key() == o.key()));
+        let member = req.target.and_then(|t| t.owner.as_ref()).is_some_and(|o| {
+            req.groups.iter().any(|g| g.key() == o.key())
+                || req.caller.user.as_ref().is_some_and(|u| u.key() == o.key())
+        });
         if member != want {
             return false;
         }
@@ -279,7 +304,9 @@ fn conditions_hold(
         return false;
     }
     if let Some(env) = &when.environment {
-        let Some(actual) = req.environment else { return false };
+        let Some(actual) = req.environment else {
+            return false;
+        };
         let matches = match env.as_str() {
             "production" => is_production(actual),
             "non-production" => !is_production(actual),
@@ -322,7 +349,8 @@ fn conditions_hold(
 }
 
 fn target_name(req: &AccessRequest<'_>) -> String {
-    req.target.map_or_else(|| "this".to_owned(), |t| t.entity.name.clone())
+    req.target
+        .map_or_else(|| "this".to_owned(), |t| t.entity.name.clone())
 }
 
 /// Decides a request under a policy: the first matching rule wins; none → denied.
@@ -330,16 +358,21 @@ pub fn decide(policy: &Policy, req: &AccessRequest<'_>) -> Decision {
     let roles = policy.roles_of(req.caller.user.as_ref(), req.groups, req.target);
     let on_call_note = match (&req.on_call, req.action) {
         (OnCallStatus::No(current), Action::Rollback | Action::Approve) => Some(match current {
-            Some(who) => format!("You're not on call for {} (on call now: {who}).", target_name(req)),
+            Some(who) => format!(
+                "You're not on call for {} (on call now: {who}).",
+                target_name(req)
+            ),
             None => format!("You're not on call for {}.", target_name(req)),
         }),
-        (OnCallStatus::Unknown(why), Action::Rollback | Action::Approve) => {
-            Some(format!("idp can't tell whether you're on call for {} ({why}), so it assumes you're not.", target_name(req)))
-        }
+        (OnCallStatus::Unknown(why), Action::Rollback | Action::Approve) => Some(format!(
+            "idp can't tell whether you're on call for {} ({why}), so it assumes you're not.",
+            target_name(req)
+        )),
         _ => None,
     };
     for rule in policy.rules() {
-        if !rule.actions.contains(&req.action) || !conditions_hold(policy, &rule.when, req, &roles) {
+        if !rule.actions.contains(&req.action) || !conditions_hold(policy, &rule.when, req, &roles)
+        {
             continue;
         }
         let base = rule.reason.clone().unwrap_or_else(|| match &rule.outcome {
@@ -354,18 +387,33 @@ pub fn decide(policy: &Policy, req: &AccessRequest<'_>) -> Decision {
         if let (Outcome::Deny, Some(f)) = (&rule.outcome, policy.freeze_at(req.now))
             && rule.when.freeze == Some(true)
         {
-            reason = format!("{reason} (freeze `{}` until {} UTC)", f.name, f.end.format("%Y-%m-%d %H:%M"));
+            reason = format!(
+                "{reason} (freeze `{}` until {} UTC)",
+                f.name,
+                f.end.format("%Y-%m-%d %H:%M")
+            );
         }
-        return Decision { outcome: rule.outcome.clone(), rule: Some(rule.name.clone()), reason };
+        return Decision {
+            outcome: rule.outcome.clone(),
+            rule: Some(rule.name.clone()),
+            reason,
+        };
     }
-    let mut reason = format!("no rule allows `{}` for you, so it is denied by default", req.action.as_str());
+    let mut reason = format!(
+        "no rule allows `{}` for you, so it is denied by default",
+        req.action.as_str()
+    );
     if req.caller.user.is_none() {
         reason.push_str(". idp doesn't know who you are in the catalog (guest)");
     }
     if let Some(note) = on_call_note {
         reason = format!("{note} {}", capitalize(&reason));
     }
-    Decision { outcome: Outcome::Deny, rule: None, reason }
+    Decision {
+        outcome: Outcome::Deny,
+        rule: None,
+        reason,
+    }
 }
 
 fn capitalize(s: &str) -> String {

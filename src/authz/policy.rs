@@ -254,9 +254,13 @@ fn parse_local(text: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     }
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
-        .or_else(|_| NaiveDateTime::parse_from_str(&format!("{text}T00:00:00"), "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(&format!("{text}T00:00:00"), "%Y-%m-%dT%H:%M:%S")
+        })
         .ok()?;
-    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 impl Policy {
@@ -266,9 +270,13 @@ impl Policy {
     /// The first [`PolicyError`] that makes the policy unusable (syntax, unknown field, unknown
     /// role or action, bad pattern, time zone or time). Softer problems land in `warnings`.
     pub fn from_yaml(text: &str, file: &str) -> Result<Self, PolicyError> {
-        let err = |line: Option<u64>, message: String| PolicyError { file: file.to_owned(), line, message };
-        let spec: PolicyFile =
-            serde_saphyr::from_str(text).map_err(|e| err(None, e.to_string().lines().next().unwrap_or("").to_owned()))?;
+        let err = |line: Option<u64>, message: String| PolicyError {
+            file: file.to_owned(),
+            line,
+            message,
+        };
+        let spec: PolicyFile = serde_saphyr::from_str(text)
+            .map_err(|e| err(None, e.to_string().lines().next().unwrap_or("").to_owned()))?;
 
         let mut roles: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for name in spec.roles.keys() {
@@ -280,7 +288,12 @@ impl Policy {
                 }
                 match spec.roles.get(&r) {
                     Some(role) => stack.extend(role.includes.iter().cloned()),
-                    None => return Err(err(None, format!("role `{name}` includes unknown role `{r}`"))),
+                    None => {
+                        return Err(err(
+                            None,
+                            format!("role `{name}` includes unknown role `{r}`"),
+                        ));
+                    }
                 }
             }
             roles.insert(name.clone(), closure);
@@ -292,29 +305,54 @@ impl Policy {
             let line = b.referenced.line();
             let v = &b.value;
             if !known_role(&v.role) {
-                return Err(err(Some(line), format!("binding names unknown role `{}`", v.role)));
+                return Err(err(
+                    Some(line),
+                    format!("binding names unknown role `{}`", v.role),
+                ));
             }
             if v.group.is_some() == v.user.is_some() {
-                return Err(err(Some(line), "a binding names exactly one of `group` or `user`".to_owned()));
+                return Err(err(
+                    Some(line),
+                    "a binding names exactly one of `group` or `user`".to_owned(),
+                ));
             }
             let parse = |text: &str, kind: &str| {
-                EntityRef::parse(text, Some(kind), DEFAULT_NAMESPACE).map_err(|e| err(Some(line), e.to_string()))
+                EntityRef::parse(text, Some(kind), DEFAULT_NAMESPACE)
+                    .map_err(|e| err(Some(line), e.to_string()))
             };
             bindings.push(Binding {
                 role: v.role.clone(),
                 group: v.group.as_deref().map(|g| parse(g, "Group")).transpose()?,
                 user: v.user.as_deref().map(|u| parse(u, "User")).transpose()?,
-                namespaces: v.scope.namespaces.iter().map(|s| s.to_ascii_lowercase()).collect(),
-                systems: v.scope.systems.iter().map(|s| s.to_ascii_lowercase()).collect(),
-                groups: v.scope.groups.iter().map(|s| s.to_ascii_lowercase()).collect(),
+                namespaces: v
+                    .scope
+                    .namespaces
+                    .iter()
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect(),
+                systems: v
+                    .scope
+                    .systems
+                    .iter()
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect(),
+                groups: v
+                    .scope
+                    .groups
+                    .iter()
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect(),
                 line,
             });
         }
 
         let incident = match &spec.incident_channel_pattern {
-            Some(p) => Some(
-                Regex::new(p).map_err(|e| err(None, format!("incident_channel_pattern is not a valid regex: {e}")))?,
-            ),
+            Some(p) => Some(Regex::new(p).map_err(|e| {
+                err(
+                    None,
+                    format!("incident_channel_pattern is not a valid regex: {e}"),
+                )
+            })?),
             None => None,
         };
 
@@ -322,18 +360,38 @@ impl Policy {
         for f in &spec.freezes {
             let line = f.referenced.line();
             let v = &f.value;
-            let tz: chrono_tz::Tz = v
-                .time_zone
-                .parse()
-                .map_err(|_| err(Some(line), format!("freeze `{}`: unknown time zone `{}`", v.name, v.time_zone)))?;
-            let start = parse_local(&v.start, tz)
-                .ok_or_else(|| err(Some(line), format!("freeze `{}`: start `{}` is not a date-time", v.name, v.start)))?;
-            let end = parse_local(&v.end, tz)
-                .ok_or_else(|| err(Some(line), format!("freeze `{}`: end `{}` is not a date-time", v.name, v.end)))?;
+            let tz: chrono_tz::Tz = v.time_zone.parse().map_err(|_| {
+                err(
+                    Some(line),
+                    format!("freeze `{}`: unknown time zone `{}`", v.name, v.time_zone),
+                )
+            })?;
+            let start = parse_local(&v.start, tz).ok_or_else(|| {
+                err(
+                    Some(line),
+                    format!(
+                        "freeze `{}`: start `{}` is not a date-time",
+                        v.name, v.start
+                    ),
+                )
+            })?;
+            let end = parse_local(&v.end, tz).ok_or_else(|| {
+                err(
+                    Some(line),
+                    format!("freeze `{}`: end `{}` is not a date-time", v.name, v.end),
+                )
+            })?;
             if end <= start {
-                return Err(err(Some(line), format!("freeze `{}` ends before it starts", v.name)));
+                return Err(err(
+                    Some(line),
+                    format!("freeze `{}` ends before it starts", v.name),
+                ));
             }
-            freezes.push(Freeze { name: v.name.clone(), start, end });
+            freezes.push(Freeze {
+                name: v.name.clone(),
+                start,
+                end,
+            });
         }
 
         let mut rules: Vec<Rule> = Vec::new();
@@ -343,15 +401,24 @@ impl Policy {
             let line = r.referenced.line();
             let v = &r.value;
             if !names.insert(v.name.clone()) {
-                return Err(err(Some(line), format!("rule name `{}` is used twice", v.name)));
+                return Err(err(
+                    Some(line),
+                    format!("rule name `{}` is used twice", v.name),
+                ));
             }
             let mut actions = Vec::new();
             for a in v.action.items() {
-                actions.push(Action::parse(&a).map_err(|e| err(Some(line), format!("rule `{}`: {e}", v.name)))?);
+                actions.push(
+                    Action::parse(&a)
+                        .map_err(|e| err(Some(line), format!("rule `{}`: {e}", v.name)))?,
+                );
             }
             for role in v.when.role.iter().chain(v.when.not_role.iter()).flatten() {
                 if !known_role(role) {
-                    return Err(err(Some(line), format!("rule `{}` names unknown role `{role}`", v.name)));
+                    return Err(err(
+                        Some(line),
+                        format!("rule `{}` names unknown role `{role}`", v.name),
+                    ));
                 }
             }
             let outcome = match (v.outcome, &v.approvers) {
@@ -361,30 +428,51 @@ impl Policy {
                     if let Some(role) = &a.role
                         && !known_role(role)
                     {
-                        return Err(err(Some(line), format!("rule `{}`: approvers name unknown role `{role}`", v.name)));
+                        return Err(err(
+                            Some(line),
+                            format!("rule `{}`: approvers name unknown role `{role}`", v.name),
+                        ));
                     }
                     if !a.on_call_of_owner && a.role.is_none() {
                         return Err(err(
                             Some(line),
-                            format!("rule `{}`: approvers need `on_call_of_owner: true` or a `role`", v.name),
+                            format!(
+                                "rule `{}`: approvers need `on_call_of_owner: true` or a `role`",
+                                v.name
+                            ),
                         ));
                     }
                     if a.count == 0 {
-                        return Err(err(Some(line), format!("rule `{}`: approvers count must be at least 1", v.name)));
+                        return Err(err(
+                            Some(line),
+                            format!("rule `{}`: approvers count must be at least 1", v.name),
+                        ));
                     }
                     Outcome::RequireApproval(a.clone())
                 }
                 (OutcomeSpec::RequireApproval, None) => {
-                    return Err(err(Some(line), format!("rule `{}`: require_approval needs `approvers`", v.name)));
+                    return Err(err(
+                        Some(line),
+                        format!("rule `{}`: require_approval needs `approvers`", v.name),
+                    ));
                 }
                 (_, Some(_)) => {
-                    return Err(err(Some(line), format!("rule `{}`: `approvers` only go with require_approval", v.name)));
+                    return Err(err(
+                        Some(line),
+                        format!(
+                            "rule `{}`: `approvers` only go with require_approval",
+                            v.name
+                        ),
+                    ));
                 }
             };
             if v.when.environment.is_some()
                 && !matches!(v.when.environment.as_deref(), Some(e) if !e.trim().is_empty())
             {
-                return Err(err(Some(line), format!("rule `{}`: environment is empty", v.name)));
+                return Err(err(
+                    Some(line),
+                    format!("rule `{}`: environment is empty", v.name),
+                ));
             }
             if v.when.channel == Some(ChannelCondition::Incident) && incident.is_none() {
                 warnings.push(err(
@@ -393,7 +481,11 @@ impl Policy {
                 ));
             }
             if let (Some(has), Some(lacks)) = (&v.when.role, &v.when.not_role)
-                && has.iter().all(|r| lacks.iter().any(|l| roles.get(r).is_some_and(|c| c.contains(l))))
+                && has.iter().all(|r| {
+                    lacks
+                        .iter()
+                        .any(|l| roles.get(r).is_some_and(|c| c.contains(l)))
+                })
             {
                 warnings.push(err(
                     Some(line),
@@ -401,7 +493,9 @@ impl Policy {
                 ));
             }
             for earlier in &rules {
-                if earlier.when == Conditions::default() && actions.iter().all(|a| earlier.actions.contains(a)) {
+                if earlier.when == Conditions::default()
+                    && actions.iter().all(|a| earlier.actions.contains(a))
+                {
                     warnings.push(err(
                         Some(line),
                         format!(
@@ -421,7 +515,14 @@ impl Policy {
                 reason: v.reason.clone(),
             });
         }
-        Ok(Self { roles, bindings, incident, freezes, rules, warnings })
+        Ok(Self {
+            roles,
+            bindings,
+            incident,
+            freezes,
+            rules,
+            warnings,
+        })
     }
 
     /// Reads a policy file.
@@ -430,14 +531,18 @@ impl Policy {
     /// [`PolicyError`] naming the file (and line).
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| PolicyError { file: shown.clone(), line: None, message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            file: shown.clone(),
+            line: None,
+            message: e.to_string(),
+        })?;
         Self::from_yaml(&text, &shown)
     }
 
     /// The built-in default policy.
     pub fn builtin() -> Self {
-        Self::from_yaml(DEFAULT_POLICY, "policy.yaml (built in)").unwrap_or_else(|_| Self::deny_all())
+        Self::from_yaml(DEFAULT_POLICY, "policy.yaml (built in)")
+            .unwrap_or_else(|_| Self::deny_all())
     }
 
     /// A policy that allows nothing: every request is denied by default.
@@ -471,7 +576,12 @@ impl Policy {
     pub fn named_refs(&self) -> Vec<(u64, EntityRef)> {
         self.bindings
             .iter()
-            .flat_map(|b| b.group.iter().chain(b.user.iter()).map(move |r| (b.line, r.clone())))
+            .flat_map(|b| {
+                b.group
+                    .iter()
+                    .chain(b.user.iter())
+                    .map(move |r| (b.line, r.clone()))
+            })
             .collect()
     }
 
@@ -494,11 +604,17 @@ impl Policy {
                 continue;
             }
             if let Some(t) = target {
-                let in_ns = b.namespaces.is_empty() || b.namespaces.contains(&t.entity.namespace.to_ascii_lowercase());
+                let in_ns = b.namespaces.is_empty()
+                    || b.namespaces
+                        .contains(&t.entity.namespace.to_ascii_lowercase());
                 let in_sys = b.systems.is_empty()
-                    || t.system.as_ref().is_some_and(|s| b.systems.contains(&s.name.to_ascii_lowercase()));
+                    || t.system
+                        .as_ref()
+                        .is_some_and(|s| b.systems.contains(&s.name.to_ascii_lowercase()));
                 let in_group = b.groups.is_empty()
-                    || t.owner.as_ref().is_some_and(|o| b.groups.contains(&o.name.to_ascii_lowercase()));
+                    || t.owner
+                        .as_ref()
+                        .is_some_and(|o| b.groups.contains(&o.name.to_ascii_lowercase()));
                 if !(in_ns && in_sys && in_group) {
                     continue;
                 }

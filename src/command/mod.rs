@@ -23,6 +23,13 @@ pub enum Command {
     OnCall(NameQuery),
     /// `whoami`: the caller's identity, groups, roles and shifts.
     Whoami,
+    /// `audit [target] [since]`: the latest audit records.
+    Audit {
+        /// Only records about this target.
+        target: Option<NameQuery>,
+        /// Only records at or after this time.
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// `can <action> <target> [environment]`: explain a decision without acting.
     Can {
         /// The action asked about.
@@ -46,6 +53,7 @@ impl Command {
             Self::Team(_) => "team",
             Self::OnCall(_) => "oncall",
             Self::Whoami => "whoami",
+            Self::Audit { .. } => "audit",
             Self::Can { .. } => "can",
             Self::Help(_) => "help",
         }
@@ -247,6 +255,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
             Ok(Command::Whoami)
         }
         "can" => parse_can(spec, args),
+        "audit" => parse_audit(spec, args),
         "search" => {
             let words: Vec<String> = args
                 .iter()
@@ -282,29 +291,83 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
     }
 }
 
+/// `audit [target] [since]`: a word that reads as a time (`24h`, `7d`, `2026-11-01`) is the
+/// since; another word is the target.
+fn parse_audit(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
+    let usage = spec.usage.clone();
+    let mut target = None;
+    let mut since = None;
+    for t in args {
+        let word = token_text(t);
+        if let Ok(at) = crate::audit::parse_time_now(&word) {
+            if since.replace(at).is_some() {
+                return Err(ParseError::UnexpectedArgument {
+                    command: "audit",
+                    argument: "since".to_owned(),
+                    extra: word,
+                    usage,
+                });
+            }
+        } else if target.is_none() {
+            target = Some(one_name(spec, "audit", std::slice::from_ref(t))?);
+        } else {
+            return Err(ParseError::UnexpectedArgument {
+                command: "audit",
+                argument: "target".to_owned(),
+                extra: word,
+                usage,
+            });
+        }
+    }
+    Ok(Command::Audit { target, since })
+}
+
 fn parse_can(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
     let usage = spec.usage.clone();
     let Some(action_token) = args.first() else {
-        return Err(ParseError::MissingArgument { command: "can", argument: "action".to_owned(), usage });
+        return Err(ParseError::MissingArgument {
+            command: "can",
+            argument: "action".to_owned(),
+            usage,
+        });
     };
     let given = token_text(action_token);
-    let action = crate::authz::Action::parse(&given.to_ascii_lowercase()).map_err(|reason| ParseError::InvalidArgument {
-        command: "can",
-        argument: "action".to_owned(),
-        given: given.clone(),
-        reason,
-        usage: usage.clone(),
+    let action = crate::authz::Action::parse(&given.to_ascii_lowercase()).map_err(|reason| {
+        ParseError::InvalidArgument {
+            command: "can",
+            argument: "action".to_owned(),
+            given: given.clone(),
+            reason,
+            usage: usage.clone(),
+        }
     })?;
     if args.len() < 2 {
-        return Err(ParseError::MissingArgument { command: "can", argument: "target".to_owned(), usage });
+        return Err(ParseError::MissingArgument {
+            command: "can",
+            argument: "target".to_owned(),
+            usage,
+        });
     }
     if args.len() > 3 {
-        let extra = args[3..].iter().map(token_text).collect::<Vec<_>>().join(" ");
-        return Err(ParseError::UnexpectedArgument { command: "can", argument: "environment".to_owned(), extra, usage });
+        let extra = args[3..]
+            .iter()
+            .map(token_text)
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(ParseError::UnexpectedArgument {
+            command: "can",
+            argument: "environment".to_owned(),
+            extra,
+            usage,
+        });
     }
     let target = one_name(spec, "can", &args[1..2])?;
     let environment = args.get(2).map(token_text).map(|e| e.to_ascii_lowercase());
-    Ok(Command::Can { action, target, environment })
+    Ok(Command::Can {
+        action,
+        target,
+        environment,
+    })
 }
 
 /// Up to 3 command names or aliases close to `word`.

@@ -52,6 +52,7 @@ pub const COMMAND_FILES: &[(&str, &str)] = &[
     ("oncall.toml", include_str!("../../commands/oncall.toml")),
     ("whoami.toml", include_str!("../../commands/whoami.toml")),
     ("can.toml", include_str!("../../commands/can.toml")),
+    ("audit.toml", include_str!("../../commands/audit.toml")),
     ("help.toml", include_str!("../../commands/help.toml")),
 ];
 

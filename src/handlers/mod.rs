@@ -4,17 +4,35 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::authz::{self, AccessRequest, Action, Caller, Decision, OnCallStatus, Outcome as Verdict, Policy, TargetFacts};
+use crate::authz::{
+    self, AccessRequest, Action, Caller, Decision, OnCallStatus, Outcome as Verdict, Policy,
+    TargetFacts,
+};
 use crate::catalog::{EntityRef, Lookup, NameQuery, Snapshot};
 use crate::command::{Command, CommandSpec, ParseError, spec};
 use crate::oncall::{OnCall, OnCallError, OnCallService, Shift};
 
 /// Kinds `owner` and `service` look among: everything with an owner.
-pub const OWNED_KINDS: &[&str] = &["component", "api", "resource", "system", "domain", "template"];
+pub const OWNED_KINDS: &[&str] = &[
+    "component",
+    "api",
+    "resource",
+    "system",
+    "domain",
+    "template",
+];
 /// Kinds `team` looks among.
 pub const GROUP_KINDS: &[&str] = &["group"];
 /// Kinds `oncall` and `can` look among.
-pub const TARGET_KINDS: &[&str] = &["component", "api", "resource", "system", "domain", "template", "group"];
+pub const TARGET_KINDS: &[&str] = &[
+    "component",
+    "api",
+    "resource",
+    "system",
+    "domain",
+    "template",
+    "group",
+];
 /// How many search hits a reply shows.
 pub const SEARCH_LIMIT: usize = 10;
 
@@ -33,6 +51,13 @@ pub enum Outcome {
     Whoami(Whoami),
     /// `can`: the decision explained.
     Explain(Explanation),
+    /// `audit`: the latest audit records, newest first.
+    Audit {
+        /// The target asked about, if any.
+        target: Option<u32>,
+        /// The records.
+        records: Vec<crate::audit::AuditRecord>,
+    },
     /// `search`: the words, the best hits and how many matched in all.
     Search {
         /// The words searched for.
@@ -75,6 +100,8 @@ pub enum Outcome {
     Invalid(ParseError),
     /// The policy refused.
     Denied(Decision),
+    /// Something on idp's side failed; the message is safe to show.
+    Failed(String),
 }
 
 /// The `whoami` answer.
@@ -124,7 +151,13 @@ pub struct Handled {
 
 impl Handled {
     fn plain(outcome: Outcome, action: Action) -> Self {
-        Self { outcome, action, target: None, environment: None, decision: None }
+        Self {
+            outcome,
+            action,
+            target: None,
+            environment: None,
+            decision: None,
+        }
     }
 
     /// A short word for the audit log: answered, denied, not_found, ambiguous, invalid.
@@ -134,6 +167,7 @@ impl Handled {
             Outcome::NotFound { .. } | Outcome::HelpUnknown { .. } => "not_found",
             Outcome::Ambiguous { .. } => "ambiguous",
             Outcome::Invalid(_) => "invalid",
+            Outcome::Failed(_) => "failed",
             _ => "answered",
         }
     }
@@ -147,6 +181,8 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
     /// On-call lookups.
     pub oncall: &'a OnCallService,
+    /// The store, for commands that read history (audit).
+    pub store: &'a crate::store::Store,
     /// The time of the request.
     pub now: DateTime<Utc>,
 }
@@ -171,13 +207,20 @@ fn resolve(
     kinds: &[&str],
     what: &'static str,
     command: &'static str,
-) -> Result<u32, Outcome> {
+) -> Result<u32, Box<Outcome>> {
     match snapshot.lookup(query, kinds) {
         Lookup::Found(i) => Ok(i),
-        Lookup::Ambiguous(candidates) => Err(Outcome::Ambiguous { query: query_text(query), candidates, command }),
-        Lookup::NotFound(suggestions) => {
-            Err(Outcome::NotFound { what, query: query_text(query), suggestions, command })
-        }
+        Lookup::Ambiguous(candidates) => Err(Box::new(Outcome::Ambiguous {
+            query: query_text(query),
+            candidates,
+            command,
+        })),
+        Lookup::NotFound(suggestions) => Err(Box::new(Outcome::NotFound {
+            what,
+            query: query_text(query),
+            suggestions,
+            command,
+        })),
     }
 }
 
@@ -196,12 +239,20 @@ pub async fn on_call_status(ctx: &Context<'_>, caller: &Caller, target: u32) -> 
     match (answer, &caller.user) {
         (Ok(a), Some(me)) if a.is_primary(me) => OnCallStatus::Yes,
         (Ok(a), _) => OnCallStatus::No(on_call_summary(&a)),
-        (Err(OnCallError::NotResolvable(why)), _) => OnCallStatus::No(Some(format!("nobody known: {why}"))),
+        (Err(OnCallError::NotResolvable(why)), _) => {
+            OnCallStatus::No(Some(format!("nobody known: {why}")))
+        }
         (Err(e), _) => OnCallStatus::Unknown(e.to_string()),
     }
 }
 
-fn decide_simple(ctx: &Context<'_>, caller: &Caller, groups: &[EntityRef], action: Action, target: Option<&TargetFacts>) -> Decision {
+fn decide_simple(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    groups: &[EntityRef],
+    action: Action,
+    target: Option<&TargetFacts>,
+) -> Decision {
     authz::decide(
         ctx.policy,
         &AccessRequest {
@@ -226,7 +277,10 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             rule: None,
             reason: "this command declares no known permission, so it is refused".to_owned(),
         };
-        return Handled { decision: Some(decision.clone()), ..Handled::plain(Outcome::Denied(decision), Action::Public) };
+        return Handled {
+            decision: Some(decision.clone()),
+            ..Handled::plain(Outcome::Denied(decision), Action::Public)
+        };
     };
     let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
 
@@ -236,11 +290,14 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
         Command::Team(q) => (Some(q), GROUP_KINDS, "group"),
         Command::OnCall(q) => (Some(q), TARGET_KINDS, "service or group"),
         Command::Can { target, .. } => (Some(target), TARGET_KINDS, "service or group"),
+        Command::Audit {
+            target: Some(t), ..
+        } => (Some(t), TARGET_KINDS, "service or group"),
         _ => (None, OWNED_KINDS, "service"),
     };
     let target = match query.map(|q| resolve(ctx.snapshot, q, kinds, what, command.name())) {
         Some(Ok(i)) => Some(i),
-        Some(Err(outcome)) => return Handled::plain(outcome, action),
+        Some(Err(outcome)) => return Handled::plain(*outcome, action),
         None => None,
     };
     let facts = target.map(|i| TargetFacts::of(ctx.snapshot, i));
@@ -263,12 +320,25 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
     };
     let mut environment = None;
     let outcome = match (command, target) {
-        (Command::Owner(_), Some(i)) => Outcome::Owner(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await),
+        (Command::Owner(_), Some(i)) => {
+            Outcome::Owner(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)
+        }
         (Command::Service(_), Some(i)) => Outcome::Service(i),
         (Command::Team(_), Some(i)) => Outcome::Team(i),
-        (Command::OnCall(_), Some(i)) => Outcome::OnCall(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await),
-        (Command::Can { action: asked, environment: env, .. }, Some(i)) => {
-            let env = env.clone().or_else(|| (*asked == Action::Rollback).then(|| "production".to_owned()));
+        (Command::OnCall(_), Some(i)) => {
+            Outcome::OnCall(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)
+        }
+        (
+            Command::Can {
+                action: asked,
+                environment: env,
+                ..
+            },
+            Some(i),
+        ) => {
+            let env = env
+                .clone()
+                .or_else(|| (*asked == Action::Rollback).then(|| "production".to_owned()));
             environment.clone_from(&env);
             let on_call = if matches!(asked, Action::Rollback | Action::Approve) {
                 on_call_status(ctx, caller, i).await
@@ -288,11 +358,21 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
                     now: ctx.now,
                 },
             );
-            Outcome::Explain(Explanation { action: *asked, target: i, environment: env, on_call, decision })
+            Outcome::Explain(Explanation {
+                action: *asked,
+                target: i,
+                environment: env,
+                on_call,
+                decision,
+            })
         }
         (Command::Whoami, _) => {
             let user = caller.user.as_ref().and_then(|u| ctx.snapshot.get(u));
-            let roles = ctx.policy.roles_of(caller.user.as_ref(), &groups, None).into_iter().collect();
+            let roles = ctx
+                .policy
+                .roles_of(caller.user.as_ref(), &groups, None)
+                .into_iter()
+                .collect();
             let shifts = match &caller.user {
                 Some(u) => ctx.oncall.shifts_of(ctx.snapshot, u, ctx.now).await,
                 None => Vec::new(),
@@ -305,17 +385,44 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
                 shifts,
             })
         }
+        (Command::Audit { since, .. }, target) => {
+            let query = crate::audit::AuditQuery::latest(
+                target_ref.as_ref().map(EntityRef::key),
+                *since,
+                20,
+            );
+            match ctx.store.audit_query(&query).await {
+                Ok(records) => Outcome::Audit { target, records },
+                Err(e) => {
+                    tracing::error!(error = %e, "audit query failed");
+                    Outcome::Failed("the audit log could not be read".to_owned())
+                }
+            }
+        }
         (Command::Search(words), _) => {
             let (hits, total) = ctx.snapshot.search(words, SEARCH_LIMIT);
-            Outcome::Search { words: words.clone(), hits: hits.into_iter().map(|h| h.index).collect(), total }
+            Outcome::Search {
+                words: words.clone(),
+                hits: hits.into_iter().map(|h| h.index).collect(),
+                total,
+            }
         }
         (Command::Help(None), _) => Outcome::Help(None),
         (Command::Help(Some(topic)), _) => match spec::find(topic) {
             Some(s) => Outcome::Help(Some(s)),
-            None => Outcome::HelpUnknown { topic: topic.clone(), suggestions: crate::command::suggest_command(topic) },
+            None => Outcome::HelpUnknown {
+                topic: topic.clone(),
+                suggestions: crate::command::suggest_command(topic),
+            },
         },
         // Every command with a target resolved it above.
         (_, None) => Outcome::Help(None),
     };
-    Handled { outcome, action, target: target_ref, environment, decision }
+    Handled {
+        outcome,
+        action,
+        target: target_ref,
+        environment,
+        decision,
+    }
 }

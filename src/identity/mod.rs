@@ -29,7 +29,10 @@ pub struct Identity {
 impl Identity {
     /// A guest, with the reason shown to them.
     pub fn guest(reason: impl Into<String>) -> Self {
-        Self { user: None, guest_reason: Some(reason.into()) }
+        Self {
+            user: None,
+            guest_reason: Some(reason.into()),
+        }
     }
 }
 
@@ -65,7 +68,11 @@ impl IdentityService {
     ///
     /// # Errors
     /// A message naming an explicit mapping whose user ref cannot be read.
-    pub fn new(store: Store, slack: Option<SlackApi>, config: &IdentityConfig) -> Result<Self, String> {
+    pub fn new(
+        store: Store,
+        slack: Option<SlackApi>,
+        config: &IdentityConfig,
+    ) -> Result<Self, String> {
         let mut explicit = HashMap::new();
         for (slack_id, user) in &config.users {
             let r = EntityRef::parse(user, Some("User"), DEFAULT_NAMESPACE)
@@ -75,16 +82,27 @@ impl IdentityService {
         let ttl = Duration::from_secs(config.cache_ttl_secs.max(1));
         let cache = moka::future::Cache::builder()
             .max_capacity(100_000)
-            .expire_after(AnswerExpiry { ok: ttl.min(Duration::from_secs(600)) })
+            .expire_after(AnswerExpiry {
+                ok: ttl.min(Duration::from_secs(600)),
+            })
             .build();
-        Ok(Self { slack, store, explicit, cache, ttl })
+        Ok(Self {
+            slack,
+            store,
+            explicit,
+            cache,
+            ttl,
+        })
     }
 
     /// Who this Slack user is in the catalog.
     pub async fn resolve(&self, snapshot: &Snapshot, user_id: &str) -> Identity {
         if let Some(user) = self.explicit.get(user_id) {
             return match snapshot.get(user) {
-                Some(i) => Identity { user: Some(snapshot.node(i).entity.entity_ref.clone()), guest_reason: None },
+                Some(i) => Identity {
+                    user: Some(snapshot.node(i).entity.entity_ref.clone()),
+                    guest_reason: None,
+                },
                 None => Identity::guest(format!(
                     "idp.toml maps your Slack id to {}, which is not in the catalog",
                     user.short()
@@ -101,20 +119,28 @@ impl IdentityService {
         };
         match answer {
             SlackAnswer::Email(email) => match snapshot.user_by_email(&email) {
-                Some(i) => Identity { user: Some(snapshot.node(i).entity.entity_ref.clone()), guest_reason: None },
+                Some(i) => Identity {
+                    user: Some(snapshot.node(i).entity.entity_ref.clone()),
+                    guest_reason: None,
+                },
                 None => Identity::guest(format!("no catalog User has your email {email}")),
             },
             SlackAnswer::NoEmail => Identity::guest(
                 "your Slack profile shows idp no email (the app needs the users:read.email scope), so idp can't match you to a catalog User",
             ),
             SlackAnswer::Unknown => Identity::guest("Slack doesn't know your user id"),
-            SlackAnswer::Unavailable(why) => Identity::guest(format!("idp couldn't ask Slack who you are ({why})")),
+            SlackAnswer::Unavailable(why) => {
+                Identity::guest(format!("idp couldn't ask Slack who you are ({why})"))
+            }
         }
     }
 
     async fn ask(&self, user_id: &str) -> SlackAnswer {
         match self.store.slack_identity(user_id).await {
-            Ok(Some(cached)) if Utc::now() - cached.fetched_at < chrono::Duration::from_std(self.ttl).unwrap_or_default() => {
+            Ok(Some(cached))
+                if Utc::now() - cached.fetched_at
+                    < chrono::Duration::from_std(self.ttl).unwrap_or_default() =>
+            {
                 return match (cached.status.as_str(), cached.email) {
                     ("ok", Some(email)) => SlackAnswer::Email(email),
                     ("unknown", _) => SlackAnswer::Unknown,
@@ -133,7 +159,9 @@ impl IdentityService {
                 Some(email) => (SlackAnswer::Email(email), "ok"),
                 None => (SlackAnswer::NoEmail, "no_email"),
             },
-            Err(SlackApiError::Api { code, .. }) if code == "user_not_found" || code == "users_not_found" => {
+            Err(SlackApiError::Api { code, .. })
+                if code == "user_not_found" || code == "users_not_found" =>
+            {
                 (SlackAnswer::Unknown, "unknown")
             }
             Err(e) => {
@@ -154,7 +182,11 @@ impl IdentityService {
             SlackAnswer::Email(e) => Some(e.clone()),
             _ => None,
         };
-        let entry = CachedSlackUser { email, status: status.to_owned(), fetched_at: Utc::now() };
+        let entry = CachedSlackUser {
+            email,
+            status: status.to_owned(),
+            fetched_at: Utc::now(),
+        };
         if let Err(e) = self.store.put_slack_identity(user_id, &entry).await {
             tracing::warn!(error = %e, "could not cache a Slack identity");
         }
@@ -169,7 +201,12 @@ struct AnswerExpiry {
 }
 
 impl moka::Expiry<String, SlackAnswer> for AnswerExpiry {
-    fn expire_after_create(&self, _key: &String, value: &SlackAnswer, _now: std::time::Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &SlackAnswer,
+        _now: std::time::Instant,
+    ) -> Option<Duration> {
         Some(match value {
             SlackAnswer::Unavailable(_) => Duration::from_secs(15),
             _ => self.ok,

@@ -28,7 +28,8 @@ pub struct Person {
     pub name: String,
     /// Email address, if the provider gives one.
     pub email: Option<String>,
-    /// The catalog User with that email, if any.
+    /// The catalog User: matched by email for PagerDuty, by ref for rotations; `None` when the
+    /// catalog has no such user.
     pub user: Option<EntityRef>,
 }
 

@@ -10,7 +10,8 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 /// The hyper connector type: HTTPS or HTTP (the latter only for loopback fakes).
-pub type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+pub type Connector =
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
 /// A Slack user as idp needs it (from `users.info`, <https://docs.slack.dev/reference/methods/users.info>).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +73,10 @@ pub struct SlackApi {
 
 impl std::fmt::Debug for SlackApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlackApi").field("token", &"[redacted]").field("timeout", &self.timeout).finish()
+        f.debug_struct("SlackApi")
+            .field("token", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -88,7 +92,8 @@ impl SlackApi {
             .enable_http1()
             .enable_http2()
             .build();
-        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'));
+        let connector = SlackClientHyperConnector::with_connector(https)
+            .with_slack_api_url(api_url.trim_end_matches('/'));
         Ok(Self {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(token.expose_secret().to_owned().into()),
@@ -98,11 +103,18 @@ impl SlackApi {
 
     fn map_error(method: &'static str, e: SlackClientError) -> SlackApiError {
         match e {
-            SlackClientError::ApiError(api) => SlackApiError::Api { method, code: api.code },
-            SlackClientError::RateLimitError(r) => {
-                SlackApiError::RateLimited { method, retry_after: r.retry_after.map(|d| d.as_secs()) }
-            }
-            other => SlackApiError::Transport { method, detail: other.to_string() },
+            SlackClientError::ApiError(api) => SlackApiError::Api {
+                method,
+                code: api.code,
+            },
+            SlackClientError::RateLimitError(r) => SlackApiError::RateLimited {
+                method,
+                retry_after: r.retry_after.map(|d| d.as_secs()),
+            },
+            other => SlackApiError::Transport {
+                method,
+                detail: other.to_string(),
+            },
         }
     }
 
@@ -116,13 +128,19 @@ impl SlackApi {
         let request = SlackApiUsersInfoRequest::new(user_id.to_owned().into());
         let response = tokio::time::timeout(self.timeout, session.users_info(&request))
             .await
-            .map_err(|_| SlackApiError::Timeout { method: METHOD, millis: self.timeout.as_millis() })?
+            .map_err(|_| SlackApiError::Timeout {
+                method: METHOD,
+                millis: self.timeout.as_millis(),
+            })?
             .map_err(|e| Self::map_error(METHOD, e))?;
         let user = response.user;
         let profile = user.profile.as_ref();
         Ok(SlackUser {
             id: user.id.to_string(),
-            email: profile.and_then(|p| p.email.as_ref()).map(|e| e.0.clone()).filter(|e| !e.is_empty()),
+            email: profile
+                .and_then(|p| p.email.as_ref())
+                .map(|e| e.0.clone())
+                .filter(|e| !e.is_empty()),
             name: profile.and_then(|p| p.real_name.clone().or_else(|| p.display_name.clone())),
             deleted: user.deleted.unwrap_or(false),
         })

@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tracing::Instrument;
 
 use super::inbound::{self, EventEnvelope, SlashCommand};
 use super::render::Reply;
@@ -111,11 +112,21 @@ pub async fn handle_command(
     }
     let request_id = state.next_request_id();
     let span = tracing::debug_span!("slash_command", %request_id, team = %form.team_id, user = %form.user_id);
-    let _guard = span.enter();
-    let caller = state
-        .slack_caller(&form.team_id, &form.user_id, &form.channel_id, form.channel_name.as_deref())
-        .await;
-    let reply = state.dispatch(&caller, &form.text, Dialect::Slack).await;
+    let reply = async {
+        let caller = state
+            .slack_caller(
+                &form.team_id,
+                &form.user_id,
+                &form.channel_id,
+                form.channel_name.as_deref(),
+            )
+            .await;
+        state
+            .dispatch_as(&request_id, &caller, &form.text, Dialect::Slack)
+            .await
+    }
+    .instrument(span)
+    .await;
     match serde_json::to_vec(&reply.ephemeral()) {
         Ok(bytes) => (StatusCode::OK, bytes),
         Err(e) => {

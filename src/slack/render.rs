@@ -9,9 +9,9 @@
 use slack_morphism::prelude::*;
 
 use super::mrkdwn::{self, escape};
+use crate::authz::{Decision, OnCallStatus, Outcome as Verdict};
 use crate::catalog::{Entity, EntityRef, RelationType, Snapshot, Target};
 use crate::command::{ParseError, REGISTRY};
-use crate::authz::{Decision, OnCallStatus, Outcome as Verdict};
 use crate::handlers::{Explanation, Outcome, Whoami};
 use crate::oncall::{OnCall, OnCallError, OnCallSource, Shift};
 
@@ -309,7 +309,10 @@ fn field(label: &str, value: Option<&str>) -> Option<String> {
 }
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map_or_else(|| "further notice".to_owned(), |t| format!("{} UTC", t.format("%a %d %b %H:%M")))
+    t.map_or_else(
+        || "further notice".to_owned(),
+        |t| format!("{} UTC", t.format("%a %d %b %H:%M")),
+    )
 }
 
 fn shift_line(shift: &Shift) -> String {
@@ -345,7 +348,11 @@ fn render_owner(snapshot: &Snapshot, idx: u32, on_call: &Result<OnCall, OnCallEr
         Target::Resolved(i) => snapshot.node(*i).entity.display_name().to_owned(),
         Target::Unresolved(r) => r.short(),
     });
-    let mut text = format!("*Owner:* {}\n*On call:* {}", owner_line(snapshot, idx), on_call_text(on_call));
+    let mut text = format!(
+        "*Owner:* {}\n*On call:* {}",
+        owner_line(snapshot, idx),
+        on_call_text(on_call)
+    );
     if let Some(Target::Resolved(o)) = &owner_target {
         let owner = &snapshot.node(*o).entity;
         if let Some(email) = &owner.profile.email {
@@ -861,12 +868,17 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
             render_error(text, err.to_string())
         }
         Outcome::Denied(decision) => render_denied(decision),
+        Outcome::Audit { target, records } => render_audit(snapshot, *target, records),
+        Outcome::Failed(why) => render_error(escape(why), format!("Failed: {why}")),
     }
 }
 
 fn render_denied(decision: &Decision) -> Reply {
     let mut b = Blocks::default();
-    b.section(format!(":no_entry: You can't do that. {}", escape_within(&decision.reason, 2500)));
+    b.section(format!(
+        ":no_entry: You can't do that. {}",
+        escape_within(&decision.reason, 2500)
+    ));
     b.context(vec![match &decision.rule {
         Some(rule) => format!("Decided by policy rule {}", code(rule)),
         None => "No policy rule allows it (deny by default)".to_owned(),
@@ -885,8 +897,17 @@ fn render_oncall(snapshot: &Snapshot, idx: u32, answer: &Result<OnCall, OnCallEr
             levels.dedup();
             let mut lines = Vec::new();
             for level in levels {
-                let people: Vec<String> = a.now.iter().filter(|s| s.level == level).map(shift_line).collect();
-                let label = if level == 1 { "*On call now:*".to_owned() } else { format!("*Level {level}:*") };
+                let people: Vec<String> = a
+                    .now
+                    .iter()
+                    .filter(|s| s.level == level)
+                    .map(shift_line)
+                    .collect();
+                let label = if level == 1 {
+                    "*On call now:*".to_owned()
+                } else {
+                    format!("*Level {level}:*")
+                };
                 lines.push(format!("{label} {}", people.join(", ")));
             }
             if lines.is_empty() {
@@ -901,12 +922,18 @@ fn render_oncall(snapshot: &Snapshot, idx: u32, answer: &Result<OnCall, OnCallEr
             }
             b.section(join_lines(&lines, MAX_SECTION, LIST_LINES));
             let source = match &a.source {
-                OnCallSource::PagerDuty { escalation_policy_name, service_id, .. } => format!(
+                OnCallSource::PagerDuty {
+                    escalation_policy_name,
+                    service_id,
+                    ..
+                } => format!(
                     "From PagerDuty: escalation policy {} (service {})",
                     escape_within(escalation_policy_name, 200),
                     code(service_id)
                 ),
-                OnCallSource::Rotation { group } => format!("From the rotation of {}", code(&group.short())),
+                OnCallSource::Rotation { group } => {
+                    format!("From the rotation of {}", code(&group.short()))
+                }
             };
             b.context(vec![source]);
             let text = match a.primary().next() {
@@ -924,14 +951,19 @@ fn render_oncall(snapshot: &Snapshot, idx: u32, answer: &Result<OnCall, OnCallEr
 
 fn capitalize_first(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().collect::<String>() + c.as_str())
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
 }
 
 fn render_whoami(snapshot: &Snapshot, w: &Whoami) -> Reply {
     let mut b = Blocks::default();
     let Some(user) = w.user else {
         b.header("You are a guest");
-        let why = w.guest_reason.clone().unwrap_or_else(|| "idp could not match you to a catalog user".to_owned());
+        let why = w
+            .guest_reason
+            .clone()
+            .unwrap_or_else(|| "idp could not match you to a catalog user".to_owned());
         b.section(format!(
             "{}.\nGuests can read the catalog but belong to no group and hold no role. Ask your platform team to add your email to a catalog User, or to map your Slack id in `idp.toml`.",
             escape_within(&why, 1000)
@@ -949,23 +981,45 @@ fn render_whoami(snapshot: &Snapshot, w: &Whoami) -> Reply {
         if w.groups.is_empty() {
             "_none_".to_owned()
         } else {
-            w.groups.iter().map(|g| code(&g.name)).collect::<Vec<_>>().join(", ")
+            w.groups
+                .iter()
+                .map(|g| code(&g.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ));
     lines.push(format!(
         "*Roles:* {}",
-        if w.roles.is_empty() { "_none_".to_owned() } else { w.roles.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ") }
+        if w.roles.is_empty() {
+            "_none_".to_owned()
+        } else {
+            w.roles
+                .iter()
+                .map(|r| code(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     ));
     b.section(join_lines(&lines, MAX_SECTION, LIST_LINES));
     let shifts: Vec<String> = w
         .shifts
         .iter()
-        .map(|(what, s)| format!("• {}: {} → {}", escape_within(what, 200), when(s.start), when(s.end)))
+        .map(|(what, s)| {
+            format!(
+                "• {}: {} → {}",
+                escape_within(what, 200),
+                when(s.start),
+                when(s.end)
+            )
+        })
         .collect();
     b.section(if shifts.is_empty() {
         "*On-call shifts:* none now or next".to_owned()
     } else {
-        format!("*On-call shifts:*\n{}", join_lines(&shifts, MAX_SECTION - 30, LIST_LINES))
+        format!(
+            "*On-call shifts:*\n{}",
+            join_lines(&shifts, MAX_SECTION - 30, LIST_LINES)
+        )
     });
     b.finish(&format!("You are {}", e.entity_ref.short()))
 }
@@ -973,8 +1027,16 @@ fn render_whoami(snapshot: &Snapshot, w: &Whoami) -> Reply {
 fn render_explain(snapshot: &Snapshot, x: &Explanation) -> Reply {
     let e = &snapshot.node(x.target).entity;
     let mut b = Blocks::default();
-    let env = x.environment.as_deref().map(|e| format!(" in {e}")).unwrap_or_default();
-    b.header(&format!("Can you {} {}{env}?", x.action.as_str(), e.entity_ref.name));
+    let env = x
+        .environment
+        .as_deref()
+        .map(|e| format!(" in {e}"))
+        .unwrap_or_default();
+    b.header(&format!(
+        "Can you {} {}{env}?",
+        x.action.as_str(),
+        e.entity_ref.name
+    ));
     let verdict = match &x.decision.outcome {
         Verdict::Allow => ":white_check_mark: *Yes.*".to_owned(),
         Verdict::Deny => ":no_entry: *No.*".to_owned(),
@@ -997,7 +1059,9 @@ fn render_explain(snapshot: &Snapshot, x: &Explanation) -> Reply {
     match &x.on_call {
         OnCallStatus::Yes => lines.push("You are on call for it now.".to_owned()),
         OnCallStatus::No(Some(who)) => lines.push(format!("On call now: {}.", escape(who))),
-        OnCallStatus::Unknown(why) => lines.push(format!("On-call status unknown: {}.", escape(why))),
+        OnCallStatus::Unknown(why) => {
+            lines.push(format!("On-call status unknown: {}.", escape(why)));
+        }
         OnCallStatus::No(None) | OnCallStatus::NotAsked => {}
     }
     b.section(lines.join("\n"));
@@ -1010,5 +1074,35 @@ fn render_explain(snapshot: &Snapshot, x: &Explanation) -> Reply {
         Verdict::Deny => "no",
         Verdict::RequireApproval(_) => "with approval",
     };
-    b.finish(&format!("can {} {}{env}: {short}", x.action.as_str(), e.entity_ref.name))
+    b.finish(&format!(
+        "can {} {}{env}: {short}",
+        x.action.as_str(),
+        e.entity_ref.name
+    ))
+}
+
+fn render_audit(
+    snapshot: &Snapshot,
+    target: Option<u32>,
+    records: &[crate::audit::AuditRecord],
+) -> Reply {
+    let mut b = Blocks::default();
+    let about = target.map(|i| snapshot.node(i).entity.entity_ref.name.clone());
+    b.header(&match &about {
+        Some(name) => format!("Audit log: {name}"),
+        None => "Audit log".to_owned(),
+    });
+    if records.is_empty() {
+        b.section("No records match.".to_owned());
+        return b.finish("No audit records match");
+    }
+    let lines: Vec<String> = records
+        .iter()
+        .map(|r| format!("• {}", escape_within(&r.summary_line(), 400)))
+        .collect();
+    b.section(join_lines(&lines, MAX_SECTION, 20));
+    b.context(vec![
+        "Newest first · `idp audit export` on the server gives everything as JSON lines".to_owned(),
+    ]);
+    b.finish(&format!("{} audit records", records.len()))
 }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use idp::authz::{
-    AccessRequest, Action, Caller, ChannelKind, Decision, OnCallStatus, Origin, Outcome, Policy, TargetFacts, decide,
-    groups_of,
+    AccessRequest, Action, Caller, ChannelKind, Decision, OnCallStatus, Origin, Outcome, Policy,
+    TargetFacts, decide, groups_of,
 };
 use idp::catalog::{CatalogService, EntityRef, Snapshot};
 
@@ -15,11 +15,15 @@ fn user(name: &str) -> EntityRef {
 }
 
 fn outside_freeze() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).single().expect("time")
+    Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0)
+        .single()
+        .expect("time")
 }
 
 fn inside_freeze() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 28, 10, 0, 0).single().expect("time")
+    Utc.with_ymd_and_hms(2026, 12, 28, 10, 0, 0)
+        .single()
+        .expect("time")
 }
 
 struct Case {
@@ -45,7 +49,17 @@ const fn case(
     expect: &'static str,
     rule: Option<&'static str>,
 ) -> Case {
-    Case { who, action, env, on_call, channel, freeze, requester: None, expect, rule }
+    Case {
+        who,
+        action,
+        env,
+        on_call,
+        channel,
+        freeze,
+        requester: None,
+        expect,
+        rule,
+    }
 }
 
 fn verdict(d: &Decision) -> &'static str {
@@ -57,10 +71,17 @@ fn verdict(d: &Decision) -> &'static str {
 }
 
 fn run(policy: &Policy, snapshot: &Snapshot, c: &Case) -> Decision {
-    let target_index = snapshot.get(&EntityRef::new("Component", "default", "checkout-api")).expect("checkout-api");
+    let target_index = snapshot
+        .get(&EntityRef::new("Component", "default", "checkout-api"))
+        .expect("checkout-api");
     let facts = TargetFacts::of(snapshot, target_index);
     let me = c.who.map(user);
-    let caller = Caller { origin: Origin::Shell, user: me.clone(), guest_reason: None, channel: c.channel.clone() };
+    let caller = Caller {
+        origin: Origin::Shell,
+        user: me.clone(),
+        guest_reason: None,
+        channel: c.channel.clone(),
+    };
     let groups = groups_of(snapshot, me.as_ref());
     let requester = c.requester.map(user);
     decide(
@@ -71,9 +92,17 @@ fn run(policy: &Policy, snapshot: &Snapshot, c: &Case) -> Decision {
             groups: &groups,
             target: Some(&facts),
             environment: c.env,
-            on_call: if c.on_call { OnCallStatus::Yes } else { OnCallStatus::No(Some("Mei Tanaka until Mon 09:00 UTC".to_owned())) },
+            on_call: if c.on_call {
+                OnCallStatus::Yes
+            } else {
+                OnCallStatus::No(Some("Mei Tanaka until Mon 09:00 UTC".to_owned()))
+            },
             requester: requester.as_ref(),
-            now: if c.freeze { inside_freeze() } else { outside_freeze() },
+            now: if c.freeze {
+                inside_freeze()
+            } else {
+                outside_freeze()
+            },
         },
     )
 }
@@ -87,39 +116,257 @@ async fn the_default_policy_decides_the_whole_matrix_as_documented() {
     // daria: platform-admin (platform-sre); sofia: payments-platform member (owner of checkout-api);
     // mei: payments-platform team-admin; amara: developer in storefront-web; vera: engineering only.
     let table = vec![
-        case(None, CatalogRead, None, false, other(), false, "allow", Some("anyone-reads")),
-        case(Some("amara.okafor"), CatalogRead, None, false, dm(), true, "allow", Some("anyone-reads")),
+        case(
+            None,
+            CatalogRead,
+            None,
+            false,
+            other(),
+            false,
+            "allow",
+            Some("anyone-reads"),
+        ),
+        case(
+            Some("amara.okafor"),
+            CatalogRead,
+            None,
+            false,
+            dm(),
+            true,
+            "allow",
+            Some("anyone-reads"),
+        ),
         // Rollback in production.
-        case(Some("sofia.marquez"), Rollback, Some("production"), true, incident(), false, "allow", Some("on-call-rolls-back")),
-        case(Some("sofia.marquez"), Rollback, Some("production"), true, other(), false, "allow", Some("on-call-rolls-back")),
-        case(Some("sofia.marquez"), Rollback, Some("production"), true, dm(), false, "deny", Some("no-rollbacks-in-direct-messages")),
-        case(Some("sofia.marquez"), Rollback, Some("production"), false, incident(), false, "approval", Some("others-ask-the-on-call")),
-        case(Some("amara.okafor"), Rollback, Some("production"), false, incident(), false, "approval", Some("others-ask-the-on-call")),
-        case(Some("daria.volkova"), Rollback, Some("production"), false, incident(), false, "allow", Some("platform-admins-roll-back")),
-        case(None, Rollback, Some("production"), false, incident(), false, "deny", None),
+        case(
+            Some("sofia.marquez"),
+            Rollback,
+            Some("production"),
+            true,
+            incident(),
+            false,
+            "allow",
+            Some("on-call-rolls-back"),
+        ),
+        case(
+            Some("sofia.marquez"),
+            Rollback,
+            Some("production"),
+            true,
+            other(),
+            false,
+            "allow",
+            Some("on-call-rolls-back"),
+        ),
+        case(
+            Some("sofia.marquez"),
+            Rollback,
+            Some("production"),
+            true,
+            dm(),
+            false,
+            "deny",
+            Some("no-rollbacks-in-direct-messages"),
+        ),
+        case(
+            Some("sofia.marquez"),
+            Rollback,
+            Some("production"),
+            false,
+            incident(),
+            false,
+            "approval",
+            Some("others-ask-the-on-call"),
+        ),
+        case(
+            Some("amara.okafor"),
+            Rollback,
+            Some("production"),
+            false,
+            incident(),
+            false,
+            "approval",
+            Some("others-ask-the-on-call"),
+        ),
+        case(
+            Some("daria.volkova"),
+            Rollback,
+            Some("production"),
+            false,
+            incident(),
+            false,
+            "allow",
+            Some("platform-admins-roll-back"),
+        ),
+        case(
+            None,
+            Rollback,
+            Some("production"),
+            false,
+            incident(),
+            false,
+            "deny",
+            None,
+        ),
         // Freeze: production is closed to everyone but platform-admins, on call or not.
-        case(Some("sofia.marquez"), Rollback, Some("production"), true, incident(), true, "deny", Some("production-freeze")),
-        case(Some("daria.volkova"), Rollback, Some("production"), false, incident(), true, "allow", Some("platform-admins-roll-back")),
-        case(Some("sofia.marquez"), Rollback, Some("staging"), true, incident(), true, "allow", Some("on-call-rolls-back")),
+        case(
+            Some("sofia.marquez"),
+            Rollback,
+            Some("production"),
+            true,
+            incident(),
+            true,
+            "deny",
+            Some("production-freeze"),
+        ),
+        case(
+            Some("daria.volkova"),
+            Rollback,
+            Some("production"),
+            false,
+            incident(),
+            true,
+            "allow",
+            Some("platform-admins-roll-back"),
+        ),
+        case(
+            Some("sofia.marquez"),
+            Rollback,
+            Some("staging"),
+            true,
+            incident(),
+            true,
+            "allow",
+            Some("on-call-rolls-back"),
+        ),
         // Outside production developers may roll back; guests may not.
-        case(Some("amara.okafor"), Rollback, Some("staging"), false, other(), false, "allow", Some("developers-roll-back-outside-production")),
-        case(None, Rollback, Some("staging"), false, other(), false, "deny", None),
+        case(
+            Some("amara.okafor"),
+            Rollback,
+            Some("staging"),
+            false,
+            other(),
+            false,
+            "allow",
+            Some("developers-roll-back-outside-production"),
+        ),
+        case(
+            None,
+            Rollback,
+            Some("staging"),
+            false,
+            other(),
+            false,
+            "deny",
+            None,
+        ),
         // Templates: members of the owning group (child groups count for parents, not the reverse).
-        case(Some("sofia.marquez"), TemplateRun, Some("production"), false, other(), false, "allow", Some("team-members-run-templates")),
-        case(Some("vera.lindholm"), TemplateRun, Some("production"), false, other(), false, "deny", None),
-        case(Some("amara.okafor"), TemplateRun, Some("production"), false, other(), false, "deny", None),
-        case(Some("sofia.marquez"), TemplateRun, Some("production"), false, other(), true, "deny", Some("production-freeze")),
-        case(Some("daria.volkova"), TemplateRun, Some("production"), false, other(), true, "allow", Some("platform-admins-run-templates")),
+        case(
+            Some("sofia.marquez"),
+            TemplateRun,
+            Some("production"),
+            false,
+            other(),
+            false,
+            "allow",
+            Some("team-members-run-templates"),
+        ),
+        case(
+            Some("vera.lindholm"),
+            TemplateRun,
+            Some("production"),
+            false,
+            other(),
+            false,
+            "deny",
+            None,
+        ),
+        case(
+            Some("amara.okafor"),
+            TemplateRun,
+            Some("production"),
+            false,
+            other(),
+            false,
+            "deny",
+            None,
+        ),
+        case(
+            Some("sofia.marquez"),
+            TemplateRun,
+            Some("production"),
+            false,
+            other(),
+            true,
+            "deny",
+            Some("production-freeze"),
+        ),
+        case(
+            Some("daria.volkova"),
+            TemplateRun,
+            Some("production"),
+            false,
+            other(),
+            true,
+            "allow",
+            Some("platform-admins-run-templates"),
+        ),
         // Approvals.
-        case(Some("sofia.marquez"), Approve, Some("production"), true, incident(), false, "allow", Some("on-call-or-team-admins-approve")),
-        case(Some("mei.tanaka"), Approve, Some("production"), false, incident(), false, "allow", Some("team-admins-approve")),
-        case(Some("amara.okafor"), Approve, Some("production"), false, incident(), false, "deny", None),
+        case(
+            Some("sofia.marquez"),
+            Approve,
+            Some("production"),
+            true,
+            incident(),
+            false,
+            "allow",
+            Some("on-call-or-team-admins-approve"),
+        ),
+        case(
+            Some("mei.tanaka"),
+            Approve,
+            Some("production"),
+            false,
+            incident(),
+            false,
+            "allow",
+            Some("team-admins-approve"),
+        ),
+        case(
+            Some("amara.okafor"),
+            Approve,
+            Some("production"),
+            false,
+            incident(),
+            false,
+            "deny",
+            None,
+        ),
         // The audit log.
-        case(Some("daria.volkova"), AuditRead, None, false, other(), false, "allow", Some("platform-admins-read-the-audit-log")),
-        case(Some("mei.tanaka"), AuditRead, None, false, other(), false, "deny", None),
+        case(
+            Some("daria.volkova"),
+            AuditRead,
+            None,
+            false,
+            other(),
+            false,
+            "allow",
+            Some("platform-admins-read-the-audit-log"),
+        ),
+        case(
+            Some("mei.tanaka"),
+            AuditRead,
+            None,
+            false,
+            other(),
+            false,
+            "deny",
+            None,
+        ),
     ];
     for backend in support::backends().into_iter().take(1) {
-        let catalog = CatalogService::open(backend.store().await).await.expect("open");
+        let catalog = CatalogService::open(backend.store().await)
+            .await
+            .expect("open");
         catalog.sync(&[support::demo_catalog()]).await;
         let snapshot = catalog.snapshot();
         let policy = Policy::builtin();
@@ -141,14 +388,30 @@ async fn the_default_policy_decides_the_whole_matrix_as_documented() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_requester_can_never_approve_their_own_request_even_on_call() {
     let backend = &support::backends()[0];
-    let catalog = CatalogService::open(backend.store().await).await.expect("open");
+    let catalog = CatalogService::open(backend.store().await)
+        .await
+        .expect("open");
     catalog.sync(&[support::demo_catalog()]).await;
     let snapshot = catalog.snapshot();
     let policy = Policy::builtin();
-    let mut own = case(Some("mei.tanaka"), Action::Approve, Some("production"), true, ChannelKind::Incident("inc-1".into()), false, "deny", None);
+    let mut own = case(
+        Some("mei.tanaka"),
+        Action::Approve,
+        Some("production"),
+        true,
+        ChannelKind::Incident("inc-1".into()),
+        false,
+        "deny",
+        None,
+    );
     own.requester = Some("mei.tanaka");
     let d = run(&policy, &snapshot, &own);
-    assert_eq!((verdict(&d), d.rule.as_deref()), ("deny", Some("requesters-never-approve-their-own")), "{}", d.reason);
+    assert_eq!(
+        (verdict(&d), d.rule.as_deref()),
+        ("deny", Some("requesters-never-approve-their-own")),
+        "{}",
+        d.reason
+    );
     own.requester = Some("sofia.marquez");
     assert_eq!(verdict(&run(&policy, &snapshot, &own)), "allow");
 }
@@ -157,7 +420,11 @@ async fn a_requester_can_never_approve_their_own_request_even_on_call() {
 fn denials_say_who_is_on_call_and_what_to_do() {
     let policy = Policy::builtin();
     let snapshot = Snapshot::default();
-    let facts = TargetFacts { entity: EntityRef::new("Component", "default", "checkout-api"), owner: None, system: None };
+    let facts = TargetFacts {
+        entity: EntityRef::new("Component", "default", "checkout-api"),
+        owner: None,
+        system: None,
+    };
     let caller = Caller::guest(Origin::Shell);
     let d = decide(
         &policy,
@@ -172,26 +439,61 @@ fn denials_say_who_is_on_call_and_what_to_do() {
             now: outside_freeze(),
         },
     );
-    assert!(d.reason.contains("You're not on call for checkout-api (on call now: Mei Tanaka until Mon 18:00 UTC)"), "{}", d.reason);
+    assert!(
+        d.reason.contains(
+            "You're not on call for checkout-api (on call now: Mei Tanaka until Mon 18:00 UTC)"
+        ),
+        "{}",
+        d.reason
+    );
     assert!(snapshot.is_empty());
 }
 
 #[test]
 fn malformed_policies_name_the_file_line_and_problem() {
     let bad = [
-        ("rules:\n  - name: x\n    action: launch-missiles\n    outcome: allow\n", "unknown action `launch-missiles`"),
-        ("roles: {a: {}}\nbindings:\n  - role: b\n    group: g\n", "line 3: binding names unknown role `b`"),
-        ("rules:\n  - name: x\n    action: rollback\n    outcome: maybe\n", "policy.yaml"),
-        ("freezes:\n  - {name: f, start: '2026-01-02', end: '2026-01-01', time_zone: Europe/Berlin}\n", "ends before it starts"),
-        ("freezes:\n  - {name: f, start: '2026-01-01', end: '2026-01-02', time_zone: Mars/Olympus}\n", "unknown time zone"),
+        (
+            "rules:\n  - name: x\n    action: launch-missiles\n    outcome: allow\n",
+            "unknown action `launch-missiles`",
+        ),
+        (
+            "roles: {a: {}}\nbindings:\n  - role: b\n    group: g\n",
+            "line 3: binding names unknown role `b`",
+        ),
+        (
+            "rules:\n  - name: x\n    action: rollback\n    outcome: maybe\n",
+            "policy.yaml",
+        ),
+        (
+            "freezes:\n  - {name: f, start: '2026-01-02', end: '2026-01-01', time_zone: Europe/Berlin}\n",
+            "ends before it starts",
+        ),
+        (
+            "freezes:\n  - {name: f, start: '2026-01-01', end: '2026-01-02', time_zone: Mars/Olympus}\n",
+            "unknown time zone",
+        ),
         ("incident_channel_pattern: '(['\n", "not a valid regex"),
-        ("rules:\n  - name: x\n    action: rollback\n    outcome: require_approval\n", "needs `approvers`"),
+        (
+            "rules:\n  - name: x\n    action: rollback\n    outcome: require_approval\n",
+            "needs `approvers`",
+        ),
     ];
     for (text, needle) in bad {
-        let err = Policy::from_yaml(text, "policy.yaml").expect_err(text).to_string();
-        assert!(err.starts_with("policy.yaml") && err.contains(needle), "{text:?} → {err}");
+        let err = Policy::from_yaml(text, "policy.yaml")
+            .expect_err(text)
+            .to_string();
+        assert!(
+            err.starts_with("policy.yaml") && err.contains(needle),
+            "{text:?} → {err}"
+        );
     }
     let shadowed = "rules:\n  - name: everyone\n    action: rollback\n    outcome: allow\n  - name: never\n    action: rollback\n    when: {on_call: true}\n    outcome: deny\n";
     let p = Policy::from_yaml(shadowed, "policy.yaml").expect("valid");
-    assert!(p.warnings.iter().any(|w| w.to_string().contains("line 5") && w.to_string().contains("can never match")), "{:?}", p.warnings);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.to_string().contains("line 5") && w.to_string().contains("can never match")),
+        "{:?}",
+        p.warnings
+    );
 }

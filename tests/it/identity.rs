@@ -14,7 +14,12 @@ use crate::slack_fake::{BOT_TOKEN, FakeSlack};
 use crate::support::{self, SECRET};
 
 fn api(fake: &FakeSlack) -> SlackApi {
-    SlackApi::new(&fake.url, &secrecy::SecretString::from(BOT_TOKEN), Duration::from_secs(2)).expect("client")
+    SlackApi::new(
+        &fake.url,
+        &secrecy::SecretString::from(BOT_TOKEN),
+        Duration::from_secs(2),
+    )
+    .expect("client")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -22,31 +27,71 @@ async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_
     idp::install_crypto_provider();
     let fake = FakeSlack::start().await;
     for backend in support::backends() {
-        let catalog = CatalogService::open(backend.store().await).await.expect("open");
+        let catalog = CatalogService::open(backend.store().await)
+            .await
+            .expect("open");
         catalog.sync(&[support::demo_catalog()]).await;
         let snapshot = catalog.snapshot();
-        let service = IdentityService::new(catalog.store().clone(), Some(api(&fake)), &IdentityConfig::default()).expect("service");
+        let service = IdentityService::new(
+            catalog.store().clone(),
+            Some(api(&fake)),
+            &IdentityConfig::default(),
+        )
+        .expect("service");
 
         let mei = service.resolve(&snapshot, "U1MEI").await;
-        assert_eq!(mei.user.as_ref().map(|u| u.name.as_str()), Some("mei.tanaka"), "{}", backend.name);
+        assert_eq!(
+            mei.user.as_ref().map(|u| u.name.as_str()),
+            Some("mei.tanaka"),
+            "{}",
+            backend.name
+        );
         let grid = service.resolve(&snapshot, "W1MEI").await;
-        assert_eq!(grid.user, mei.user, "the Enterprise Grid id maps to the same user");
+        assert_eq!(
+            grid.user, mei.user,
+            "the Enterprise Grid id maps to the same user"
+        );
 
         let no_mail = service.resolve(&snapshot, "U2NOMAIL").await;
         assert!(no_mail.user.is_none());
-        assert!(no_mail.guest_reason.as_deref().is_some_and(|r| r.contains("users:read.email")), "{no_mail:?}");
+        assert!(
+            no_mail
+                .guest_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("users:read.email")),
+            "{no_mail:?}"
+        );
 
         let unknown = service.resolve(&snapshot, "U404").await;
-        assert!(unknown.user.is_none() && unknown.guest_reason.as_deref().is_some_and(|r| r.contains("doesn't know")));
+        assert!(
+            unknown.user.is_none()
+                && unknown
+                    .guest_reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("doesn't know"))
+        );
 
         // Cached: in memory, and in the store for a fresh service (another replica).
         let before = fake.calls("users.info").len();
         service.resolve(&snapshot, "U1MEI").await;
-        let other = IdentityService::new(catalog.store().clone(), Some(api(&fake)), &IdentityConfig::default()).expect("service");
+        let other = IdentityService::new(
+            catalog.store().clone(),
+            Some(api(&fake)),
+            &IdentityConfig::default(),
+        )
+        .expect("service");
         assert_eq!(other.resolve(&snapshot, "U1MEI").await.user, mei.user);
-        assert_eq!(fake.calls("users.info").len(), before, "no new users.info call");
+        assert_eq!(
+            fake.calls("users.info").len(),
+            before,
+            "no new users.info call"
+        );
     }
-    let sent: Vec<String> = fake.calls("users.info").iter().filter_map(|q| q.get("user").cloned()).collect();
+    let sent: Vec<String> = fake
+        .calls("users.info")
+        .iter()
+        .filter_map(|q| q.get("user").cloned())
+        .collect();
     assert!(sent.contains(&"W1MEI".to_owned()));
 }
 
@@ -54,19 +99,45 @@ async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_
 async fn an_explicit_mapping_wins_and_an_unreachable_slack_makes_a_guest() {
     idp::install_crypto_provider();
     let backend = &support::backends()[0];
-    let catalog = CatalogService::open(backend.store().await).await.expect("open");
+    let catalog = CatalogService::open(backend.store().await)
+        .await
+        .expect("open");
     catalog.sync(&[support::demo_catalog()]).await;
     let snapshot = catalog.snapshot();
     let mut config = IdentityConfig::default();
-    config.users.insert("U9".to_owned(), "vera.lindholm".to_owned());
-    config.users.insert("U10".to_owned(), "user:nobody".to_owned());
+    config
+        .users
+        .insert("U9".to_owned(), "vera.lindholm".to_owned());
+    config
+        .users
+        .insert("U10".to_owned(), "user:nobody".to_owned());
     // Slack on a closed port: nothing answers.
-    let dead = SlackApi::new("http://127.0.0.1:9/api", &secrecy::SecretString::from(BOT_TOKEN), Duration::from_millis(500)).expect("client");
-    let service = IdentityService::new(catalog.store().clone(), Some(dead), &config).expect("service");
-    assert_eq!(service.resolve(&snapshot, "U9").await.user.map(|u| u.name), Some("vera.lindholm".to_owned()));
-    assert!(service.resolve(&snapshot, "U10").await.guest_reason.is_some_and(|r| r.contains("not in the catalog")));
+    let dead = SlackApi::new(
+        "http://127.0.0.1:9/api",
+        &secrecy::SecretString::from(BOT_TOKEN),
+        Duration::from_millis(500),
+    )
+    .expect("client");
+    let service =
+        IdentityService::new(catalog.store().clone(), Some(dead), &config).expect("service");
+    assert_eq!(
+        service.resolve(&snapshot, "U9").await.user.map(|u| u.name),
+        Some("vera.lindholm".to_owned())
+    );
+    assert!(
+        service
+            .resolve(&snapshot, "U10")
+            .await
+            .guest_reason
+            .is_some_and(|r| r.contains("not in the catalog"))
+    );
     let down = service.resolve(&snapshot, "U1MEI").await;
-    assert!(down.user.is_none() && down.guest_reason.is_some_and(|r| r.contains("couldn't ask Slack")));
+    assert!(
+        down.user.is_none()
+            && down
+                .guest_reason
+                .is_some_and(|r| r.contains("couldn't ask Slack"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,16 +145,33 @@ async fn whoami_over_signed_http_shows_the_mapped_user_groups_and_roles() {
     idp::install_crypto_provider();
     let fake = FakeSlack::start().await;
     let backend = &support::backends()[0];
-    let catalog = Arc::new(CatalogService::open(backend.store().await).await.expect("open"));
+    let catalog = Arc::new(
+        CatalogService::open(backend.store().await)
+            .await
+            .expect("open"),
+    );
     catalog.sync(&[support::demo_catalog()]).await;
-    let identity = IdentityService::new(catalog.store().clone(), Some(api(&fake)), &IdentityConfig::default()).expect("service");
+    let identity = IdentityService::new(
+        catalog.store().clone(),
+        Some(api(&fake)),
+        &IdentityConfig::default(),
+    )
+    .expect("service");
     let verifier = SignatureVerifier::new(&secrecy::SecretString::from(SECRET));
-    let state = Arc::new(idp::AppState::new(catalog, Policy::builtin(), Some(verifier)).with_identity(Arc::new(identity)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let state = Arc::new(
+        idp::AppState::new(catalog, Policy::builtin(), Some(verifier))
+            .with_identity(Arc::new(identity)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, idp::app(state)).await.expect("serve") });
 
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let ask = |user: &str| {
         let body = support::command_body("whoami").replace("U2147483697", user);
         let ts = support::now();
@@ -95,10 +183,29 @@ async fn whoami_over_signed_http_shows_the_mapped_user_groups_and_roles() {
             .body(body)
             .send()
     };
-    let mei = ask("U1MEI").await.expect("send").text().await.expect("body");
+    let mei = ask("U1MEI")
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
     assert!(mei.contains("You are Mei Tanaka"), "{mei}");
-    assert!(mei.contains("payments-platform") && mei.contains("engineering"), "groups, ancestors included: {mei}");
-    assert!(mei.contains("developer"), "role from the engineering binding: {mei}");
-    let guest = ask("U2NOMAIL").await.expect("send").text().await.expect("body");
-    assert!(guest.contains("You are a guest") && guest.contains("users:read.email"), "{guest}");
+    assert!(
+        mei.contains("payments-platform") && mei.contains("engineering"),
+        "groups, ancestors included: {mei}"
+    );
+    assert!(
+        mei.contains("developer"),
+        "role from the engineering binding: {mei}"
+    );
+    let guest = ask("U2NOMAIL")
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        guest.contains("You are a guest") && guest.contains("users:read.email"),
+        "{guest}"
+    );
 }

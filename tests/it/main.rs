@@ -2,8 +2,8 @@
 
 mod support;
 
-mod authz;
 mod audit;
+mod authz;
 mod catalog_real;
 mod cli;
 mod fakes;

@@ -554,7 +554,11 @@ async fn commands_folder_registry_help_and_manifest_agree() {
     // The help reply shows every command's usage line.
     let backends = crate::support::backends();
     let state = crate::support::demo_state(&backends[0]).await;
-    let reply = crate::support::block(state.dispatch(&Caller::guest(Origin::Shell), "help", Dialect::Plain));
+    let reply = crate::support::block(state.dispatch(
+        &Caller::guest(Origin::Shell),
+        "help",
+        Dialect::Plain,
+    ));
     let json = serde_json::to_string(&reply.ephemeral()).expect("the reply serializes");
     let shown = idp::shell::render(&reply, false);
     for spec in REGISTRY.iter() {

@@ -244,7 +244,8 @@ async fn catalog_text_cannot_mention_broadcast_or_link_in_any_reply() {
         );
     }
     // The javascript: link is shown as text, never as a link.
-    let reply = crate::support::block(state.dispatch(&caller(), "service evil-service", Dialect::Slack));
+    let reply =
+        crate::support::block(state.dispatch(&caller(), "service evil-service", Dialect::Slack));
     let json = json_of(&reply).to_string();
     assert!(
         json.contains("&lt;!here&gt; (javascript:alert(1))"),
@@ -424,7 +425,11 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
 
     let team = assert_within_limits(
         "team",
-        &json_of(&crate::support::block(state.dispatch(&caller(), "team big-team", Dialect::Slack))),
+        &json_of(&crate::support::block(state.dispatch(
+            &caller(),
+            "team big-team",
+            Dialect::Slack,
+        ))),
     );
     assert!(team.contains("*Members (120):*"), "{team}");
     assert!(
@@ -439,7 +444,11 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
 
     let owner = assert_within_limits(
         "owner",
-        &json_of(&crate::support::block(state.dispatch(&caller(), "owner big-service", Dialect::Slack))),
+        &json_of(&crate::support::block(state.dispatch(
+            &caller(),
+            "owner big-service",
+            Dialect::Slack,
+        ))),
     );
     assert!(owner.contains("*Members (120):*"), "{owner}");
     assert!(
@@ -451,7 +460,11 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
         "the links are cut after 15: {owner}"
     );
 
-    let service = json_of(&crate::support::block(state.dispatch(&caller(), "service big-service", Dialect::Slack)));
+    let service = json_of(&crate::support::block(state.dispatch(
+        &caller(),
+        "service big-service",
+        Dialect::Slack,
+    )));
     let card = assert_within_limits("service", &service);
     let header = service["blocks"][0]["text"]["text"]
         .as_str()
@@ -498,7 +511,11 @@ async fn oversized_catalog_entries_stay_within_every_block_kit_limit() {
         tags.chars().count()
     );
 
-    let search = json_of(&crate::support::block(state.dispatch(&caller(), "search bulk", Dialect::Slack)));
+    let search = json_of(&crate::support::block(state.dispatch(
+        &caller(),
+        "search bulk",
+        Dialect::Slack,
+    )));
     let found = assert_within_limits("search", &search);
     assert!(
         found.contains("Showing the 10 best of 300 matches (290 more)"),
@@ -670,7 +687,12 @@ async fn demo_replies() -> Vec<(String, Reply)> {
     );
     commands
         .iter()
-        .map(|c| (c.clone(), crate::support::block(state.dispatch(&caller(), c, Dialect::Slack))))
+        .map(|c| {
+            (
+                c.clone(),
+                crate::support::block(state.dispatch(&caller(), c, Dialect::Slack)),
+            )
+        })
         .collect()
 }
 
@@ -710,7 +732,12 @@ async fn every_help_example_finds_something_in_the_demo_catalog() {
     let failing: Vec<String> = idp::command::REGISTRY
         .iter()
         .flat_map(|s| s.examples.iter())
-        .map(|ex| (ex, crate::support::block(state.dispatch(&caller(), ex, Dialect::Slack))))
+        .map(|ex| {
+            (
+                ex,
+                crate::support::block(state.dispatch(&caller(), ex, Dialect::Slack)),
+            )
+        })
         .filter(|(_, reply)| {
             reply.text.starts_with("No matches")
                 || json_of(reply)

@@ -31,9 +31,19 @@ struct FakeState {
     calls: Arc<Mutex<Vec<Call>>>,
 }
 
-async fn users_info(State(state): State<FakeState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
-    state.calls.lock().expect("lock").push(("users.info".to_owned(), q.clone()));
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {BOT_TOKEN}")) {
+async fn users_info(
+    State(state): State<FakeState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    state
+        .calls
+        .lock()
+        .expect("lock")
+        .push(("users.info".to_owned(), q.clone()));
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {BOT_TOKEN}"))
+    {
         return Json(json!({"ok": false, "error": "invalid_auth"}));
     }
     let Some(id) = q.get("user") else {
@@ -60,28 +70,51 @@ impl FakeSlack {
     /// `user_not_found`.
     pub async fn start() -> Self {
         let users: HashMap<String, Value> = [
-            ("U1MEI", user("U1MEI", Some("mei.tanaka@example.com"), "Mei Tanaka")),
-            ("W1MEI", user("W1MEI", Some("Mei.Tanaka@example.com"), "Mei Tanaka")),
+            (
+                "U1MEI",
+                user("U1MEI", Some("mei.tanaka@example.com"), "Mei Tanaka"),
+            ),
+            (
+                "W1MEI",
+                user("W1MEI", Some("Mei.Tanaka@example.com"), "Mei Tanaka"),
+            ),
             ("U2NOMAIL", user("U2NOMAIL", None, "No Mail")),
-            ("U3VERA", user("U3VERA", Some("vera.lindholm@example.com"), "Vera Lindholm")),
+            (
+                "U3VERA",
+                user("U3VERA", Some("vera.lindholm@example.com"), "Vera Lindholm"),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let state = FakeState { users: Arc::new(users), calls: calls.clone() };
+        let state = FakeState {
+            users: Arc::new(users),
+            calls: calls.clone(),
+        };
         let app = Router::new()
             .route("/api/users.info", any(users_info))
             .fallback(|| async { Json(json!({"ok": false, "error": "unknown_method"})) })
             .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-        Self { url: format!("http://{addr}/api"), calls }
+        Self {
+            url: format!("http://{addr}/api"),
+            calls,
+        }
     }
 
     /// Calls of one method so far.
     pub fn calls(&self, method: &str) -> Vec<HashMap<String, String>> {
-        self.calls.lock().expect("lock").iter().filter(|(m, _)| m == method).map(|(_, q)| q.clone()).collect()
+        self.calls
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, q)| q.clone())
+            .collect()
     }
 }
