@@ -186,7 +186,24 @@ impl AppState {
         let Some(audit) = &self.audit else { return };
         let mut entry =
             AuditEntry::for_caller(caller, request_id, handled.action.as_str(), command)
-                .with_arguments(serde_json::json!({ "text": text }))
+                .with_arguments(match &handled.outcome {
+                    // `can` authorizes policy.explain; the decision it explains is on record too.
+                    Outcome::Explain(x) => serde_json::json!({
+                        "text": text,
+                        "explained": {
+                            "action": x.action.as_str(),
+                            "environment": x.environment,
+                            "outcome": match x.decision.outcome {
+                                AuthzOutcome::Allow => "allow",
+                                AuthzOutcome::Deny => "deny",
+                                AuthzOutcome::RequireApproval(_) => "needs_approval",
+                            },
+                            "rule": x.decision.rule,
+                            "reason": x.decision.reason,
+                        }
+                    }),
+                    _ => serde_json::json!({ "text": text }),
+                })
                 .with_outcome(handled.outcome_label());
         entry.target = handled.target.as_ref().map(crate::catalog::EntityRef::key);
         entry.environment.clone_from(&handled.environment);

@@ -7,6 +7,7 @@ mod authz;
 mod catalog_real;
 mod cli;
 mod fakes;
+mod gating;
 mod http;
 mod identity;
 mod oncall;

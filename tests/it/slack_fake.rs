@@ -83,6 +83,26 @@ impl FakeSlack {
                 "U3VERA",
                 user("U3VERA", Some("vera.lindholm@example.com"), "Vera Lindholm"),
             ),
+            (
+                "U4SOFIA",
+                user(
+                    "U4SOFIA",
+                    Some("sofia.marquez@example.com"),
+                    "Sofia Marquez",
+                ),
+            ),
+            (
+                "U5RAFAEL",
+                user("U5RAFAEL", Some("rafael.costa@example.com"), "Rafael Costa"),
+            ),
+            (
+                "U6INGRID",
+                user(
+                    "U6INGRID",
+                    Some("ingrid.halvorsen@example.com"),
+                    "Ingrid Halvorsen",
+                ),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
