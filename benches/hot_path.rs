@@ -163,6 +163,60 @@ fn hot_path(c: &mut Criterion) {
         });
     });
 
+    // An authorization decision for a rollback with the on-call status looked up (a rotation,
+    // computed in memory) and the caller's groups resolved: what `/idp can rollback` and the
+    // rollback confirmation do before anything else.
+    let snapshot = state.catalog.snapshot();
+    let team = snapshot
+        .get(&idp::catalog::EntityRef::new("Group", "default", "payments-platform"))
+        .expect("payments-platform");
+    let member = snapshot
+        .related(team, idp::catalog::RelationType::HasMember)
+        .find_map(|t| match t {
+            idp::catalog::Target::Resolved(i) => Some(snapshot.node(*i).entity.entity_ref.clone()),
+            idp::catalog::Target::Unresolved(_) => None,
+        })
+        .expect("a member");
+    let rotation: idp::oncall::OnCallConfig = toml::from_str(&format!(
+        "[[rotations]]\ngroup = \"payments-platform\"\nmembers = [\"{}\"]\nshift = \"1w\"\nhandoff = \"09:00\"\ntime_zone = \"Europe/Berlin\"\nstart = \"2026-01-05\"\n",
+        member.name
+    ))
+    .expect("rotation config");
+    let oncall = idp::oncall::OnCallService::new(&rotation, "http://127.0.0.1:9", None).expect("on-call service");
+    let policy = Policy::builtin();
+    let caller = idp::authz::Caller::user(idp::authz::Origin::Shell, member);
+    let now = chrono::Utc::now();
+    let decide_once = || async {
+        let ctx = idp::handlers::Context {
+            snapshot: &snapshot,
+            policy: &policy,
+            oncall: &oncall,
+            store: state.catalog.store(),
+            now,
+        };
+        let groups = idp::authz::groups_of(&snapshot, caller.user.as_ref());
+        let facts = idp::authz::TargetFacts::of(&snapshot, team);
+        let on_call = idp::handlers::on_call_status(&ctx, &caller, team).await;
+        idp::authz::decide(
+            &policy,
+            &idp::authz::AccessRequest {
+                action: idp::authz::Action::Rollback,
+                caller: &caller,
+                groups: &groups,
+                target: Some(&facts),
+                environment: Some("production"),
+                on_call,
+                requester: None,
+                now,
+            },
+        )
+    };
+    let first = rt.block_on(decide_once());
+    assert!(first.allowed(), "the on-call member may roll back: {first:?}");
+    c.bench_function("authz_rollback_decision_with_on_call", |b| {
+        b.to_async(&rt).iter(|| async { black_box(decide_once().await) });
+    });
+
     idp::command::parse(TEXT, Dialect::Slack).expect("the command parses");
     c.bench_function("parse_only", |b| {
         b.iter(|| idp::command::parse(black_box(TEXT), black_box(Dialect::Slack)));
