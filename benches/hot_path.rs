@@ -148,6 +148,26 @@ fn hot_path(c: &mut Criterion) {
         });
     });
 
+    // The same without the audit log, to show what recording every command costs.
+    let quiet = Arc::new(AppState::with_services(
+        state.catalog.clone(),
+        state.policy.clone(),
+        state.oncall.clone(),
+        state.verifier.clone(),
+    ));
+    c.bench_function("owner_checkout_api_signed_10k_without_audit", |b| {
+        b.to_async(&rt).iter(|| {
+            idp::slack::http::handle_command(
+                black_box(&quiet),
+                black_box(Some(ts_text.as_str())),
+                black_box(Some(signature.as_str())),
+                black_box(body.as_bytes()),
+                black_box(ts),
+            )
+        });
+    });
+    drop(quiet);
+
     let verifier = state.verifier.as_ref().expect("state has a verifier");
     verifier
         .verify(Some(&ts_text), Some(&signature), body.as_bytes(), ts)
@@ -168,7 +188,11 @@ fn hot_path(c: &mut Criterion) {
     // rollback confirmation do before anything else.
     let snapshot = state.catalog.snapshot();
     let team = snapshot
-        .get(&idp::catalog::EntityRef::new("Group", "default", "payments-platform"))
+        .get(&idp::catalog::EntityRef::new(
+            "Group",
+            "default",
+            "payments-platform",
+        ))
         .expect("payments-platform");
     let member = snapshot
         .related(team, idp::catalog::RelationType::HasMember)
@@ -178,11 +202,13 @@ fn hot_path(c: &mut Criterion) {
         })
         .expect("a member");
     let rotation: idp::oncall::OnCallConfig = toml::from_str(&format!(
-        "[[rotations]]\ngroup = \"payments-platform\"\nmembers = [\"{}\"]\nshift = \"1w\"\nhandoff = \"09:00\"\ntime_zone = \"Europe/Berlin\"\nstart = \"2026-01-05\"\n",
-        member.name
+        "[[rotations]]\ngroup = \"payments-platform\"\nmembers = [\"{}\", \"someone-else\"]\nshift = \"2d\"\nhandoff = \"09:00\"\ntime_zone = \"Europe/Berlin\"\nstart = \"{}\"\n",
+        member.name,
+        (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d")
     ))
     .expect("rotation config");
-    let oncall = idp::oncall::OnCallService::new(&rotation, "http://127.0.0.1:9", None).expect("on-call service");
+    let oncall = idp::oncall::OnCallService::new(&rotation, "http://127.0.0.1:9", None)
+        .expect("on-call service");
     let policy = Policy::builtin();
     let caller = idp::authz::Caller::user(idp::authz::Origin::Shell, member);
     let now = chrono::Utc::now();
@@ -212,9 +238,13 @@ fn hot_path(c: &mut Criterion) {
         )
     };
     let first = rt.block_on(decide_once());
-    assert!(first.allowed(), "the on-call member may roll back: {first:?}");
+    assert!(
+        first.allowed(),
+        "the on-call member may roll back: {first:?}"
+    );
     c.bench_function("authz_rollback_decision_with_on_call", |b| {
-        b.to_async(&rt).iter(|| async { black_box(decide_once().await) });
+        b.to_async(&rt)
+            .iter(|| async { black_box(decide_once().await) });
     });
 
     idp::command::parse(TEXT, Dialect::Slack).expect("the command parses");

@@ -291,8 +291,8 @@ fn conditions_hold(
     }
     if let Some(want) = when.member_of_owner {
         let member = req.target.and_then(|t| t.owner.as_ref()).is_some_and(|o| {
-            req.groups.iter().any(|g| g.key() == o.key())
-                || req.caller.user.as_ref().is_some_and(|u| u.key() == o.key())
+            req.groups.iter().any(|g| g.same_as(o))
+                || req.caller.user.as_ref().is_some_and(|u| u.same_as(o))
         });
         if member != want {
             return false;
@@ -338,7 +338,7 @@ fn conditions_hold(
     }
     if let Some(want) = when.requester {
         let is_requester = match (req.requester, &req.caller.user) {
-            (Some(r), Some(me)) => r.key() == me.key(),
+            (Some(r), Some(me)) => r.same_as(me),
             _ => false,
         };
         if is_requester != want {

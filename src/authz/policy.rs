@@ -596,8 +596,8 @@ impl Policy {
         let mut out = BTreeSet::new();
         for b in &self.bindings {
             let holds = match (&b.user, &b.group) {
-                (Some(u), _) => user.is_some_and(|me| me.key() == u.key()),
-                (None, Some(g)) => groups.iter().any(|mine| mine.key() == g.key()),
+                (Some(u), _) => user.is_some_and(|me| me.same_as(u)),
+                (None, Some(g)) => groups.iter().any(|mine| mine.same_as(g)),
                 (None, None) => false,
             };
             if !holds {

@@ -98,6 +98,13 @@ impl EntityRef {
         key
     }
 
+    /// Whether two refs name the same entity (case-insensitive, no allocation).
+    pub fn same_as(&self, other: &EntityRef) -> bool {
+        self.name.eq_ignore_ascii_case(&other.name)
+            && self.namespace.eq_ignore_ascii_case(&other.namespace)
+            && self.kind.eq_ignore_ascii_case(&other.kind)
+    }
+
     /// The ref as people write it: the namespace is left out when it is `default`
     /// (`component:checkout-api`, `group:payments/platform`).
     pub fn short(&self) -> String {

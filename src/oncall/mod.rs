@@ -84,9 +84,8 @@ impl OnCall {
 
     /// Whether this catalog user is on call (level 1) now.
     pub fn is_primary(&self, user: &EntityRef) -> bool {
-        let key = user.key();
         self.primary()
-            .any(|s| s.person.user.as_ref().is_some_and(|u| u.key() == key))
+            .any(|s| s.person.user.as_ref().is_some_and(|u| u.same_as(user)))
     }
 }
 

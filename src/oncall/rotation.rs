@@ -245,8 +245,7 @@ impl RotationConfig {
     /// rotation names nobody (before the first handoff, with no override).
     pub fn on_call_at(&self, at: DateTime<Utc>) -> Option<RotationShift> {
         let (user, overridden) = self.assignee(at)?;
-        let key = user.key();
-        let same = |t: DateTime<Utc>| self.assignee(t).is_some_and(|(u, _)| u.key() == key);
+        let same = |t: DateTime<Utc>| self.assignee(t).is_some_and(|(u, _)| u.same_as(user));
         let mut start = self.break_at_or_before(at).unwrap_or(at);
         let mut end = self.break_after(at);
         for _ in 0..MAX_MERGE {

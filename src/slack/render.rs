@@ -1056,7 +1056,10 @@ fn render_explain(snapshot: &Snapshot, x: &Explanation) -> Reply {
         }
     };
     let mut lines = vec![verdict, escape_within(&x.decision.reason, 2000)];
+    let said =
+        x.decision.reason.contains("on call now") || x.decision.reason.contains("on call for");
     match &x.on_call {
+        _ if said => {}
         OnCallStatus::Yes => lines.push("You are on call for it now.".to_owned()),
         OnCallStatus::No(Some(who)) => lines.push(format!("On call now: {}.", escape(who))),
         OnCallStatus::Unknown(why) => {

@@ -106,7 +106,7 @@ async fn on_call_engineers_team_members_and_guests_get_the_right_answers_and_all
         tokio::spawn(async move {
             axum::serve(listener, idp::app(app_state))
                 .await
-                .expect("serve")
+                .expect("serve");
         });
         let client = reqwest::Client::builder()
             .no_proxy()
