@@ -241,22 +241,19 @@ pub fn print_reports(
     Ok(())
 }
 
-fn print_catalog(service: &CatalogService) {
-    let snapshot = service.snapshot();
-    let kinds: Vec<String> = snapshot
-        .count_by_kind()
-        .iter()
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect();
+async fn print_catalog(store: &Store) -> anyhow::Result<()> {
+    let counts = store.count_by_kind().await?;
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let kinds: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
     println!(
-        "catalog: {} entities ({})",
-        snapshot.len(),
+        "catalog: {total} entities ({})",
         if kinds.is_empty() {
             "empty".to_owned()
         } else {
             kinds.join(", ")
         }
     );
+    Ok(())
 }
 
 fn resolve_caller(service: &CatalogService, as_user: Option<&str>) -> anyhow::Result<Caller> {
@@ -407,7 +404,7 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             problems.push(format!("[catalog] sources: {} does not exist", s.display()));
         } else {
             let read = crate::catalog::read_source(&s);
-            known_refs.extend(read.entities.iter().map(|e| e.entity.entity_ref.key()));
+            known_refs.extend(read.entities.iter().map(|e| e.entity_ref.key()));
         }
     }
     let mut warnings: Vec<String> = Vec::new();
@@ -590,12 +587,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let store = open_store(&settings).await?;
-            let service = CatalogService::open(store)
-                .await
-                .context("loading the catalog")?;
-            let reports = service.sync(&paths).await;
+            let service = CatalogService::open_unloaded(store);
+            let reports = service.sync_store_only(&paths).await;
             print_reports(&reports, &mut std::io::stdout().lock())?;
-            print_catalog(&service);
+            print_catalog(service.store()).await?;
             if reports.iter().all(SourceReport::failed) {
                 bail!("nothing could be read from any source");
             }

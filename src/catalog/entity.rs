@@ -5,7 +5,7 @@
 //! The whole document is kept as JSON in the store; [`Entity`] is the compact, typed view that the
 //! in-memory snapshot holds.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -32,31 +32,11 @@ pub struct Profile {
     pub email: Option<String>,
 }
 
-/// A validated catalog entity: identity, metadata and the spec fields idp uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entity {
-    /// `apiVersion`, e.g. `backstage.io/v1alpha1`.
-    pub api_version: String,
-    /// Kind, namespace and name.
-    pub entity_ref: EntityRef,
-    /// `metadata.title`.
-    pub title: Option<String>,
-    /// `metadata.description`.
-    pub description: Option<String>,
-    /// `metadata.tags`.
-    pub tags: Vec<String>,
-    /// `metadata.links`.
-    pub links: Vec<Link>,
-    /// `metadata.annotations`, sorted by key.
-    pub annotations: Vec<(String, String)>,
-    /// `spec.type`.
-    pub spec_type: Option<String>,
-    /// `spec.lifecycle`.
-    pub lifecycle: Option<String>,
-    /// `spec.owner`, resolved against the defaults (kind Group, this entity's namespace).
-    pub owner: Option<EntityRef>,
-    /// `spec.system` (kind System).
-    pub system: Option<EntityRef>,
+/// The relation fields of a spec, as written (refs already completed with Backstage's defaults).
+/// The snapshot turns them into relations in both directions and then drops them, so they cost
+/// memory only while a snapshot is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecRefs {
     /// `spec.domain` (kind Domain).
     pub domain: Option<EntityRef>,
     /// `spec.parent` of a Group (kind Group).
@@ -77,8 +57,65 @@ pub struct Entity {
     pub depends_on: Vec<EntityRef>,
     /// `spec.dependencyOf`.
     pub dependency_of: Vec<EntityRef>,
+}
+
+impl SpecRefs {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A validated catalog entity: identity, metadata and the spec fields idp uses. Kept compact,
+/// because the snapshot holds every entity of the catalog in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// `apiVersion`, e.g. `backstage.io/v1alpha1`.
+    pub api_version: Arc<str>,
+    /// Kind, namespace and name.
+    pub entity_ref: EntityRef,
+    /// `metadata.title`.
+    pub title: Option<String>,
+    /// `metadata.description`.
+    pub description: Option<String>,
+    /// `metadata.tags`.
+    pub tags: Vec<String>,
+    /// `metadata.links`.
+    pub links: Vec<Link>,
+    /// `metadata.annotations`, sorted by key (keys are shared between entities).
+    pub annotations: Vec<(Arc<str>, String)>,
+    /// `spec.type`.
+    pub spec_type: Option<String>,
+    /// `spec.lifecycle`.
+    pub lifecycle: Option<String>,
+    /// `spec.owner`, resolved against the defaults (kind Group, this entity's namespace).
+    pub owner: Option<EntityRef>,
+    /// `spec.system` (kind System).
+    pub system: Option<EntityRef>,
+    /// The other relation fields; `None` when there are none, and taken by the snapshot.
+    pub refs: Option<Box<SpecRefs>>,
     /// `spec.profile` of a Group or User.
     pub profile: Profile,
+}
+
+/// Shares one allocation per distinct string among entities (annotation keys, API versions):
+/// thousands of entities carry the same few keys.
+fn intern(text: &str) -> Arc<str> {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static POOL: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
+    let Ok(mut pool) = POOL.lock() else {
+        return Arc::from(text);
+    };
+    if let Some(shared) = pool.get(text) {
+        return shared.clone();
+    }
+    if pool.len() > 50_000 {
+        // Unbounded distinct keys would make the pool a leak; past this size, stop sharing.
+        return Arc::from(text);
+    }
+    let shared: Arc<str> = Arc::from(text);
+    pool.insert(shared.clone());
+    shared
 }
 
 /// Why a document is not a valid entity. Each message names the field and the rule.
@@ -412,14 +449,14 @@ impl Entity {
                 });
             }
         };
-        let mut annotations: Vec<(String, String)> = match metadata.get("annotations") {
+        let mut annotations: Vec<(Arc<str>, String)> = match metadata.get("annotations") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(m)) => m
                 .iter()
                 .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k.clone(), s.clone())),
-                    Value::Number(n) => Some((k.clone(), n.to_string())),
-                    Value::Bool(b) => Some((k.clone(), b.to_string())),
+                    Value::String(s) => Some((intern(k), s.clone())),
+                    Value::Number(n) => Some((intern(k), n.to_string())),
+                    Value::Bool(b) => Some((intern(k), b.to_string())),
                     _ => None,
                 })
                 .collect(),
@@ -443,16 +480,7 @@ impl Entity {
             _ => Profile::default(),
         };
         let ns = namespace.as_str();
-        Ok(Self {
-            title: opt_str(metadata, "title", "metadata.title")?,
-            description: opt_str(metadata, "description", "metadata.description")?,
-            tags,
-            links,
-            annotations,
-            spec_type: opt_str(spec, "type", "spec.type")?,
-            lifecycle: opt_str(spec, "lifecycle", "spec.lifecycle")?,
-            owner: one_ref(spec, "owner", "spec.owner", Some("Group"), ns)?,
-            system: one_ref(spec, "system", "spec.system", Some("System"), ns)?,
+        let refs = SpecRefs {
             domain: one_ref(spec, "domain", "spec.domain", Some("Domain"), ns)?,
             parent: one_ref(spec, "parent", "spec.parent", Some("Group"), ns)?,
             children: ref_list(spec, "children", "spec.children", Some("Group"), ns)?,
@@ -475,16 +503,28 @@ impl Entity {
                 Some("Component"),
                 ns,
             )?,
+        };
+        Ok(Self {
+            title: opt_str(metadata, "title", "metadata.title")?,
+            description: opt_str(metadata, "description", "metadata.description")?,
+            tags,
+            links,
+            annotations,
+            spec_type: opt_str(spec, "type", "spec.type")?,
+            lifecycle: opt_str(spec, "lifecycle", "spec.lifecycle")?,
+            owner: one_ref(spec, "owner", "spec.owner", Some("Group"), ns)?,
+            system: one_ref(spec, "system", "spec.system", Some("System"), ns)?,
+            refs: (!refs.is_empty()).then(|| Box::new(refs)),
             profile,
             entity_ref: EntityRef::new(kind, namespace, name),
-            api_version,
+            api_version: intern(&api_version),
         })
     }
 
     /// The value of an annotation, if present.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
             .ok()
             .map(|i| self.annotations[i].1.as_str())
     }
@@ -514,8 +554,9 @@ mod tests {
             e.owner.as_ref().map(EntityRef::key).as_deref(),
             Some("group:shop/payments-platform")
         );
-        assert_eq!(e.depends_on[0].key(), "resource:shop/payments-db");
-        assert_eq!(e.provides_apis[0].key(), "api:shop/checkout");
+        let refs = e.refs.as_ref().expect("relation fields");
+        assert_eq!(refs.depends_on[0].key(), "resource:shop/payments-db");
+        assert_eq!(refs.provides_apis[0].key(), "api:shop/checkout");
     }
 
     #[test]

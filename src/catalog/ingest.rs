@@ -18,12 +18,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::entity::Entity;
+use super::entity_ref::EntityRef;
 
 /// One valid entity read from a source, with its whole document kept as JSON.
 #[derive(Debug, Clone)]
 pub struct ReadEntity {
-    /// The typed view.
-    pub entity: Entity,
+    /// Kind, namespace and name (the document validated; the typed view is rebuilt from `body`
+    /// when the snapshot is, so it is not kept here).
+    pub entity_ref: EntityRef,
     /// The whole document as compact JSON with sorted keys (what the store keeps).
     pub body: String,
     /// Hex SHA-256 of `body`: an unchanged document has an unchanged hash, so a re-sync can skip it.
@@ -393,7 +395,7 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
         let location = format!("{}#{}", shown, chunk.index);
         read.entities.push((
             ReadEntity {
-                entity,
+                entity_ref: entity.entity_ref,
                 body,
                 hash,
                 location,
@@ -453,10 +455,10 @@ pub fn read_source(path: &Path) -> SourceRead {
             out.documents += read.documents;
             out.problems.extend(read.problems);
             for (entity, at) in read.entities {
-                let key = entity.entity.entity_ref.key();
+                let key = entity.entity_ref.key();
                 if let Some(kept) = seen_refs.get(&key) {
                     out.problems.push(Problem::Conflict {
-                        entity_ref: entity.entity.entity_ref.to_string(),
+                        entity_ref: entity.entity_ref.to_string(),
                         kept: kept.clone(),
                         dropped: format!("{}#{}", at.file, at.document.unwrap_or(0)),
                     });

@@ -91,7 +91,7 @@ pub enum Target {
     /// Index into [`Snapshot::entities`].
     Resolved(u32),
     /// A ref to an entity that does not exist.
-    Unresolved(EntityRef),
+    Unresolved(Box<EntityRef>),
 }
 
 /// One relation of an entity.
@@ -103,15 +103,13 @@ pub struct Relation {
     pub target: Target,
 }
 
-/// An entity of the snapshot together with its relations and lower-cased search text.
+/// An entity of the snapshot together with its relations.
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The entity.
     pub entity: Entity,
     /// Relations from this entity's side, sorted by type.
     pub relations: Vec<Relation>,
-    /// Lower-cased `name title description tags type owner`, for search.
-    search_text: String,
 }
 
 /// The result of looking a name up.
@@ -176,16 +174,48 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Builds the snapshot and derives every relation in both directions.
+    /// Builds the snapshot and derives every relation in both directions. The entities' relation
+    /// fields ([`Entity::refs`]) are consumed: afterwards the relations are the one source.
     pub fn build(entities: Vec<Entity>, generation: i64) -> Self {
-        let mut nodes: Vec<Node> = entities
-            .into_iter()
-            .map(|entity| Node {
+        let mut nodes: Vec<Node> = Vec::with_capacity(entities.len());
+        let mut edges: Vec<(u32, RelationType, EntityRef)> = Vec::new();
+        for (i, mut entity) in entities.into_iter().enumerate() {
+            let i = i as u32;
+            let mut add = |rel: RelationType, target: EntityRef| edges.push((i, rel, target));
+            if let Some(owner) = &entity.owner {
+                add(RelationType::OwnedBy, owner.clone());
+            }
+            if let Some(system) = &entity.system {
+                add(RelationType::PartOf, system.clone());
+            }
+            if let Some(refs) = entity.refs.take() {
+                let refs = *refs;
+                for r in [refs.domain, refs.subcomponent_of].into_iter().flatten() {
+                    add(RelationType::PartOf, r);
+                }
+                if let Some(parent) = refs.parent {
+                    add(RelationType::ChildOf, parent);
+                }
+                let lists = [
+                    (RelationType::ParentOf, refs.children),
+                    (RelationType::MemberOf, refs.member_of),
+                    (RelationType::HasMember, refs.members),
+                    (RelationType::ProvidesApi, refs.provides_apis),
+                    (RelationType::ConsumesApi, refs.consumes_apis),
+                    (RelationType::DependsOn, refs.depends_on),
+                    (RelationType::DependencyOf, refs.dependency_of),
+                ];
+                for (rel, list) in lists {
+                    for r in list {
+                        add(rel, r);
+                    }
+                }
+            }
+            nodes.push(Node {
                 entity,
                 relations: Vec::new(),
-                search_text: String::new(),
-            })
-            .collect();
+            });
+        }
         let mut by_key = HashMap::with_capacity(nodes.len());
         let mut by_name: HashMap<String, Vec<u32>> = HashMap::with_capacity(nodes.len());
         let mut by_email = HashMap::new();
@@ -202,49 +232,8 @@ impl Snapshot {
                 by_email.insert(email.to_ascii_lowercase(), i);
             }
         }
-        let mut edges: Vec<(u32, RelationType, EntityRef)> = Vec::new();
-        for (i, node) in nodes.iter().enumerate() {
-            let i = i as u32;
-            let e = &node.entity;
-            let mut add =
-                |rel: RelationType, target: &EntityRef| edges.push((i, rel, target.clone()));
-            if let Some(owner) = &e.owner {
-                add(RelationType::OwnedBy, owner);
-            }
-            for r in [&e.system, &e.domain, &e.subcomponent_of]
-                .into_iter()
-                .flatten()
-            {
-                add(RelationType::PartOf, r);
-            }
-            if let Some(parent) = &e.parent {
-                add(RelationType::ChildOf, parent);
-            }
-            for r in &e.children {
-                add(RelationType::ParentOf, r);
-            }
-            for r in &e.member_of {
-                add(RelationType::MemberOf, r);
-            }
-            for r in &e.members {
-                add(RelationType::HasMember, r);
-            }
-            for r in &e.provides_apis {
-                add(RelationType::ProvidesApi, r);
-            }
-            for r in &e.consumes_apis {
-                add(RelationType::ConsumesApi, r);
-            }
-            for r in &e.depends_on {
-                add(RelationType::DependsOn, r);
-            }
-            for r in &e.dependency_of {
-                add(RelationType::DependencyOf, r);
-            }
-        }
         for (from, rel, target) in edges {
-            let to = by_key.get(&target.key()).copied();
-            match to {
+            match by_key.get(&target.key()).copied() {
                 Some(to) => {
                     push_unique(
                         &mut nodes[from as usize].relations,
@@ -259,31 +248,15 @@ impl Snapshot {
                 }
                 None => nodes[from as usize].relations.push(Relation {
                     relation: rel,
-                    target: Target::Unresolved(target),
+                    target: Target::Unresolved(Box::new(target)),
                 }),
             }
         }
         for node in &mut nodes {
             node.relations.sort_by_key(|r| r.relation);
-            let owner = node
-                .entity
-                .owner
-                .as_ref()
-                .map(|o| o.name.clone())
-                .unwrap_or_default();
-            let e = &node.entity;
-            let text = format!(
-                "{} {} {} {} {} {}",
-                e.entity_ref.name,
-                e.title.as_deref().unwrap_or(""),
-                e.description.as_deref().unwrap_or(""),
-                e.tags.join(" "),
-                e.spec_type.as_deref().unwrap_or(""),
-                owner
-            )
-            .to_lowercase();
-            node.search_text = text;
+            node.relations.shrink_to_fit();
         }
+        by_name.shrink_to_fit();
         Self {
             nodes,
             by_key,
@@ -424,8 +397,10 @@ impl Snapshot {
             return (Vec::new(), 0);
         }
         let mut hits = Vec::new();
+        let mut text = String::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            if !words.iter().all(|w| node.search_text.contains(w.as_str())) {
+            search_text(&node.entity, &mut text);
+            if !words.iter().all(|w| text.contains(w.as_str())) {
                 continue;
             }
             let e = &node.entity;
@@ -499,8 +474,29 @@ impl Snapshot {
     pub fn target_ref(&self, target: &Target) -> EntityRef {
         match target {
             Target::Resolved(i) => self.node(*i).entity.entity_ref.clone(),
-            Target::Unresolved(r) => r.clone(),
+            Target::Unresolved(r) => (**r).clone(),
         }
+    }
+}
+
+/// Lower-cased `name title description tags type owner` of an entity, into a reused buffer.
+fn search_text(e: &Entity, out: &mut String) {
+    out.clear();
+    for part in [
+        Some(e.entity_ref.name.as_str()),
+        e.title.as_deref(),
+        e.description.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(e.tags.iter().map(String::as_str))
+    .chain(e.spec_type.as_deref())
+    .chain(e.owner.as_ref().map(|o| o.name.as_str()))
+    {
+        for c in part.chars() {
+            out.extend(c.to_lowercase());
+        }
+        out.push(' ');
     }
 }
 

@@ -54,11 +54,11 @@ fn plan<'a>(read: &'a SourceRead, existing: Vec<(String, String, String, String)
     let mut upserts = Vec::new();
     let mut present = HashSet::with_capacity(read.entities.len());
     for e in &read.entities {
-        let key = e.entity.entity_ref.key();
+        let key = e.entity_ref.key();
         match existing.get(&key) {
             Some((source, _, location)) if *source != read.source => {
                 outcome.conflicts.push(Problem::Conflict {
-                    entity_ref: e.entity.entity_ref.to_string(),
+                    entity_ref: e.entity_ref.to_string(),
                     kept: format!("{location} (source `{source}`)"),
                     dropped: e.location.clone(),
                 });
@@ -118,7 +118,7 @@ macro_rules! apply_plan {
                 "INSERT INTO catalog_entities (entity_ref, kind, namespace, name, source, location, hash, body, updated_at) ",
             );
             qb.push_values(chunk, |mut b, e| {
-                let r = &e.entity.entity_ref;
+                let r = &e.entity_ref;
                 b.push_bind(r.key())
                     .push_bind(r.kind.clone())
                     .push_bind(r.namespace.clone())
@@ -286,6 +286,19 @@ impl Store {
             }
         };
         Ok((entities, generation, problems))
+    }
+
+    /// How many entities the store holds per kind (lower case), sorted by kind.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn count_by_kind(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const SQL: &str = "SELECT LOWER(kind) AS k, COUNT(*) FROM catalog_entities GROUP BY LOWER(kind) ORDER BY k";
+        match self {
+            Self::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await,
+            Self::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await,
+        }
+        .map_err(q("counting entities per kind"))
     }
 
     /// How many entities each source holds, by source name.

@@ -92,11 +92,7 @@ async fn backstage_examples_ingest_as_one_source_with_every_problem_reported() {
             .any(|p| matches!(p, Problem::Conflict { entity_ref, .. }
         if entity_ref == "component:default/artist-lookup"))
     );
-    let keys: Vec<String> = read
-        .entities
-        .iter()
-        .map(|e| e.entity.entity_ref.key())
-        .collect();
+    let keys: Vec<String> = read.entities.iter().map(|e| e.entity_ref.key()).collect();
     let distinct: BTreeSet<&String> = keys.iter().collect();
     assert_eq!(distinct.len(), keys.len(), "every ref kept once");
 
@@ -126,7 +122,7 @@ async fn backstage_examples_ingest_as_one_source_with_every_problem_reported() {
     let expected = expected_refs(&files);
     let mut got: BTreeMap<String, usize> = BTreeMap::new();
     for e in &read.entities {
-        *got.entry(e.entity.entity_ref.kind.to_ascii_lowercase())
+        *got.entry(e.entity_ref.kind.to_ascii_lowercase())
             .or_default() += 1;
     }
     let expected_counts: BTreeMap<String, usize> =

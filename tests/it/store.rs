@@ -267,7 +267,7 @@ fn locations_are_followed_once_with_cycles_urls_globs_and_escapes_reported() {
     let groups: Vec<String> = read
         .entities
         .iter()
-        .map(|e| e.entity.entity_ref.name.clone())
+        .map(|e| e.entity_ref.name.clone())
         .filter(|n| n.starts_with("team"))
         .collect();
     assert_eq!(groups, vec!["team-a", "team-b"]);
