@@ -12,24 +12,83 @@ use serde_json::{Map, Value};
 
 use super::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
 
-/// One link from `metadata.links`: `{url, title?, icon?, type?}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Link {
+/// One link from `metadata.links`: `{url, title?, icon?, type?}`, borrowed from its entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Link<'a> {
     /// The target URL as written in the descriptor (not yet checked for scheme).
-    pub url: String,
+    pub url: &'a str,
     /// The human title, if any.
-    pub title: Option<String>,
+    pub title: Option<&'a str>,
     /// The link type (`runbook`, `dashboard`…), if any.
-    pub link_type: Option<String>,
+    pub link_type: Option<&'a str>,
 }
 
-/// `spec.profile` of a Group or User.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Profile {
+/// `spec.profile` of a Group or User, borrowed from its entity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Profile<'a> {
     /// `spec.profile.displayName`.
-    pub display_name: Option<String>,
+    pub display_name: Option<&'a str>,
     /// `spec.profile.email`.
-    pub email: Option<String>,
+    pub email: Option<&'a str>,
+}
+
+/// Slot of each single-valued text field in [`Packed`].
+const TITLE: usize = 0;
+const DESCRIPTION: usize = 1;
+const SPEC_TYPE: usize = 2;
+const LIFECYCLE: usize = 3;
+const DISPLAY_NAME: usize = 4;
+const EMAIL: usize = 5;
+const FIXED: usize = 6;
+
+/// The free text of an entity packed into one allocation with one table of spans: a catalog of
+/// 100,000 entities would otherwise hold some two million small strings. Layout of the spans:
+/// the six fixed fields above, then the tags, then three per link (url, title, type), then one
+/// per annotation value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Packed {
+    text: Box<str>,
+    /// (start, length) into `text`; `u32::MAX` start means absent.
+    spans: Box<[(u32, u32)]>,
+    tags: u16,
+    links: u16,
+}
+
+#[derive(Default)]
+struct PackedBuilder {
+    text: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl PackedBuilder {
+    fn push(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) if self.text.len() + v.len() < u32::MAX as usize => {
+                self.spans.push((self.text.len() as u32, v.len() as u32));
+                self.text.push_str(v);
+            }
+            _ => self.spans.push((u32::MAX, 0)),
+        }
+    }
+
+    fn finish(self, tags: usize, links: usize) -> Packed {
+        Packed {
+            text: self.text.into_boxed_str(),
+            spans: self.spans.into_boxed_slice(),
+            tags: u16::try_from(tags).unwrap_or(u16::MAX),
+            links: u16::try_from(links).unwrap_or(u16::MAX),
+        }
+    }
+}
+
+impl Packed {
+    fn get(&self, slot: usize) -> Option<&str> {
+        let &(start, len) = self.spans.get(slot)?;
+        if start == u32::MAX {
+            return None;
+        }
+        self.text.get(start as usize..(start + len) as usize)
+    }
 }
 
 /// The relation fields of a spec, as written (refs already completed with Backstage's defaults).
@@ -73,28 +132,16 @@ pub struct Entity {
     pub api_version: Arc<str>,
     /// Kind, namespace and name.
     pub entity_ref: EntityRef,
-    /// `metadata.title`.
-    pub title: Option<String>,
-    /// `metadata.description`.
-    pub description: Option<String>,
-    /// `metadata.tags`.
-    pub tags: Vec<String>,
-    /// `metadata.links`.
-    pub links: Vec<Link>,
-    /// `metadata.annotations`, sorted by key (keys are shared between entities).
-    pub annotations: Vec<(Arc<str>, String)>,
-    /// `spec.type`.
-    pub spec_type: Option<String>,
-    /// `spec.lifecycle`.
-    pub lifecycle: Option<String>,
+    /// Title, description, type, lifecycle, profile, tags, links and annotation values.
+    packed: Packed,
+    /// Annotation keys, sorted; values are in `packed` in the same order. Keys are shared.
+    annotation_keys: Box<[Arc<str>]>,
     /// `spec.owner`, resolved against the defaults (kind Group, this entity's namespace).
     pub owner: Option<EntityRef>,
     /// `spec.system` (kind System).
     pub system: Option<EntityRef>,
     /// The other relation fields; `None` when there are none, and taken by the snapshot.
     pub refs: Option<Box<SpecRefs>>,
-    /// `spec.profile` of a Group or User.
-    pub profile: Profile,
 }
 
 /// Shares one allocation per distinct string among entities (annotation keys, API versions):
@@ -436,9 +483,9 @@ impl Entity {
                 .filter_map(|item| {
                     let m = item.as_object()?;
                     Some(Link {
-                        url: m.get("url")?.as_str()?.to_owned(),
-                        title: m.get("title").and_then(Value::as_str).map(str::to_owned),
-                        link_type: m.get("type").and_then(Value::as_str).map(str::to_owned),
+                        url: m.get("url")?.as_str()?,
+                        title: m.get("title").and_then(Value::as_str),
+                        link_type: m.get("type").and_then(Value::as_str),
                     })
                 })
                 .collect(),
@@ -471,11 +518,8 @@ impl Entity {
 
         let profile = match spec.get("profile") {
             Some(Value::Object(p)) => Profile {
-                display_name: p
-                    .get("displayName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                email: p.get("email").and_then(Value::as_str).map(str::to_owned),
+                display_name: p.get("displayName").and_then(Value::as_str),
+                email: p.get("email").and_then(Value::as_str),
             },
             _ => Profile::default(),
         };
@@ -504,37 +548,102 @@ impl Entity {
                 ns,
             )?,
         };
+        let title = opt_str(metadata, "title", "metadata.title")?;
+        let description = opt_str(metadata, "description", "metadata.description")?;
+        let spec_type = opt_str(spec, "type", "spec.type")?;
+        let lifecycle = opt_str(spec, "lifecycle", "spec.lifecycle")?;
+        let mut packed = PackedBuilder::default();
+        for field in [&title, &description, &spec_type, &lifecycle] {
+            packed.push(field.as_deref());
+        }
+        packed.push(profile.display_name);
+        packed.push(profile.email);
+        for t in &tags {
+            packed.push(Some(t));
+        }
+        for l in &links {
+            packed.push(Some(l.url));
+            packed.push(l.title);
+            packed.push(l.link_type);
+        }
+        for (_, v) in &annotations {
+            packed.push(Some(v));
+        }
         Ok(Self {
-            title: opt_str(metadata, "title", "metadata.title")?,
-            description: opt_str(metadata, "description", "metadata.description")?,
-            tags,
-            links,
-            annotations,
-            spec_type: opt_str(spec, "type", "spec.type")?,
-            lifecycle: opt_str(spec, "lifecycle", "spec.lifecycle")?,
+            packed: packed.finish(tags.len(), links.len()),
+            annotation_keys: annotations.into_iter().map(|(k, _)| k).collect(),
             owner: one_ref(spec, "owner", "spec.owner", Some("Group"), ns)?,
             system: one_ref(spec, "system", "spec.system", Some("System"), ns)?,
             refs: (!refs.is_empty()).then(|| Box::new(refs)),
-            profile,
             entity_ref: EntityRef::new(kind, namespace, name),
             api_version: intern(&api_version),
         })
     }
 
+    /// `metadata.title`.
+    pub fn title(&self) -> Option<&str> {
+        self.packed.get(TITLE)
+    }
+
+    /// `metadata.description`.
+    pub fn description(&self) -> Option<&str> {
+        self.packed.get(DESCRIPTION)
+    }
+
+    /// `spec.type`.
+    pub fn spec_type(&self) -> Option<&str> {
+        self.packed.get(SPEC_TYPE)
+    }
+
+    /// `spec.lifecycle`.
+    pub fn lifecycle(&self) -> Option<&str> {
+        self.packed.get(LIFECYCLE)
+    }
+
+    /// `spec.profile` of a Group or User.
+    pub fn profile(&self) -> Profile<'_> {
+        Profile { display_name: self.packed.get(DISPLAY_NAME), email: self.packed.get(EMAIL) }
+    }
+
+    /// `metadata.tags`, in order.
+    pub fn tags(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (FIXED..FIXED + usize::from(self.packed.tags)).map(|i| self.packed.get(i).unwrap_or(""))
+    }
+
+    /// `metadata.links`, in order (links without a `url` are dropped when read).
+    pub fn links(&self) -> impl ExactSizeIterator<Item = Link<'_>> + '_ {
+        let first = FIXED + usize::from(self.packed.tags);
+        (0..usize::from(self.packed.links)).map(move |i| {
+            let at = first + 3 * i;
+            Link {
+                url: self.packed.get(at).unwrap_or(""),
+                title: self.packed.get(at + 1),
+                link_type: self.packed.get(at + 2),
+            }
+        })
+    }
+
+    /// `metadata.annotations`, sorted by key.
+    pub fn annotations(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        let first = FIXED + usize::from(self.packed.tags) + 3 * usize::from(self.packed.links);
+        self.annotation_keys
+            .iter()
+            .enumerate()
+            .map(move |(i, k)| (k.as_ref(), self.packed.get(first + i).unwrap_or("")))
+    }
+
     /// The value of an annotation, if present.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        let first = FIXED + usize::from(self.packed.tags) + 3 * usize::from(self.packed.links);
+        self.annotation_keys
+            .binary_search_by(|k| k.as_ref().cmp(key))
             .ok()
-            .map(|i| self.annotations[i].1.as_str())
+            .and_then(|i| self.packed.get(first + i))
     }
 
     /// The entity's display title: `metadata.title`, else `spec.profile.displayName`, else the name.
     pub fn display_name(&self) -> &str {
-        self.title
-            .as_deref()
-            .or(self.profile.display_name.as_deref())
-            .unwrap_or(&self.entity_ref.name)
+        self.title().or(self.packed.get(DISPLAY_NAME)).unwrap_or(&self.entity_ref.name)
     }
 }
 

@@ -227,7 +227,7 @@ impl Snapshot {
                 .or_default()
                 .push(i);
             if node.entity.entity_ref.kind.eq_ignore_ascii_case("user")
-                && let Some(email) = &node.entity.profile.email
+                && let Some(email) = &node.entity.profile().email
             {
                 by_email.insert(email.to_ascii_lowercase(), i);
             }
@@ -291,7 +291,7 @@ impl Snapshot {
         self.by_key.get(&entity_ref.key()).copied()
     }
 
-    /// The User whose `spec.profile.email` is this address (case-insensitive).
+    /// The User whose `spec.profile().email` is this address (case-insensitive).
     pub fn user_by_email(&self, email: &str) -> Option<u32> {
         self.by_email.get(&email.to_ascii_lowercase()).copied()
     }
@@ -412,17 +412,15 @@ impl Snapshot {
                 } else if name.contains(w.as_str()) {
                     score += 40;
                 }
-                if e.title
-                    .as_deref()
+                if e.title()
                     .is_some_and(|t| t.to_lowercase().contains(w.as_str()))
                 {
                     score += 25;
                 }
-                if e.tags.iter().any(|t| t.to_lowercase() == *w) {
+                if e.tags().any(|t| t.to_lowercase() == *w) {
                     score += 20;
                 }
-                if e.spec_type
-                    .as_deref()
+                if e.spec_type()
                     .is_some_and(|t| t.to_lowercase() == *w)
                     || e.owner
                         .as_ref()
@@ -430,8 +428,7 @@ impl Snapshot {
                 {
                     score += 15;
                 }
-                if e.description
-                    .as_deref()
+                if e.description()
                     .is_some_and(|d| d.to_lowercase().contains(w.as_str()))
                 {
                     score += 5;
@@ -484,13 +481,13 @@ fn search_text(e: &Entity, out: &mut String) {
     out.clear();
     for part in [
         Some(e.entity_ref.name.as_str()),
-        e.title.as_deref(),
-        e.description.as_deref(),
+        e.title(),
+        e.description(),
     ]
     .into_iter()
     .flatten()
-    .chain(e.tags.iter().map(String::as_str))
-    .chain(e.spec_type.as_deref())
+    .chain(e.tags())
+    .chain(e.spec_type())
     .chain(e.owner.as_ref().map(|o| o.name.as_str()))
     {
         for c in part.chars() {

@@ -115,7 +115,7 @@ fn catalog_person(snapshot: &Snapshot, user: &EntityRef) -> Person {
             let e = &snapshot.node(i).entity;
             Person {
                 name: e.display_name().to_owned(),
-                email: e.profile.email.clone(),
+                email: e.profile().email.map(str::to_owned),
                 user: Some(e.entity_ref.clone()),
             }
         }

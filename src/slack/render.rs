@@ -240,7 +240,7 @@ fn code(text: &str) -> String {
 }
 
 fn entity_label(e: &Entity) -> String {
-    match (&e.title, &e.profile.display_name) {
+    match (e.title(), e.profile().display_name) {
         (Some(t), _) | (None, Some(t)) if t != &e.entity_ref.name => {
             format!("{} ({})", escape_within(t, 150), code(&e.entity_ref.name))
         }
@@ -260,7 +260,7 @@ fn person_line(snapshot: &Snapshot, target: &Target) -> String {
         Target::Resolved(i) => {
             let e = &snapshot.node(*i).entity;
             let name = escape_within(e.display_name(), 100);
-            match &e.profile.email {
+            match e.profile().email {
                 Some(email) => format!("• {name} · {}", escape_within(email, 200)),
                 None => format!("• {name}"),
             }
@@ -280,10 +280,9 @@ pub fn repo_link(e: &Entity) -> Option<(String, String)> {
 }
 
 fn links_lines(e: &Entity) -> Vec<String> {
-    e.links
-        .iter()
+    e.links()
         .map(|l| {
-            let title = l.title.as_deref().unwrap_or(&l.url);
+            let title = l.title.unwrap_or(l.url);
             format!(
                 "• {}",
                 mrkdwn::link(&truncate(&l.url, 2900), &truncate(title, 200))
@@ -355,7 +354,7 @@ fn render_owner(snapshot: &Snapshot, idx: u32, on_call: &Result<OnCall, OnCallEr
     );
     if let Some(Target::Resolved(o)) = &owner_target {
         let owner = &snapshot.node(*o).entity;
-        if let Some(email) = &owner.profile.email {
+        if let Some(email) = owner.profile().email {
             text.push_str(&format!("\n*Team email:* {}", escape_within(email, 200)));
         }
         let parents: Vec<String> = snapshot
@@ -383,8 +382,8 @@ fn render_owner(snapshot: &Snapshot, idx: u32, on_call: &Result<OnCall, OnCallEr
         }
     }
     let mut fields = vec![format!("*Kind*\n{}", escape(&e.entity_ref.kind))];
-    fields.extend(field("Type", e.spec_type.as_deref()));
-    fields.extend(field("Lifecycle", e.lifecycle.as_deref()));
+    fields.extend(field("Type", e.spec_type()));
+    fields.extend(field("Lifecycle", e.lifecycle()));
     let systems: Vec<String> = snapshot
         .related(idx, RelationType::PartOf)
         .filter(|t| snapshot.target_ref(t).kind.eq_ignore_ascii_case("system"))
@@ -437,15 +436,15 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
     let e = &snapshot.node(idx).entity;
     let mut b = Blocks::default();
     b.header(e.display_name());
-    if let Some(d) = &e.description {
+    if let Some(d) = e.description() {
         b.section(escape_within(d.trim(), 1500));
     }
     let mut fields = vec![
         format!("*Kind*\n{}", escape(&e.entity_ref.kind)),
         format!("*Owner*\n{}", owner_line(snapshot, idx)),
     ];
-    fields.extend(field("Type", e.spec_type.as_deref()));
-    fields.extend(field("Lifecycle", e.lifecycle.as_deref()));
+    fields.extend(field("Type", e.spec_type()));
+    fields.extend(field("Lifecycle", e.lifecycle()));
     let parts: Vec<(EntityRef, String)> = snapshot
         .related(idx, RelationType::PartOf)
         .map(|t| (snapshot.target_ref(t), target_label(snapshot, t)))
@@ -475,10 +474,10 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
     {
         fields.push(format!("*Namespace*\n{}", escape(&e.entity_ref.namespace)));
     }
-    if !e.tags.is_empty() {
+    if !(e.tags().len() == 0) {
         fields.push(format!(
             "*Tags*\n{}",
-            e.tags.iter().map(|t| code(t)).collect::<Vec<_>>().join(" ")
+            e.tags().map(|t| code(t)).collect::<Vec<_>>().join(" ")
         ));
     }
     b.fields(fields);
@@ -548,10 +547,10 @@ fn render_team(snapshot: &Snapshot, idx: u32) -> Reply {
     let mut b = Blocks::default();
     b.header(e.display_name());
     let mut text = Vec::new();
-    if let Some(d) = &e.description {
+    if let Some(d) = e.description() {
         text.push(escape_within(d.trim(), 1000));
     }
-    if let Some(email) = &e.profile.email {
+    if let Some(email) = e.profile().email {
         text.push(format!("*Email:* {}", escape_within(email, 200)));
     }
     let parents = relation_list(snapshot, idx, RelationType::ChildOf);
@@ -644,13 +643,13 @@ fn render_search(snapshot: &Snapshot, words: &[String], hits: &[u32], total: usi
                 entity_label(e),
                 escape(&e.entity_ref.kind.to_ascii_lowercase())
             );
-            if let Some(t) = &e.spec_type {
+            if let Some(t) = e.spec_type() {
                 line.push_str(&format!(" ({})", escape_within(t, 40)));
             }
             if let Some(o) = &e.owner {
                 line.push_str(&format!(" · owner {}", code(&o.name)));
             }
-            if let Some(d) = &e.description {
+            if let Some(d) = e.description() {
                 line.push_str(&format!(
                     "\n      {}",
                     escape_within(d.trim().lines().next().unwrap_or(""), 150)
@@ -973,7 +972,7 @@ fn render_whoami(snapshot: &Snapshot, w: &Whoami) -> Reply {
     let e = &snapshot.node(user).entity;
     b.header(&format!("You are {}", e.display_name()));
     let mut lines = vec![format!("*Catalog user:* {}", code(&e.entity_ref.short()))];
-    if let Some(email) = &e.profile.email {
+    if let Some(email) = e.profile().email {
         lines.push(format!("*Email:* {}", escape(email)));
     }
     lines.push(format!(
