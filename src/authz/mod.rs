@@ -184,8 +184,8 @@ impl TargetFacts {
         let e = &snapshot.node(index).entity;
         Self {
             entity: e.entity_ref.clone(),
-            owner: e.owner.clone(),
-            system: e.system.clone(),
+            owner: snapshot.owner_of(index),
+            system: snapshot.system_of(index),
         }
     }
 }

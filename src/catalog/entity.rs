@@ -96,6 +96,10 @@ impl Packed {
 /// memory only while a snapshot is built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpecRefs {
+    /// `spec.owner`, resolved against the defaults (kind Group, this entity's namespace).
+    pub owner: Option<EntityRef>,
+    /// `spec.system` (kind System).
+    pub system: Option<EntityRef>,
     /// `spec.domain` (kind Domain).
     pub domain: Option<EntityRef>,
     /// `spec.parent` of a Group (kind Group).
@@ -136,11 +140,8 @@ pub struct Entity {
     packed: Packed,
     /// Annotation keys, sorted; values are in `packed` in the same order. Keys are shared.
     annotation_keys: Box<[Arc<str>]>,
-    /// `spec.owner`, resolved against the defaults (kind Group, this entity's namespace).
-    pub owner: Option<EntityRef>,
-    /// `spec.system` (kind System).
-    pub system: Option<EntityRef>,
-    /// The other relation fields; `None` when there are none, and taken by the snapshot.
+    /// The relation fields (owner, system, dependencies…); `None` when there are none. The
+    /// snapshot takes them and keeps them as relations (see `Snapshot::owner_of`).
     pub refs: Option<Box<SpecRefs>>,
 }
 
@@ -525,6 +526,8 @@ impl Entity {
         };
         let ns = namespace.as_str();
         let refs = SpecRefs {
+            owner: one_ref(spec, "owner", "spec.owner", Some("Group"), ns)?,
+            system: one_ref(spec, "system", "spec.system", Some("System"), ns)?,
             domain: one_ref(spec, "domain", "spec.domain", Some("Domain"), ns)?,
             parent: one_ref(spec, "parent", "spec.parent", Some("Group"), ns)?,
             children: ref_list(spec, "children", "spec.children", Some("Group"), ns)?,
@@ -572,8 +575,6 @@ impl Entity {
         Ok(Self {
             packed: packed.finish(tags.len(), links.len()),
             annotation_keys: annotations.into_iter().map(|(k, _)| k).collect(),
-            owner: one_ref(spec, "owner", "spec.owner", Some("Group"), ns)?,
-            system: one_ref(spec, "system", "spec.system", Some("System"), ns)?,
             refs: (!refs.is_empty()).then(|| Box::new(refs)),
             entity_ref: EntityRef::new(kind, namespace, name),
             api_version: intern(&api_version),
@@ -602,7 +603,10 @@ impl Entity {
 
     /// `spec.profile` of a Group or User.
     pub fn profile(&self) -> Profile<'_> {
-        Profile { display_name: self.packed.get(DISPLAY_NAME), email: self.packed.get(EMAIL) }
+        Profile {
+            display_name: self.packed.get(DISPLAY_NAME),
+            email: self.packed.get(EMAIL),
+        }
     }
 
     /// `metadata.tags`, in order.
@@ -643,7 +647,9 @@ impl Entity {
 
     /// The entity's display title: `metadata.title`, else `spec.profile.displayName`, else the name.
     pub fn display_name(&self) -> &str {
-        self.title().or(self.packed.get(DISPLAY_NAME)).unwrap_or(&self.entity_ref.name)
+        self.title()
+            .or(self.packed.get(DISPLAY_NAME))
+            .unwrap_or(&self.entity_ref.name)
     }
 }
 
@@ -660,7 +666,11 @@ mod tests {
                      "dependsOn": ["resource:payments-db"], "providesApis": ["checkout"]}});
         let e = Entity::from_document(&doc).expect("valid");
         assert_eq!(
-            e.owner.as_ref().map(EntityRef::key).as_deref(),
+            e.refs
+                .as_ref()
+                .and_then(|r| r.owner.as_ref())
+                .map(EntityRef::key)
+                .as_deref(),
             Some("group:shop/payments-platform")
         );
         let refs = e.refs.as_ref().expect("relation fields");

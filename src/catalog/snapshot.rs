@@ -166,7 +166,6 @@ pub struct SearchHit {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     nodes: Vec<Node>,
-    by_key: HashMap<String, u32>,
     by_name: HashMap<String, Vec<u32>>,
     by_email: HashMap<String, u32>,
     /// The store generation this snapshot was built from.
@@ -182,15 +181,15 @@ impl Snapshot {
         for (i, mut entity) in entities.into_iter().enumerate() {
             let i = i as u32;
             let mut add = |rel: RelationType, target: EntityRef| edges.push((i, rel, target));
-            if let Some(owner) = &entity.owner {
-                add(RelationType::OwnedBy, owner.clone());
-            }
-            if let Some(system) = &entity.system {
-                add(RelationType::PartOf, system.clone());
-            }
             if let Some(refs) = entity.refs.take() {
                 let refs = *refs;
-                for r in [refs.domain, refs.subcomponent_of].into_iter().flatten() {
+                if let Some(owner) = refs.owner {
+                    add(RelationType::OwnedBy, owner);
+                }
+                for r in [refs.system, refs.domain, refs.subcomponent_of]
+                    .into_iter()
+                    .flatten()
+                {
                     add(RelationType::PartOf, r);
                 }
                 if let Some(parent) = refs.parent {
@@ -216,12 +215,10 @@ impl Snapshot {
                 relations: Vec::new(),
             });
         }
-        let mut by_key = HashMap::with_capacity(nodes.len());
         let mut by_name: HashMap<String, Vec<u32>> = HashMap::with_capacity(nodes.len());
         let mut by_email = HashMap::new();
         for (i, node) in nodes.iter().enumerate() {
             let i = i as u32;
-            by_key.insert(node.entity.entity_ref.key(), i);
             by_name
                 .entry(node.entity.entity_ref.name.to_ascii_lowercase())
                 .or_default()
@@ -232,8 +229,15 @@ impl Snapshot {
                 by_email.insert(email.to_ascii_lowercase(), i);
             }
         }
+        let find = |by_name: &HashMap<String, Vec<u32>>, nodes: &[Node], r: &EntityRef| {
+            by_name.get(&r.name.to_ascii_lowercase()).and_then(|v| {
+                v.iter()
+                    .copied()
+                    .find(|&i| nodes[i as usize].entity.entity_ref.same_as(r))
+            })
+        };
         for (from, rel, target) in edges {
-            match by_key.get(&target.key()).copied() {
+            match find(&by_name, &nodes, &target) {
                 Some(to) => {
                     push_unique(
                         &mut nodes[from as usize].relations,
@@ -259,7 +263,6 @@ impl Snapshot {
         by_name.shrink_to_fit();
         Self {
             nodes,
-            by_key,
             by_name,
             by_email,
             generation,
@@ -288,7 +291,35 @@ impl Snapshot {
 
     /// The entity with exactly this ref.
     pub fn get(&self, entity_ref: &EntityRef) -> Option<u32> {
-        self.by_key.get(&entity_ref.key()).copied()
+        self.by_name
+            .get(&entity_ref.name.to_ascii_lowercase())?
+            .iter()
+            .copied()
+            .find(|&i| self.node(i).entity.entity_ref.same_as(entity_ref))
+    }
+
+    /// The owner of an entity (`spec.owner`), resolved or not.
+    pub fn owner_of(&self, index: u32) -> Option<EntityRef> {
+        self.related(index, RelationType::OwnedBy)
+            .next()
+            .map(|t| self.target_ref(t))
+    }
+
+    /// The name of an entity's owner, without allocating.
+    pub fn owner_name(&self, index: u32) -> Option<&str> {
+        self.related(index, RelationType::OwnedBy)
+            .next()
+            .map(|t| match t {
+                Target::Resolved(i) => self.node(*i).entity.entity_ref.name.as_str(),
+                Target::Unresolved(r) => r.name.as_str(),
+            })
+    }
+
+    /// The system an entity is part of (`spec.system`), resolved or not.
+    pub fn system_of(&self, index: u32) -> Option<EntityRef> {
+        self.related(index, RelationType::PartOf)
+            .map(|t| self.target_ref(t))
+            .find(|r| r.kind.eq_ignore_ascii_case("system"))
     }
 
     /// The User whose `spec.profile().email` is this address (case-insensitive).
@@ -399,7 +430,7 @@ impl Snapshot {
         let mut hits = Vec::new();
         let mut text = String::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            search_text(&node.entity, &mut text);
+            search_text(&node.entity, self.owner_name(i as u32), &mut text);
             if !words.iter().all(|w| text.contains(w.as_str())) {
                 continue;
             }
@@ -420,11 +451,10 @@ impl Snapshot {
                 if e.tags().any(|t| t.to_lowercase() == *w) {
                     score += 20;
                 }
-                if e.spec_type()
-                    .is_some_and(|t| t.to_lowercase() == *w)
-                    || e.owner
-                        .as_ref()
-                        .is_some_and(|o| o.name.to_lowercase() == *w)
+                if e.spec_type().is_some_and(|t| t.to_lowercase() == *w)
+                    || self
+                        .owner_name(i as u32)
+                        .is_some_and(|o| o.to_lowercase() == *w)
                 {
                     score += 15;
                 }
@@ -477,18 +507,14 @@ impl Snapshot {
 }
 
 /// Lower-cased `name title description tags type owner` of an entity, into a reused buffer.
-fn search_text(e: &Entity, out: &mut String) {
+fn search_text(e: &Entity, owner: Option<&str>, out: &mut String) {
     out.clear();
-    for part in [
-        Some(e.entity_ref.name.as_str()),
-        e.title(),
-        e.description(),
-    ]
-    .into_iter()
-    .flatten()
-    .chain(e.tags())
-    .chain(e.spec_type())
-    .chain(e.owner.as_ref().map(|o| o.name.as_str()))
+    for part in [Some(e.entity_ref.name.as_str()), e.title(), e.description()]
+        .into_iter()
+        .flatten()
+        .chain(e.tags())
+        .chain(e.spec_type())
+        .chain(owner)
     {
         for c in part.chars() {
             out.extend(c.to_lowercase());

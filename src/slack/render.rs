@@ -646,8 +646,8 @@ fn render_search(snapshot: &Snapshot, words: &[String], hits: &[u32], total: usi
             if let Some(t) = e.spec_type() {
                 line.push_str(&format!(" ({})", escape_within(t, 40)));
             }
-            if let Some(o) = &e.owner {
-                line.push_str(&format!(" · owner {}", code(&o.name)));
+            if let Some(o) = snapshot.owner_name(i) {
+                line.push_str(&format!(" · owner {}", code(o)));
             }
             if let Some(d) = e.description() {
                 line.push_str(&format!(

@@ -127,16 +127,7 @@ async fn the_first_source_keeps_a_contested_ref_and_the_conflict_is_reported() {
         assert!(r[0].problems.iter().any(|p| matches!(p, Problem::Conflict { entity_ref, .. } if entity_ref == "component:default/shared")));
         let snap = service.snapshot();
         let shared = snap.get(&key("Component", "shared")).expect("kept");
-        assert_eq!(
-            snap.node(shared)
-                .entity
-                .owner
-                .as_ref()
-                .map(|o| o.name.as_str()),
-            Some("team-a"),
-            "{}",
-            backend.name
-        );
+        assert_eq!(snap.owner_name(shared), Some("team-a"), "{}", backend.name);
         assert!(snap.get(&key("Component", "only-b")).is_some());
     }
 }
