@@ -90,8 +90,14 @@ DATABASE_URL="sqlite://$WORK/bench.db" "$IDP" --config "$WORK/idp.toml" catalog 
 if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${IDP_PORT}/healthz"; then
   die "something already answers on 127.0.0.1:${IDP_PORT}; stop it or set IDP_PORT"
 fi
+# PagerDuty stand-in, so `owner` shows a real on-call answer from idp's (warm) cache.
+PD_PORT="${PD_PORT:-3998}"
+python3 "$REPO/scripts/pagerduty-stub.py" 127.0.0.1 "$PD_PORT" &
+PD_PID=$!
+trap 'kill $PD_PID 2>/dev/null || true; cleanup' EXIT
 log "starting idp serve on 127.0.0.1:${IDP_PORT}"
 env -u IDP_CONFIG SLACK_SIGNING_SECRET="$SECRET" DATABASE_URL="sqlite://$WORK/bench.db" \
+  PAGERDUTY_API_URL="http://127.0.0.1:${PD_PORT}" PAGERDUTY_TOKEN="bench-token" \
   IDP_LISTEN="127.0.0.1:${IDP_PORT}" IDP_LOG="${IDP_LOG:-info}" \
   "$IDP" --config "$WORK/idp.toml" serve >"$WORK/serve.log" 2>&1 &
 IDP_PID=$!
