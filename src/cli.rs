@@ -399,14 +399,20 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
         None => notes.push("config: none (idp uses the store as it is)".to_owned()),
     }
     let mut known_refs = std::collections::HashSet::new();
+    let mut entities = Vec::new();
     for s in settings.sources() {
         if !s.exists() {
             problems.push(format!("[catalog] sources: {} does not exist", s.display()));
         } else {
             let read = crate::catalog::read_source(&s);
             known_refs.extend(read.entities.iter().map(|e| e.entity_ref.key()));
+            entities.extend(read.entities.iter().filter_map(|e| {
+                let doc: serde_json::Value = serde_json::from_str(&e.body).ok()?;
+                crate::catalog::Entity::from_document(&doc).ok()
+            }));
         }
     }
+    let catalog_snapshot = crate::catalog::Snapshot::build(entities, 0);
     let mut warnings: Vec<String> = Vec::new();
     let config_name = settings
         .config_path
@@ -417,6 +423,13 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             .into_iter()
             .map(|p| format!("{config_name}: {p}")),
     );
+    if !catalog_snapshot.is_empty() {
+        warnings.extend(
+            crate::oncall::catalog_warnings(&settings.file.oncall, &catalog_snapshot)
+                .into_iter()
+                .map(|w| format!("{config_name}: {w}")),
+        );
+    }
     let policy_path = settings
         .file
         .authz
@@ -437,6 +450,12 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
                 policy.rules().len()
             ));
             warnings.extend(policy.warnings.iter().map(ToString::to_string));
+            if policy.rules().is_empty() {
+                warnings.push(
+                    "the policy has no rules, so every request is denied (deny by default)"
+                        .to_owned(),
+                );
+            }
             if !known_refs.is_empty() {
                 let file = policy_path.as_ref().map_or_else(
                     || "policy.yaml (built in)".to_owned(),

@@ -119,16 +119,19 @@ pub async fn run(
     use tokio::io::AsyncBufReadExt;
     if let Some(line) = one_shot {
         let reply = state.dispatch(caller, line, Dialect::Plain).await;
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", render(&reply, json))?;
-        return Ok(());
+        return quiet_on_closed_pipe(writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            render(&reply, json)
+        ));
     }
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        println!(
+        writeln!(
+            std::io::stdout().lock(),
             "idp shell: {} entities in the catalog. Type `help`, or `exit` to leave.",
             state.catalog.snapshot().len()
-        );
+        )?;
     }
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -147,7 +150,22 @@ pub async fn run(
             break;
         }
         let reply = state.dispatch(caller, line, Dialect::Plain).await;
-        println!("{}", render(&reply, json));
+        let written = writeln!(std::io::stdout().lock(), "{}", render(&reply, json));
+        if written
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            break;
+        }
+        written?;
     }
     Ok(())
+}
+
+/// A reader that went away (`idp shell -c … | head -3`) is not an error.
+fn quiet_on_closed_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

@@ -184,7 +184,13 @@ impl TargetFacts {
         let e = &snapshot.node(index).entity;
         Self {
             entity: e.entity_ref.clone(),
-            owner: snapshot.owner_of(index),
+            // A group is its own owner for "member of the owning group" (running a template for
+            // the team, managing its digests).
+            owner: if e.entity_ref.kind.eq_ignore_ascii_case("group") {
+                Some(e.entity_ref.clone())
+            } else {
+                snapshot.owner_of(index)
+            },
             system: snapshot.system_of(index),
         }
     }

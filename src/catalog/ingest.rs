@@ -186,8 +186,14 @@ impl SourceRead {
     }
 }
 
-/// The source name for a path as given: `./a/b/` and `a/b` name the same source.
+/// The source name for a path: its canonical absolute path (the path as given, tidied, when it
+/// does not exist).
 pub fn source_name(path: &Path) -> String {
+    // One canonical spelling, so `./catalog`, `catalog/` and `/srv/idp/catalog` are one source
+    // and an edit is never mistaken for another source's conflicting copy.
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return canonical.display().to_string();
+    }
     let text = path.to_string_lossy();
     let trimmed = text.trim_end_matches('/');
     let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
@@ -419,6 +425,25 @@ pub fn read_source(path: &Path) -> SourceRead {
     let (root, mut wave) = if path.is_dir() {
         let mut files = Vec::new();
         walk(path, &mut files, &mut out.problems);
+        // A symbolic link inside the folder may point anywhere; only what lies inside is read.
+        if let Ok(root) = std::fs::canonicalize(path) {
+            files.retain(|f| match std::fs::canonicalize(f) {
+                Ok(target) if target.starts_with(&root) => true,
+                Ok(_) => {
+                    out.problems.push(Problem::NotFollowed {
+                        at: Position {
+                            file: f.display().to_string(),
+                            document: None,
+                            line: None,
+                        },
+                        target: f.display().to_string(),
+                        reason: "it is a symbolic link to a file outside the source's folder",
+                    });
+                    false
+                }
+                Err(_) => true,
+            });
+        }
         (path.to_path_buf(), files)
     } else {
         (

@@ -226,7 +226,11 @@ impl Snapshot {
             if node.entity.entity_ref.kind.eq_ignore_ascii_case("user")
                 && let Some(email) = &node.entity.profile().email
             {
-                by_email.insert(email.to_ascii_lowercase(), i);
+                // Two users with one email identify nobody: matching would be a guess.
+                by_email
+                    .entry(email.to_ascii_lowercase())
+                    .and_modify(|seen| *seen = u32::MAX)
+                    .or_insert(i);
             }
         }
         let find = |by_name: &HashMap<String, Vec<u32>>, nodes: &[Node], r: &EntityRef| {
@@ -324,7 +328,10 @@ impl Snapshot {
 
     /// The User whose `spec.profile().email` is this address (case-insensitive).
     pub fn user_by_email(&self, email: &str) -> Option<u32> {
-        self.by_email.get(&email.to_ascii_lowercase()).copied()
+        self.by_email
+            .get(&email.to_ascii_lowercase())
+            .copied()
+            .filter(|&i| i != u32::MAX)
     }
 
     /// Counts of entities per kind, sorted by kind name (lower case).

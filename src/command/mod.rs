@@ -125,6 +125,9 @@ fn token_text(token: &Token) -> String {
     text::token_display(token)
 }
 
+/// The longest `[kind:][namespace/]name` worth looking up.
+pub const MAX_NAME_CHARS: usize = 200;
+
 /// Reads the single name argument of `owner`, `service` and `team`.
 fn one_name(
     spec: &'static CommandSpec,
@@ -208,10 +211,23 @@ fn one_name(
             });
         }
     };
+    // In a terminal `@team` and `#service` are how people write what Slack sends as mentions.
+    let name = name.strip_prefix(['@', '#']).unwrap_or(&name).to_owned();
     if name.is_empty() {
         return Err(ParseError::MissingArgument {
             command,
             argument,
+            usage,
+        });
+    }
+    // kind (63) + ':' + namespace (63) + '/' + name (63): anything longer names nothing, and the
+    // "did you mean" search over it would cost time for nothing.
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ParseError::InvalidArgument {
+            command,
+            argument,
+            given: name.chars().take(40).collect::<String>() + "…",
+            reason: format!("names are at most {MAX_NAME_CHARS} characters"),
             usage,
         });
     }
@@ -332,15 +348,33 @@ fn parse_can(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, Pars
         });
     };
     let given = token_text(action_token);
-    let action = crate::authz::Action::parse(&given.to_ascii_lowercase()).map_err(|reason| {
-        ParseError::InvalidArgument {
-            command: "can",
-            argument: "action".to_owned(),
-            given: given.clone(),
-            reason,
-            usage: usage.clone(),
-        }
-    })?;
+    let lower = given.to_ascii_lowercase();
+    let action = crate::authz::Action::parse(&lower)
+        .ok()
+        .filter(|a| *a != crate::authz::Action::Public)
+        .ok_or_else(|| {
+            let known = crate::authz::ACTION_NAMES.join(", ");
+            let close: Vec<&str> = crate::authz::ACTION_NAMES
+                .iter()
+                .copied()
+                .filter(|a| strsim::jaro_winkler(a, &lower) >= 0.85)
+                .collect();
+            let reason = if close.is_empty() {
+                format!("known actions: {known}")
+            } else {
+                format!(
+                    "did you mean {}? Known actions: {known}",
+                    close.join(" or ")
+                )
+            };
+            ParseError::InvalidArgument {
+                command: "can",
+                argument: "action".to_owned(),
+                given: given.clone(),
+                reason,
+                usage: usage.clone(),
+            }
+        })?;
     if args.len() < 2 {
         return Err(ParseError::MissingArgument {
             command: "can",

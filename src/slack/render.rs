@@ -241,7 +241,7 @@ fn code(text: &str) -> String {
 
 fn entity_label(e: &Entity) -> String {
     match (e.title(), e.profile().display_name) {
-        (Some(t), _) | (None, Some(t)) if t != &e.entity_ref.name => {
+        (Some(t), _) | (None, Some(t)) if t != e.entity_ref.name => {
             format!("{} ({})", escape_within(t, 150), code(&e.entity_ref.name))
         }
         _ => code(&e.entity_ref.name),
@@ -285,7 +285,7 @@ fn links_lines(e: &Entity) -> Vec<String> {
             let title = l.title.unwrap_or(l.url);
             format!(
                 "• {}",
-                mrkdwn::link(&truncate(&l.url, 2900), &truncate(title, 200))
+                mrkdwn::link(&truncate(l.url, 2900), &truncate(title, 200))
             )
         })
         .collect()
@@ -406,7 +406,11 @@ fn render_owner(snapshot: &Snapshot, idx: u32, on_call: &Result<OnCall, OnCallEr
     b.context(vec![format!(
         "{} · `/idp service {}` shows the whole card",
         code(&e.entity_ref.short()),
-        escape(&e.entity_ref.name)
+        escape(&if e.entity_ref.kind.eq_ignore_ascii_case("component") {
+            e.entity_ref.name.clone()
+        } else {
+            e.entity_ref.short()
+        })
     )]);
     let text = match owner_name {
         Some(owner) => format!("{} is owned by {}", e.entity_ref.name, owner),
@@ -474,10 +478,10 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
     {
         fields.push(format!("*Namespace*\n{}", escape(&e.entity_ref.namespace)));
     }
-    if !(e.tags().len() == 0) {
+    if e.tags().len() != 0 {
         fields.push(format!(
             "*Tags*\n{}",
-            e.tags().map(|t| code(t)).collect::<Vec<_>>().join(" ")
+            e.tags().map(code).collect::<Vec<_>>().join(" ")
         ));
     }
     b.fields(fields);

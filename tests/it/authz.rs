@@ -497,3 +497,39 @@ fn malformed_policies_name_the_file_line_and_problem() {
         p.warnings
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_of_a_group_run_templates_for_it_when_the_group_is_the_target() {
+    let backend = &support::backends()[0];
+    let catalog = CatalogService::open(backend.store().await)
+        .await
+        .expect("open");
+    catalog.sync(&[support::demo_catalog()]).await;
+    let snapshot = catalog.snapshot();
+    let team = snapshot
+        .get(&EntityRef::new("Group", "default", "payments-platform"))
+        .expect("team");
+    let facts = TargetFacts::of(&snapshot, team);
+    let me = user("sofia.marquez");
+    let caller = Caller::user(Origin::Shell, me.clone());
+    let groups = groups_of(&snapshot, Some(&me));
+    let d = decide(
+        &Policy::builtin(),
+        &AccessRequest {
+            action: Action::TemplateRun,
+            caller: &caller,
+            groups: &groups,
+            target: Some(&facts),
+            environment: None,
+            on_call: OnCallStatus::NotAsked,
+            requester: None,
+            now: outside_freeze(),
+        },
+    );
+    assert_eq!(
+        (verdict(&d), d.rule.as_deref()),
+        ("allow", Some("team-members-run-templates")),
+        "{}",
+        d.reason
+    );
+}

@@ -613,3 +613,18 @@ fn the_manifest_check_catches_escaping_off_and_a_missing_email_scope() {
         "{problems:#?}"
     );
 }
+
+#[test]
+fn an_absurdly_long_name_is_refused_before_any_lookup() {
+    let long = "x".repeat(100_000);
+    let err = idp::command::parse(&format!("owner {long}"), Dialect::Slack).expect_err("too long");
+    assert!(err.to_string().contains("at most 200 characters"), "{err}");
+    let err = idp::command::parse("can none checkout-api", Dialect::Slack)
+        .expect_err("none is not an action");
+    assert!(err.to_string().contains("known actions"), "{err}");
+    let err = idp::command::parse("can rolback checkout-api", Dialect::Slack).expect_err("typo");
+    assert!(err.to_string().contains("did you mean rollback"), "{err}");
+    assert!(
+        matches!(idp::command::parse("team @payments-platform", Dialect::Plain), Ok(idp::command::Command::Team(q)) if q.name == "payments-platform")
+    );
+}

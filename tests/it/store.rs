@@ -354,3 +354,76 @@ async fn a_replica_on_the_same_database_sees_another_replicas_sync() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_source_spelled_two_ways_is_one_source_and_symlinks_out_of_it_are_refused() {
+    let backend = &support::backends()[0];
+    let root = tempfile::tempdir().expect("tmp");
+    let dir = root.path().join("cat");
+    write(&dir, "a.yaml", &component("one", "team-a"));
+    write(root.path(), "secret.yaml", &component("outsider", "team-a"));
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root.path().join("secret.yaml"), dir.join("link.yaml"))
+        .expect("symlink");
+    let service = CatalogService::open(backend.store().await)
+        .await
+        .expect("open");
+    let first = service.sync(std::slice::from_ref(&dir)).await;
+    let again = service.sync(&[dir.join(".").join("")]).await;
+    assert!(
+        again[0]
+            .problems
+            .iter()
+            .all(|p| !matches!(p, Problem::Conflict { .. })),
+        "{:?}",
+        again[0].problems
+    );
+    assert_eq!(first[0].source, again[0].source);
+    #[cfg(unix)]
+    {
+        assert!(
+            first[0]
+                .problems
+                .iter()
+                .any(|p| p.to_string().contains("symbolic link")),
+            "{:?}",
+            first[0].problems
+        );
+        assert!(
+            service
+                .snapshot()
+                .get(&key("Component", "outsider"))
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_shared_by_two_users_identifies_nobody() {
+    let backend = &support::backends()[0];
+    let dir = tempfile::tempdir().expect("tmp");
+    let user = |name: &str, ns: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  profile: {{email: shared@example.com}}\n  memberOf: []\n"
+        )
+    };
+    write(
+        dir.path(),
+        "u.yaml",
+        &format!(
+            "{}---\n{}",
+            user("guest", "default"),
+            user("guest", "development")
+        ),
+    );
+    let service = CatalogService::open(backend.store().await)
+        .await
+        .expect("open");
+    service.sync(&[dir.path().to_path_buf()]).await;
+    assert!(
+        service
+            .snapshot()
+            .user_by_email("shared@example.com")
+            .is_none()
+    );
+}
