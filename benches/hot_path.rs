@@ -22,6 +22,10 @@ use idp::command::Dialect;
 use idp::slack::verify::{SignatureVerifier, sign};
 use idp::store::Store;
 
+/// The allocator `idp serve` runs with (see `src/main.rs`), so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The shared test signing secret (the same one `../shared/bench` and the tests use).
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 /// Components in the synthetic catalog.
