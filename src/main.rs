@@ -17,10 +17,19 @@ async fn main() -> std::process::ExitCode {
         idp::cli::Cmd::Serve => "info",
         _ => "warn",
     };
+    let filter = match std::env::var("IDP_LOG") {
+        Ok(text) if !text.trim().is_empty() => match EnvFilter::try_new(&text) {
+            Ok(filter) => filter,
+            Err(e) => {
+                eprintln!("idp: IDP_LOG is invalid: {e} (e.g. IDP_LOG=info or IDP_LOG=idp=debug)");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        _ => EnvFilter::new(default_level),
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("IDP_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     match idp::cli::run(cli).await {

@@ -409,6 +409,18 @@ impl AuditRecord {
             line.push_str(r);
             line.push(')');
         }
+        // `can` records the policy.explain it was allowed; the verdict it explained matters more.
+        if let Some(x) = e.arguments.get("explained") {
+            let field = |k: &str| x.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+            line.push_str(&format!(
+                "; explained {} → {}",
+                field("action"),
+                field("outcome")
+            ));
+            if !field("rule").is_empty() {
+                line.push_str(&format!(" by `{}`", field("rule")));
+            }
+        }
         line.push_str(", ");
         line.push_str(&e.outcome);
         line
