@@ -17,7 +17,7 @@ static LINK_RE: LazyLock<Regex> =
 static BOLD_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\*([^*\n]+)\*").expect("static regex"));
 static ITALIC_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)(^|[\s(])_([^_\n]+)_($|[\s).,])").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?m)(^|[\s(])_([^\n]+?)_($|[\s).,])").expect("static regex"));
 
 /// mrkdwn to terminal text: links as `label <url>`, bold and italic markers dropped, entities
 /// decoded.
