@@ -170,43 +170,18 @@ fn one_name(
         Token::Channel {
             label: Some(label), ..
         } => label.clone(),
-        Token::User { .. } => {
+        other => {
+            let found = match other {
+                Token::User { .. } => "a user mention",
+                Token::Subteam { .. } => "a user-group mention",
+                Token::Special(_) => "a broadcast mention",
+                Token::Channel { .. } => "a channel mention",
+                _ => "a link",
+            };
             return Err(ParseError::WrongToken {
                 command,
                 argument,
-                found: "a user mention",
-                usage,
-            });
-        }
-        Token::Subteam { .. } => {
-            return Err(ParseError::WrongToken {
-                command,
-                argument,
-                found: "a user-group mention",
-                usage,
-            });
-        }
-        Token::Special(_) => {
-            return Err(ParseError::WrongToken {
-                command,
-                argument,
-                found: "a broadcast mention",
-                usage,
-            });
-        }
-        Token::Channel { .. } => {
-            return Err(ParseError::WrongToken {
-                command,
-                argument,
-                found: "a channel mention",
-                usage,
-            });
-        }
-        Token::Link { .. } => {
-            return Err(ParseError::WrongToken {
-                command,
-                argument,
-                found: "a link",
+                found,
                 usage,
             });
         }
