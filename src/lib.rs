@@ -14,12 +14,14 @@ pub mod check;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod exec;
 pub mod handlers;
 pub mod identity;
 pub mod oncall;
 pub mod shell;
 pub mod slack;
 pub mod store;
+pub mod templates;
 
 use std::sync::Arc;
 
