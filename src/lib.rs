@@ -6,6 +6,7 @@
 //! [`handlers`] function against the in-memory [`catalog::Snapshot`], and renders the
 //! [`handlers::Outcome`] at the edge.
 
+pub mod actions;
 pub mod app;
 pub mod audit;
 pub mod authz;

@@ -48,7 +48,7 @@ mod api;
 pub mod cli;
 mod log;
 mod redact;
-mod token;
+pub(crate) mod token;
 
 use std::fmt;
 

@@ -429,3 +429,31 @@ fn capitalize(s: &str) -> String {
         None => String::new(),
     }
 }
+
+/// The decision for `action` on the entity at `target` (a snapshot index) with no environment
+/// and no on-call question: the common case of every entry point that acts on one entity (a
+/// template run for a team, re-checked by the worker before it delegates).
+pub fn decide_on(
+    policy: &Policy,
+    snapshot: &Snapshot,
+    caller: &Caller,
+    action: Action,
+    target: Option<u32>,
+    now: DateTime<Utc>,
+) -> Decision {
+    let groups = groups_of(snapshot, caller.user.as_ref());
+    let facts = target.map(|i| TargetFacts::of(snapshot, i));
+    decide(
+        policy,
+        &AccessRequest {
+            action,
+            caller,
+            groups: &groups,
+            target: facts.as_ref(),
+            environment: None,
+            on_call: OnCallStatus::NotAsked,
+            requester: None,
+            now,
+        },
+    )
+}

@@ -359,7 +359,12 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
             return read;
         }
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    read_text(&text, shown, read)
+}
+
+/// Reads descriptor text (one or more YAML documents) shown as `shown` in locations and problems.
+fn read_text(text: &str, shown: &str, mut read: FileRead) -> FileRead {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for chunk in split_documents(text) {
         read.documents += 1;
         let at = Position {
@@ -410,6 +415,33 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
         ));
     }
     read
+}
+
+/// Reads descriptors handed over as text (a finished run's `catalog-info.yaml`, JSON or YAML, one or
+/// more documents) as the source `source`. Location entities are kept but not followed: text from
+/// a backend never makes idp read files. Never fails: every problem is in [`SourceRead::problems`].
+pub fn read_descriptor_text(source: &str, text: &str) -> SourceRead {
+    let empty = FileRead {
+        entities: Vec::new(),
+        problems: Vec::new(),
+        targets: Vec::new(),
+        documents: 0,
+    };
+    let read = read_text(text, source, empty);
+    let mut seen = std::collections::HashSet::new();
+    let mut out = SourceRead {
+        source: source.to_owned(),
+        files_read: 1,
+        documents: read.documents,
+        problems: read.problems,
+        entities: Vec::new(),
+    };
+    for (entity, _) in read.entities {
+        if seen.insert(entity.entity_ref.key()) {
+            out.entities.push(entity);
+        }
+    }
+    out
 }
 
 /// Reads one source: a descriptor file, or a folder read recursively; Location targets inside the

@@ -139,6 +139,17 @@ impl CatalogService {
         reports
     }
 
+    /// Stores entities read from somewhere other than a configured path (a finished run's
+    /// descriptor) as their own source, then refreshes the snapshot.
+    ///
+    /// # Errors
+    /// [`StoreError`]; the previous catalog is intact.
+    pub async fn apply_read(&self, read: &SourceRead) -> Result<SyncOutcome, StoreError> {
+        let outcome = self.store.apply_source(read).await?;
+        self.refresh_if_changed().await?;
+        Ok(outcome)
+    }
+
     /// Reads and stores each source in turn, leaving the snapshot as it is.
     pub async fn sync_store_only(&self, paths: &[PathBuf]) -> Vec<SourceReport> {
         let mut reports = Vec::with_capacity(paths.len());

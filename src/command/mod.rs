@@ -39,6 +39,16 @@ pub enum Command {
         /// The environment, if given.
         environment: Option<String>,
     },
+    /// `templates`: the golden-path templates.
+    Templates,
+    /// `new-service [template] [field=value …]`: run a template. A modal submission becomes this
+    /// same command with every value filled in.
+    NewService {
+        /// The template's name, title or ref, if given.
+        template: Option<String>,
+        /// `field=value` pairs in the order given (values as typed, not yet validated).
+        values: Vec<(String, String)>,
+    },
     /// `help [command]`: the command list, or one command's usage.
     Help(Option<String>),
 }
@@ -55,6 +65,8 @@ impl Command {
             Self::Whoami => "whoami",
             Self::Audit { .. } => "audit",
             Self::Can { .. } => "can",
+            Self::Templates => "templates",
+            Self::NewService { .. } => "new-service",
             Self::Help(_) => "help",
         }
     }
@@ -246,6 +258,18 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
             Ok(Command::Whoami)
         }
         "can" => parse_can(spec, args),
+        "new-service" => parse_new_service(spec, args),
+        "templates" => {
+            if !args.is_empty() {
+                return Err(ParseError::UnexpectedArgument {
+                    command: "templates",
+                    argument: "nothing".to_owned(),
+                    extra: args.iter().map(token_text).collect::<Vec<_>>().join(" "),
+                    usage: spec.usage.clone(),
+                });
+            }
+            Ok(Command::Templates)
+        }
         "audit" => parse_audit(spec, args),
         "search" => {
             let words: Vec<String> = args
@@ -377,6 +401,100 @@ fn parse_can(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, Pars
         target,
         environment,
     })
+}
+
+/// Most `field=value` pairs one `new-service` takes (more than any template has fields).
+pub const MAX_FIELD_VALUES: usize = 50;
+
+/// `new-service [template] [field=value …]`. A quoted value arrives as its own token after a word
+/// ending in `=` (`description="A shop"`), so the two are joined again.
+fn parse_new_service(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
+    let usage = spec.usage.clone();
+    let invalid = |argument: &str, given: String, reason: String| ParseError::InvalidArgument {
+        command: "new-service",
+        argument: argument.to_owned(),
+        given,
+        reason,
+        usage: usage.clone(),
+    };
+    let mut template = None;
+    let mut values: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let Token::Word(word) = &args[i] else {
+            return Err(ParseError::WrongToken {
+                command: "new-service",
+                argument: "template or field=value".to_owned(),
+                found: match &args[i] {
+                    Token::User { .. } => "a user mention",
+                    Token::Subteam { .. } => "a user-group mention",
+                    Token::Special(_) => "a broadcast mention",
+                    Token::Channel { .. } => "a channel mention",
+                    _ => "a link",
+                },
+                usage,
+            });
+        };
+        i += 1;
+        match word.split_once('=') {
+            Some((key, value)) => {
+                let key = key.trim();
+                let mut value = value.to_owned();
+                if value.is_empty() {
+                    if let Some(Token::Word(next)) = args.get(i) {
+                        value.clone_from(next);
+                        i += 1;
+                    }
+                }
+                if key.is_empty()
+                    || key.chars().count() > 64
+                    || !key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(invalid(
+                        "field name",
+                        key.chars().take(40).collect(),
+                        "field names are letters, digits, `_` and `-`".to_owned(),
+                    ));
+                }
+                if values.iter().any(|(k, _)| k == key) {
+                    return Err(invalid(
+                        "field=value",
+                        key.to_owned(),
+                        "this field is given twice".to_owned(),
+                    ));
+                }
+                if values.len() == MAX_FIELD_VALUES {
+                    return Err(invalid(
+                        "field=value",
+                        key.to_owned(),
+                        format!("at most {MAX_FIELD_VALUES} values"),
+                    ));
+                }
+                values.push((key.to_owned(), value));
+            }
+            None if template.is_none() && values.is_empty() => {
+                if word.chars().count() > MAX_NAME_CHARS {
+                    return Err(invalid(
+                        "template",
+                        word.chars().take(40).collect::<String>() + "…",
+                        format!("names are at most {MAX_NAME_CHARS} characters"),
+                    ));
+                }
+                template = Some(word.trim().to_owned());
+            }
+            None => {
+                return Err(ParseError::UnexpectedArgument {
+                    command: "new-service",
+                    argument: "field=value".to_owned(),
+                    extra: word.clone(),
+                    usage,
+                });
+            }
+        }
+    }
+    Ok(Command::NewService { template, values })
 }
 
 /// Up to 3 command names or aliases close to `word`.

@@ -53,6 +53,14 @@ pub const COMMAND_FILES: &[(&str, &str)] = &[
     ("whoami.toml", include_str!("../../commands/whoami.toml")),
     ("can.toml", include_str!("../../commands/can.toml")),
     ("audit.toml", include_str!("../../commands/audit.toml")),
+    (
+        "templates.toml",
+        include_str!("../../commands/templates.toml"),
+    ),
+    (
+        "new-service.toml",
+        include_str!("../../commands/new-service.toml"),
+    ),
     ("help.toml", include_str!("../../commands/help.toml")),
 ];
 

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 /// Which system runs a template, and where. Read from a Template's annotations (or the config's
 /// default) by [`crate::templates`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "backend", rename_all = "kebab-case")]
 pub enum Execution {
     /// A GitHub Actions workflow started with `workflow_dispatch`.
     GithubActions {

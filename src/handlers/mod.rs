@@ -417,6 +417,7 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
         },
         // Every command with a target resolved it above.
         (_, None) => Outcome::Help(None),
+        (Command::Templates | Command::NewService { .. }, Some(_)) => Outcome::Help(None),
     };
     Handled {
         outcome,

@@ -9,6 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
+use super::render::Reply;
+
 /// The hyper connector type: HTTPS or HTTP (the latter only for loopback fakes).
 pub type Connector =
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
@@ -145,4 +147,150 @@ impl SlackApi {
             deleted: user.deleted.unwrap_or(false),
         })
     }
+    async fn timed<T>(
+        &self,
+        method: &'static str,
+        limit: Duration,
+        call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, SlackApiError> {
+        tokio::time::timeout(limit, call)
+            .await
+            .map_err(|_| SlackApiError::Timeout {
+                method,
+                millis: limit.as_millis(),
+            })?
+            .map_err(|e| Self::map_error(method, e))
+    }
+
+    /// `views.open`: opens a modal with a `trigger_id` (valid about 3 s, single use). Returns the
+    /// view's id and hash (for `views.update`). The call gets at most [`VIEWS_OPEN_BUDGET`].
+    ///
+    /// # Errors
+    /// [`SlackApiError`]; an expired trigger is `Api { code: "expired_trigger_id" }`.
+    pub async fn views_open(
+        &self,
+        trigger_id: &str,
+        view: SlackView,
+    ) -> Result<OpenedView, SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiViewsOpenRequest::new(trigger_id.to_owned().into(), view);
+        let response = self
+            .timed(
+                "views.open",
+                VIEWS_OPEN_BUDGET.min(self.timeout),
+                session.views_open(&request),
+            )
+            .await?;
+        Ok(OpenedView {
+            id: response.view.state_params.id.to_string(),
+            hash: response.view.state_params.hash,
+        })
+    }
+
+    /// `views.update`: replaces an open view; with `hash`, only if nobody changed it since.
+    ///
+    /// # Errors
+    /// [`SlackApiError`] (`hash_conflict` when the view moved on).
+    pub async fn views_update(
+        &self,
+        view_id: &str,
+        hash: Option<&str>,
+        view: SlackView,
+    ) -> Result<OpenedView, SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let mut request = SlackApiViewsUpdateRequest::new(view).with_view_id(view_id.into());
+        if let Some(h) = hash {
+            request = request.with_hash(h.to_owned());
+        }
+        let response = self
+            .timed("views.update", self.timeout, session.views_update(&request))
+            .await?;
+        Ok(OpenedView {
+            id: response.view.state_params.id.to_string(),
+            hash: response.view.state_params.hash,
+        })
+    }
+
+    /// `chat.postMessage` of a rendered reply; `thread_ts` makes it a thread reply. Returns the
+    /// channel id and the message's `ts`.
+    ///
+    /// # Errors
+    /// [`SlackApiError`] (`not_in_channel`, `channel_not_found`…).
+    pub async fn chat_post_message(
+        &self,
+        channel: &str,
+        reply: &Reply,
+        thread_ts: Option<&str>,
+    ) -> Result<(String, String), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content_of(reply))
+            .with_unfurl_links(false);
+        if let Some(ts) = thread_ts {
+            request = request.with_thread_ts(ts.into());
+        }
+        let response = self
+            .timed(
+                "chat.postMessage",
+                self.timeout,
+                session.chat_post_message(&request),
+            )
+            .await?;
+        Ok((response.channel.to_string(), response.ts.to_string()))
+    }
+
+    /// `chat.update` of a message the bot posted.
+    ///
+    /// # Errors
+    /// [`SlackApiError`] (`message_not_found`…).
+    pub async fn chat_update(
+        &self,
+        channel: &str,
+        ts: &str,
+        reply: &Reply,
+    ) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatUpdateRequest::new(channel.into(), content_of(reply), ts.into());
+        self.timed("chat.update", self.timeout, session.chat_update(&request))
+            .await
+            .map(|_| ())
+    }
+
+    /// Posts an ephemeral reply to an interaction's or command's `response_url` (valid 30 min).
+    ///
+    /// # Errors
+    /// [`SlackApiError`]; a URL that does not parse is `Transport`.
+    pub async fn respond(&self, response_url: &str, reply: &Reply) -> Result<(), SlackApiError> {
+        let url = url::Url::parse(response_url).map_err(|e| SlackApiError::Transport {
+            method: "response_url",
+            detail: e.to_string(),
+        })?;
+        let request = SlackApiPostWebhookMessageRequest::new(content_of(reply));
+        self.timed(
+            "response_url",
+            self.timeout,
+            self.client
+                .respond_to_event(&SlackResponseUrl(url), &request),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// The most `views.open` may take: the `trigger_id` dies about 3 s after the click, and part of
+/// that went by before idp got the command.
+pub const VIEWS_OPEN_BUDGET: Duration = Duration::from_millis(2500);
+
+/// An open view: its id and the hash `views.update` checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedView {
+    /// `V…`.
+    pub id: String,
+    /// Changes with every update.
+    pub hash: String,
+}
+
+fn content_of(reply: &Reply) -> SlackMessageContent {
+    SlackMessageContent::new()
+        .with_text(reply.text.clone())
+        .with_blocks(reply.blocks.clone())
 }

@@ -6,4 +6,6 @@ pub mod http;
 pub mod inbound;
 pub mod mrkdwn;
 pub mod render;
+pub mod run_message;
+pub mod run_notifier;
 pub mod verify;

@@ -154,13 +154,13 @@ pub fn join_lines(lines: &[String], max: usize, max_lines: usize) -> String {
 
 /// A block list that enforces Block Kit's limits as it grows.
 #[derive(Default)]
-struct Blocks {
+pub(crate) struct Blocks {
     blocks: Vec<SlackBlock>,
     dropped: usize,
 }
 
 impl Blocks {
-    fn push(&mut self, block: SlackBlock) {
+    pub(crate) fn push(&mut self, block: SlackBlock) {
         if self.blocks.len() < MAX_BLOCKS - 1 {
             self.blocks.push(block);
         } else {
@@ -168,13 +168,13 @@ impl Blocks {
         }
     }
 
-    fn header(&mut self, text: &str) {
+    pub(crate) fn header(&mut self, text: &str) {
         let text = truncate(text, MAX_HEADER);
         self.push(SlackHeaderBlock::new(SlackBlockPlainText::new(text).into()).into());
     }
 
     /// A section whose text is already-escaped mrkdwn; cut at a line boundary if too long.
-    fn section(&mut self, text: String) {
+    pub(crate) fn section(&mut self, text: String) {
         let text = if text.chars().count() > MAX_SECTION {
             let lines: Vec<String> = text
                 .lines()
@@ -191,7 +191,7 @@ impl Blocks {
     }
 
     /// A section of fields (already-escaped mrkdwn), at most 10, each cut to 2,000 characters.
-    fn fields(&mut self, fields: Vec<String>) {
+    pub(crate) fn fields(&mut self, fields: Vec<String>) {
         let fields: Vec<SlackBlockText> = fields
             .into_iter()
             .take(MAX_FIELDS)
@@ -203,7 +203,7 @@ impl Blocks {
     }
 
     /// A context block of already-escaped mrkdwn elements, at most 10.
-    fn context(&mut self, items: Vec<String>) {
+    pub(crate) fn context(&mut self, items: Vec<String>) {
         let elements: Vec<SlackContextBlockElement> = items
             .into_iter()
             .take(MAX_CONTEXT)
@@ -218,7 +218,7 @@ impl Blocks {
         }
     }
 
-    fn finish(mut self, text: &str) -> Reply {
+    pub(crate) fn finish(mut self, text: &str) -> Reply {
         if self.dropped > 0 {
             let note = format!("…and {} more blocks not shown", self.dropped);
             self.blocks.push(
@@ -235,7 +235,7 @@ impl Blocks {
     }
 }
 
-fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     format!("`{}`", escape(&text.replace('`', "'")))
 }
 

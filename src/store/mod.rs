@@ -4,6 +4,7 @@
 mod audit;
 mod catalog;
 mod identity;
+mod runs;
 
 use std::str::FromStr;
 use std::time::Duration;
