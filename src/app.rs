@@ -8,12 +8,25 @@ use crate::audit::{AuditDecision, AuditEntry, AuditLog};
 use crate::authz::Outcome as AuthzOutcome;
 use crate::authz::{Caller, Policy};
 use crate::catalog::CatalogService;
-use crate::command::{self, Dialect};
+use crate::actions::RunService;
+use crate::catalog::Snapshot;
+use crate::command::{self, Command, Dialect, ParseError};
+use crate::slack::client::SlackApi;
+use crate::templates::TemplateDefaults;
 use crate::handlers::{self, Context, Handled, Outcome};
 use crate::identity::IdentityService;
 use crate::oncall::OnCallService;
 use crate::slack::render::{self, Reply};
 use crate::slack::verify::SignatureVerifier;
+
+/// What an entry point knows about a request besides the command.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestMeta<'a> {
+    /// The request's idempotency key (Slack view id, trigger id), for commands that start runs.
+    pub idempotency_key: Option<&'a str>,
+    /// The Slack channel the request came from.
+    pub channel_id: Option<&'a str>,
+}
 
 /// Everything a request needs. Cheap to share behind an `Arc`.
 pub struct AppState {
@@ -29,6 +42,12 @@ pub struct AppState {
     pub identity: Option<Arc<IdentityService>>,
     /// The audit log; `None` records nothing (tests of rendering only).
     pub audit: Option<AuditLog>,
+    /// The Slack Web API client (modals, status messages); `None` without a bot token.
+    pub slack: Option<SlackApi>,
+    /// The run queue; `None` where runs cannot be recorded.
+    pub runs: Option<Arc<RunService>>,
+    /// Template defaults (execution backend, compliance rules).
+    pub templates: TemplateDefaults,
     request_counter: AtomicU64,
     boot: u64,
 }
@@ -74,6 +93,9 @@ impl AppState {
             verifier,
             identity: None,
             audit: None,
+            slack: None,
+            runs: None,
+            templates: TemplateDefaults::default(),
             request_counter: AtomicU64::new(0),
             boot,
         }
@@ -88,6 +110,24 @@ impl AppState {
     /// The same state recording every command in the audit log.
     pub fn with_audit(mut self, audit: AuditLog) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// The same state with a Slack Web API client.
+    pub fn with_slack(mut self, slack: SlackApi) -> Self {
+        self.slack = Some(slack);
+        self
+    }
+
+    /// The same state with a run queue.
+    pub fn with_runs(mut self, runs: Arc<RunService>) -> Self {
+        self.runs = Some(runs);
+        self
+    }
+
+    /// The same state with template defaults.
+    pub fn with_templates(mut self, templates: TemplateDefaults) -> Self {
+        self.templates = templates;
         self
     }
 
@@ -139,8 +179,25 @@ impl AppState {
         text: &str,
         dialect: Dialect,
     ) -> Reply {
+        let parsed = command::parse(text, dialect);
+        let (snapshot, handled) = self
+            .execute(request_id, caller, parsed, text, RequestMeta::default())
+            .await;
+        self.render(request_id, &snapshot, &handled)
+    }
+
+    /// Authorizes, handles and records one parsed command (or its parse error). `text` is what
+    /// the audit log records as typed. Returns the snapshot it was answered from and the result.
+    pub async fn execute(
+        &self,
+        request_id: &str,
+        caller: &Caller,
+        parsed: Result<Command, ParseError>,
+        text: &str,
+        meta: RequestMeta<'_>,
+    ) -> (Arc<Snapshot>, Handled) {
         let snapshot = self.catalog.snapshot();
-        let (handled, command) = match command::parse(text, dialect) {
+        let (handled, command) = match parsed {
             Ok(cmd) => {
                 let ctx = Context {
                     snapshot: &snapshot,
@@ -148,6 +205,10 @@ impl AppState {
                     oncall: &self.oncall,
                     store: self.catalog.store(),
                     now: chrono::Utc::now(),
+                    templates: &self.templates,
+                    runs: self.runs.as_deref(),
+                    idempotency_key: meta.idempotency_key,
+                    channel_id: meta.channel_id,
                 };
                 (handlers::handle(&ctx, caller, &cmd).await, cmd.name())
             }
@@ -164,12 +225,18 @@ impl AppState {
         };
         self.record(request_id, caller, command, text, &handled)
             .await;
+        (snapshot, handled)
+    }
+
+    /// Renders a handled command; an internal failure becomes "something went wrong (ref …)" and
+    /// a log line.
+    pub fn render(&self, request_id: &str, snapshot: &Snapshot, handled: &Handled) -> Reply {
         match &handled.outcome {
             Outcome::Failed(why) => {
                 tracing::error!(%request_id, reason = %why, "command failed");
                 Reply::internal_error(request_id)
             }
-            outcome => render::render(&snapshot, outcome),
+            outcome => render::render(snapshot, outcome),
         }
     }
 

@@ -100,6 +100,10 @@ pub enum Outcome {
     Invalid(ParseError),
     /// The policy refused.
     Denied(Decision),
+    /// `templates`: every template in the catalog, runnable or not.
+    Templates(Vec<crate::templates::Template>),
+    /// `new-service`: the form to open, the problems, the refusal or the run started.
+    NewService(Box<crate::actions::scaffold::NewService>),
     /// Something on idp's side failed; the message is safe to show.
     Failed(String),
 }
@@ -168,6 +172,18 @@ impl Handled {
             Outcome::Ambiguous { .. } => "ambiguous",
             Outcome::Invalid(_) => "invalid",
             Outcome::Failed(_) => "failed",
+            Outcome::NewService(n) => {
+                use crate::actions::scaffold::NewService;
+                match n.as_ref() {
+                    NewService::OpenForm { .. } => "form_opened",
+                    NewService::Lookup(_) => "not_found",
+                    NewService::NotRunnable(_) => "not_runnable",
+                    NewService::Invalid { .. } => "invalid",
+                    NewService::Denied { .. } => "denied",
+                    NewService::Started { created: true, .. } => "started",
+                    NewService::Started { created: false, .. } => "repeated",
+                }
+            }
             _ => "answered",
         }
     }
@@ -185,6 +201,14 @@ pub struct Context<'a> {
     pub store: &'a crate::store::Store,
     /// The time of the request.
     pub now: DateTime<Utc>,
+    /// Template defaults (execution backend, compliance).
+    pub templates: &'a crate::templates::TemplateDefaults,
+    /// The run queue, where this process has one.
+    pub runs: Option<&'a crate::actions::RunService>,
+    /// The request's idempotency key (Slack view or trigger id), for commands that start runs.
+    pub idempotency_key: Option<&'a str>,
+    /// The Slack channel the request came from, where run status messages go.
+    pub channel_id: Option<&'a str>,
 }
 
 fn query_text(q: &NameQuery) -> String {
@@ -282,6 +306,10 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             ..Handled::plain(Outcome::Denied(decision), Action::Public)
         };
     };
+    // new-service decides on the owner it is given, once it knows it.
+    if let Command::NewService { template, values } = command {
+        return new_service(ctx, caller, template.as_deref(), values).await;
+    }
     let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
 
     // Resolve the target first, so the decision can see its owner.
@@ -417,7 +445,8 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
         },
         // Every command with a target resolved it above.
         (_, None) => Outcome::Help(None),
-        (Command::Templates | Command::NewService { .. }, Some(_)) => Outcome::Help(None),
+        (Command::Templates, _) => Outcome::Templates(crate::templates::load(ctx.snapshot, ctx.templates)),
+        (Command::NewService { .. }, _) => Outcome::Help(None),
     };
     Handled {
         outcome,
@@ -426,4 +455,46 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
         environment,
         decision,
     }
+}
+
+async fn new_service(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    template: Option<&str>,
+    values: &[(String, String)],
+) -> Handled {
+    use crate::actions::scaffold::{self, NewService, Request};
+    let request = Request {
+        snapshot: ctx.snapshot,
+        policy: ctx.policy,
+        defaults: ctx.templates,
+        runs: ctx.runs,
+        idempotency_key: ctx.idempotency_key,
+        channel_id: ctx.channel_id,
+        now: ctx.now,
+    };
+    let result = scaffold::new_service(&request, caller, template, values).await;
+    let mut handled = Handled::plain(Outcome::Help(None), Action::TemplateRun);
+    match result {
+        Ok(outcome) => {
+            match &outcome {
+                NewService::Denied { decision, .. } | NewService::Started { decision, .. } => {
+                    handled.decision = Some(decision.clone());
+                }
+                _ => {}
+            }
+            if let NewService::Started { run, .. } = &outcome {
+                handled.target = run
+                    .target
+                    .as_deref()
+                    .and_then(|t| EntityRef::parse(t, Some("group"), "default").ok());
+            }
+            handled.outcome = Outcome::NewService(Box::new(outcome));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "new-service could not record its run");
+            handled.outcome = Outcome::Failed(format!("the run could not be recorded: {e}"));
+        }
+    }
+    handled
 }

@@ -12,11 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tracing::Instrument;
 
-use super::inbound::{self, EventEnvelope, SlashCommand};
+use super::inbound::{EventEnvelope, Interaction, SlashCommand};
+use super::interact;
 use super::render::Reply;
 use super::verify::VerifyError;
-use crate::app::AppState;
-use crate::command::Dialect;
+use crate::actions::scaffold::NewService;
+use crate::app::{AppState, RequestMeta};
+use crate::command::{self, Dialect};
+use crate::handlers::Outcome;
 
 /// Largest request body accepted, in bytes (Slack's payloads are far smaller).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -83,7 +86,7 @@ fn json_response(bytes: Vec<u8>) -> Response {
 /// look up, render to JSON. Returns the status and the body (empty on 401). The benchmark and the
 /// HTTP handler both call this.
 pub async fn handle_command(
-    state: &AppState,
+    state: &Arc<AppState>,
     timestamp: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
@@ -112,6 +115,7 @@ pub async fn handle_command(
     }
     let request_id = state.next_request_id();
     let span = tracing::debug_span!("slash_command", %request_id, team = %form.team_id, user = %form.user_id);
+    let trigger_key = form.trigger_id.as_deref().map(|t| format!("slack-trigger:{t}"));
     let reply = async {
         let caller = state
             .slack_caller(
@@ -121,12 +125,35 @@ pub async fn handle_command(
                 form.channel_name.as_deref(),
             )
             .await;
-        state
-            .dispatch_as(&request_id, &caller, &form.text, Dialect::Slack)
-            .await
+        let parsed = command::parse(&form.text, Dialect::Slack);
+        let meta = RequestMeta {
+            idempotency_key: trigger_key.as_deref(),
+            channel_id: Some(&form.channel_id),
+        };
+        let (snapshot, handled) = state
+            .execute(&request_id, &caller, parsed, &form.text, meta)
+            .await;
+        if let Outcome::NewService(outcome) = &handled.outcome {
+            if let NewService::OpenForm { template, prefill } = outcome.as_ref() {
+                // The trigger_id dies about 3 s after the command: open the modal now, answer the
+                // command with an empty acknowledgement.
+                let state = Arc::clone(state);
+                let template = template.clone();
+                let prefill = prefill.clone();
+                let form = form.clone();
+                tokio::spawn(async move {
+                    interact::open_new_service(&state, &form, template.as_deref(), &prefill).await;
+                });
+                return None;
+            }
+        }
+        Some(state.render(&request_id, &snapshot, &handled))
     }
     .instrument(span)
     .await;
+    let Some(reply) = reply else {
+        return (StatusCode::OK, Vec::new());
+    };
     match serde_json::to_vec(&reply.ephemeral()) {
         Ok(bytes) => (StatusCode::OK, bytes),
         Err(e) => {
@@ -164,14 +191,32 @@ async fn interactions(
     if let Err(r) = check(&state, &headers, &body, "/slack/interactions") {
         return r.into_response();
     }
-    match inbound::interaction_kind(&body) {
-        Ok(kind) => {
-            tracing::info!(kind, "interaction acknowledged (no handler yet)");
-            StatusCode::OK.into_response()
-        }
+    let interaction = match Interaction::from_form(&body) {
+        Ok(i) => i,
         Err(e) => {
             tracing::warn!(error = %e, "signed interaction could not be decoded");
-            StatusCode::BAD_REQUEST.into_response()
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+    };
+    match interaction.kind.as_str() {
+        "view_submission" => {
+            let body = interact::view_submission(&state, interaction).await;
+            if body.as_object().is_some_and(serde_json::Map::is_empty) {
+                StatusCode::OK.into_response()
+            } else {
+                axum::Json(body).into_response()
+            }
+        }
+        "block_suggestion" => {
+            axum::Json(interact::block_suggestion(&state, interaction).await).into_response()
+        }
+        "block_actions" => {
+            tokio::spawn(async move { interact::block_actions(&state, interaction).await });
+            StatusCode::OK.into_response()
+        }
+        other => {
+            tracing::debug!(kind = other, "interaction acknowledged");
+            StatusCode::OK.into_response()
         }
     }
 }

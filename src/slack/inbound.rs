@@ -118,3 +118,135 @@ pub fn interaction_kind(body: &[u8]) -> Result<String, InboundError> {
         serde_json::from_str(&form.payload).map_err(|e| InboundError::Malformed(e.to_string()))?;
     Ok(head.kind)
 }
+
+/// The parts of an interactivity payload idp reads
+/// (<https://docs.slack.dev/reference/interaction-payloads>), for every `type`. Unknown fields are
+/// ignored and every field is optional on the wire, so an org-wide install (no `team`) or a new
+/// field never makes a payload unreadable.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Interaction {
+    /// `block_actions`, `view_submission`, `view_closed`, `block_suggestion`…
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// The workspace.
+    #[serde(default)]
+    pub team: Option<IdOnly>,
+    /// The user who acted.
+    #[serde(default)]
+    pub user: Option<IdOnly>,
+    /// The channel, for actions on messages.
+    #[serde(default)]
+    pub channel: Option<IdOnly>,
+    /// Opens a modal within 3 seconds.
+    #[serde(default)]
+    pub trigger_id: Option<String>,
+    /// Where to answer, for actions on messages (valid 30 minutes).
+    #[serde(default)]
+    pub response_url: Option<String>,
+    /// The view, for actions in modals, submissions and suggestions.
+    #[serde(default)]
+    pub view: Option<ViewPayload>,
+    /// The actions, for `block_actions`.
+    #[serde(default)]
+    pub actions: Vec<ActionPayload>,
+    /// For `block_suggestion`: the element's `action_id`.
+    #[serde(default)]
+    pub action_id: Option<String>,
+    /// For `block_suggestion`: the element's `block_id`.
+    #[serde(default)]
+    pub block_id: Option<String>,
+    /// For `block_suggestion`: what the user typed.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The message, for actions on messages.
+    #[serde(default)]
+    pub message: Option<MessageRef>,
+}
+
+/// An object of which idp reads only the id (`team`, `user`, `channel`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IdOnly {
+    /// `T…`, `U…`, `C…`.
+    #[serde(default)]
+    pub id: String,
+}
+
+/// The message an action came from.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageRef {
+    /// Its `ts`.
+    #[serde(default)]
+    pub ts: String,
+}
+
+/// The view of a modal interaction.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ViewPayload {
+    /// `V…`.
+    #[serde(default)]
+    pub id: String,
+    /// Changes with every update; `views.update` checks it.
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// The `callback_id` idp gave the view.
+    #[serde(default)]
+    pub callback_id: Option<String>,
+    /// The `private_metadata` idp gave the view.
+    #[serde(default)]
+    pub private_metadata: Option<String>,
+    /// The inputs' values: `state.values[block_id][action_id]`.
+    #[serde(default)]
+    pub state: Option<serde_json::Value>,
+}
+
+/// One action of a `block_actions` payload.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ActionPayload {
+    /// The element's `action_id`.
+    #[serde(default)]
+    pub action_id: String,
+    /// The element's `block_id`.
+    #[serde(default)]
+    pub block_id: Option<String>,
+    /// A button's `value`.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// A select's chosen option.
+    #[serde(default)]
+    pub selected_option: Option<OptionPayload>,
+}
+
+/// A chosen option.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OptionPayload {
+    /// The option's `value`.
+    #[serde(default)]
+    pub value: String,
+}
+
+impl Interaction {
+    /// Decodes the interactivity form (`payload=<JSON>`).
+    ///
+    /// # Errors
+    /// [`InboundError::Malformed`]; [`InboundError::Missing`] without a user.
+    pub fn from_form(body: &[u8]) -> Result<Self, InboundError> {
+        let form: InteractionForm = serde_urlencoded::from_bytes(body)
+            .map_err(|e| InboundError::Malformed(e.to_string()))?;
+        let interaction: Self = serde_json::from_str(&form.payload)
+            .map_err(|e| InboundError::Malformed(e.to_string()))?;
+        if interaction.user.as_ref().is_none_or(|u| u.id.is_empty()) {
+            return Err(InboundError::Missing("user.id"));
+        }
+        Ok(interaction)
+    }
+
+    /// The user id (checked non-empty by [`Interaction::from_form`]).
+    pub fn user_id(&self) -> &str {
+        self.user.as_ref().map_or("", |u| u.id.as_str())
+    }
+
+    /// The workspace id, or empty for an org-wide install.
+    pub fn team_id(&self) -> &str {
+        self.team.as_ref().map_or("", |t| t.id.as_str())
+    }
+}

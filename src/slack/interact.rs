@@ -1,0 +1,544 @@
+//! Slack interactivity for golden paths (<https://docs.slack.dev/surfaces/modals>): opening the
+//! `new-service` modal with the slash command's `trigger_id`, the template select
+//! (`block_actions` → `views.update`), each step's `view_submission` (validated inside Slack's
+//! 3 s, answered with `response_action: errors | update | clear`), the pickers'
+//! `block_suggestion`, and the status message's Cancel button.
+//!
+//! What a multi-step modal collected so far is kept server-side (`modal_sessions`), keyed by a
+//! session id in the view's `private_metadata`, so it survives replicas and stays far under
+//! Slack's 3,000-character cap.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::client::SlackApiError;
+use super::inbound::{Interaction, SlashCommand};
+use super::modal;
+use super::render::Reply;
+use super::run_message::CANCEL_ACTION;
+use crate::actions::run::now_ms;
+use crate::actions::scaffold::NewService;
+use crate::app::{AppState, RequestMeta};
+use crate::authz::{self, Action};
+use crate::catalog::EntityRef;
+use crate::command::Command;
+use crate::handlers::Outcome;
+use crate::templates::{self, FieldKind, Template, Values};
+
+/// Errors `views.open` gives for a trigger that is too old or already used.
+const EXPIRED_TRIGGER: &[&str] = &[
+    "expired_trigger_id",
+    "invalid_trigger_id",
+    "trigger_expired",
+    "trigger_exchanged",
+];
+
+/// What a `new-service` modal has collected, stored per session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModalSession {
+    /// Workspace of the user who opened it.
+    pub team_id: String,
+    /// The user who opened it (only they can submit it).
+    pub user_id: String,
+    /// Where the command was typed: the status message goes there.
+    pub channel_id: String,
+    /// That channel's name, as the slash command gave it.
+    #[serde(default)]
+    pub channel_name: Option<String>,
+    /// The slash command's `response_url`, for telling the user what went wrong.
+    #[serde(default)]
+    pub response_url: Option<String>,
+    /// The chosen template's ref key.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The step shown (0-based).
+    #[serde(default)]
+    pub step: usize,
+    /// The values of the steps done (and the typed prefill).
+    #[serde(default)]
+    pub values: Values,
+}
+
+fn new_session_id() -> String {
+    format!(
+        "ms_{}",
+        hex::encode(crate::audit::token::random_bytes::<12>())
+    )
+}
+
+async fn load_session(state: &AppState, id: Option<&str>) -> Option<ModalSession> {
+    let id = id?.trim();
+    if id.is_empty() || id.len() > 64 {
+        return None;
+    }
+    match state.catalog.store().modal_session(id).await {
+        Ok(Some(text)) => serde_json::from_str(&text).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a form's progress");
+            None
+        }
+    }
+}
+
+async fn save_session(state: &AppState, id: &str, session: &ModalSession) -> bool {
+    let text = serde_json::to_string(session).unwrap_or_default();
+    match state
+        .catalog
+        .store()
+        .put_modal_session(id, &text, now_ms())
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "could not save a form's progress");
+            false
+        }
+    }
+}
+
+/// Typed values as a template's fields expect them: comma-separated lists for multi-selects.
+fn prefill_values(template: Option<&Template>, prefill: &BTreeMap<String, String>) -> Values {
+    prefill
+        .iter()
+        .map(|(k, v)| {
+            let many = template
+                .and_then(|t| t.field(k))
+                .is_some_and(|f| matches!(f.kind, FieldKind::MultiChoice { .. }));
+            let value = if many {
+                Value::Array(
+                    v.split(',')
+                        .map(|s| Value::String(s.trim().to_owned()))
+                        .collect(),
+                )
+            } else {
+                Value::String(v.clone())
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// A validated value as the text of a `field=value` pair.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(value_text)
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+async fn tell(state: &AppState, response_url: Option<&str>, text: &str) {
+    let (Some(api), Some(url)) = (&state.slack, response_url) else {
+        tracing::info!(message = text, "could not tell the user (no response_url)");
+        return;
+    };
+    let reply = Reply {
+        text: super::mrkdwn::escape(text),
+        blocks: Vec::new(),
+    };
+    if let Err(e) = api.respond(url, &reply).await {
+        tracing::warn!(error = %e, "could not answer through response_url");
+    }
+}
+
+/// Opens the `new-service` modal for a slash command: the template's first step, or the
+/// template list. Call it at once: the `trigger_id` dies about 3 s after the command was typed.
+/// An expired trigger is told to the user through `response_url` and logged.
+pub async fn open_new_service(
+    state: &AppState,
+    form: &SlashCommand,
+    template: Option<&Template>,
+    prefill: &BTreeMap<String, String>,
+) {
+    let Some(api) = &state.slack else {
+        tell(
+            state,
+            form.response_url.as_deref(),
+            "This idp has no Slack bot token, so it cannot open forms.",
+        )
+        .await;
+        return;
+    };
+    let Some(trigger) = form.trigger_id.as_deref().filter(|t| !t.is_empty()) else {
+        tracing::warn!("a new-service command came without a trigger_id");
+        return;
+    };
+    let session_id = new_session_id();
+    let values = prefill_values(template, prefill);
+    let session = ModalSession {
+        team_id: form.team_id.clone(),
+        user_id: form.user_id.clone(),
+        channel_id: form.channel_id.clone(),
+        channel_name: form.channel_name.clone(),
+        response_url: form.response_url.clone(),
+        template: template.map(|t| t.entity_ref.key()),
+        step: 0,
+        values,
+    };
+    let view = match template {
+        Some(t) => modal::step_view(t, 0, &session.values, &session_id),
+        None => modal::picker_view(
+            &templates::load(&state.catalog.snapshot(), &state.templates),
+            &session_id,
+        ),
+    };
+    let (opened, saved) = tokio::join!(
+        api.views_open(trigger, view),
+        save_session(state, &session_id, &session)
+    );
+    if !saved {
+        tell(state, form.response_url.as_deref(), "The form could not be prepared (the database did not answer). Please try again.").await;
+        return;
+    }
+    match opened {
+        Ok(_) => {}
+        Err(SlackApiError::Api { code, .. }) if EXPIRED_TRIGGER.contains(&code.as_str()) => {
+            tracing::warn!(code = %code, "views.open refused the trigger_id: it expired before the form could open");
+            tell(state, form.response_url.as_deref(), "That took too long and Slack would no longer open the form. Please run `/idp new-service` again.").await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "views.open failed");
+            tell(
+                state,
+                form.response_url.as_deref(),
+                "Slack would not open the form. Please try again in a moment.",
+            )
+            .await;
+        }
+    }
+}
+
+/// Handles a `block_actions` payload: the template select in the modal, the Cancel button on a
+/// status message. Runs after the HTTP acknowledgement.
+pub async fn block_actions(state: &AppState, interaction: Interaction) {
+    for action in &interaction.actions {
+        match action.action_id.as_str() {
+            modal::TEMPLATE_SELECT => choose_template(state, &interaction, action).await,
+            CANCEL_ACTION => cancel_run(state, &interaction, action.value.as_deref()).await,
+            other => tracing::debug!(action_id = other, "block action ignored"),
+        }
+    }
+}
+
+async fn choose_template(
+    state: &AppState,
+    interaction: &Interaction,
+    action: &super::inbound::ActionPayload,
+) {
+    let (Some(api), Some(view)) = (&state.slack, &interaction.view) else {
+        return;
+    };
+    let Some(chosen) = action.selected_option.as_ref().map(|o| o.value.clone()) else {
+        return;
+    };
+    let session_id = view.private_metadata.clone().unwrap_or_default();
+    let Some(mut session) = load_session(state, Some(&session_id)).await else {
+        tracing::warn!("template chosen in a form whose session is gone");
+        return;
+    };
+    if session.user_id != interaction.user_id() {
+        return;
+    }
+    let snapshot = state.catalog.snapshot();
+    let Ok(template) = templates::find(&snapshot, &state.templates, &chosen) else {
+        tracing::warn!(template = %chosen, "a chosen template is no longer in the catalog");
+        return;
+    };
+    session.template = Some(template.entity_ref.key());
+    session.step = 0;
+    if !save_session(state, &session_id, &session).await {
+        return;
+    }
+    let next = modal::step_view(&template, 0, &session.values, &session_id);
+    if let Err(e) = api
+        .views_update(&view.id, view.hash.as_deref(), next)
+        .await
+    {
+        tracing::warn!(error = %e, "views.update failed after a template was chosen");
+    }
+}
+
+async fn cancel_run(state: &AppState, interaction: &Interaction, run_id: Option<&str>) {
+    let Some(runs) = &state.runs else { return };
+    let Some(run_id) = run_id else { return };
+    let response_url = interaction.response_url.as_deref();
+    let run = match runs.get(run_id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            tell(state, response_url, "That run is not known here any more.").await;
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a run to cancel");
+            return;
+        }
+    };
+    let caller = state
+        .slack_caller(
+            interaction.team_id(),
+            interaction.user_id(),
+            interaction
+                .channel
+                .as_ref()
+                .map_or("", |c| c.id.as_str()),
+            None,
+        )
+        .await;
+    let own = run.requester.slack_user_id.as_deref() == Some(interaction.user_id())
+        || (caller.user.is_some() && caller.user.as_ref().map(EntityRef::key) == run.requester.user);
+    if !own {
+        let snapshot = state.catalog.snapshot();
+        let target = run
+            .target
+            .as_deref()
+            .and_then(|t| EntityRef::parse(t, Some("group"), "default").ok())
+            .and_then(|t| snapshot.get(&t));
+        let decision = authz::decide_on(
+            &state.policy,
+            &snapshot,
+            &caller,
+            Action::TemplateRun,
+            target,
+            chrono::Utc::now(),
+        );
+        if !decision.allowed() {
+            tell(
+                state,
+                response_url,
+                &format!("You cannot cancel this run: {}", decision.reason),
+            )
+            .await;
+            return;
+        }
+    }
+    let by = caller
+        .user
+        .as_ref()
+        .map_or_else(|| interaction.user_id().to_owned(), |u| u.name.clone());
+    match runs.cancel(run_id, &by).await {
+        Ok((_, true)) => {}
+        Ok((run, false)) => {
+            tell(
+                state,
+                response_url,
+                &format!(
+                    "This run is already {}; only a queued run can be cancelled.",
+                    run.status.as_str()
+                ),
+            )
+            .await;
+        }
+        Err(e) => tracing::error!(error = %e, "could not cancel a run"),
+    }
+}
+
+fn errors_response(errors: BTreeMap<String, String>) -> Value {
+    json!({ "response_action": "errors", "errors": errors })
+}
+
+/// Field errors keyed by blocks of the view on screen: an error about a field of an earlier step
+/// is shown on the first input of this one, naming its field.
+fn on_screen(
+    template: &Template,
+    step: usize,
+    errors: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let here: Vec<&str> = template
+        .steps
+        .get(step)
+        .map(|s| {
+            s.fields
+                .iter()
+                .filter(|f| f.fixed.is_none())
+                .map(|f| f.name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    let mut elsewhere = Vec::new();
+    for (field, message) in errors {
+        if here.contains(&field.as_str()) {
+            out.insert(field.clone(), super::render::truncate(message, 150));
+        } else {
+            elsewhere.push(if field.is_empty() {
+                message.clone()
+            } else {
+                format!("{field}: {message}")
+            });
+        }
+    }
+    if !elsewhere.is_empty() {
+        if let Some(first) = here.first() {
+            let text = out
+                .remove(*first)
+                .into_iter()
+                .chain(elsewhere)
+                .collect::<Vec<_>>()
+                .join("; ");
+            out.insert((*first).to_owned(), super::render::truncate(&text, 150));
+        }
+    }
+    out
+}
+
+/// Handles a `view_submission` of the `new-service` modal and returns the HTTP response body:
+/// `errors` with a message per input, `update` to the next step, or `clear` once the run is
+/// recorded (the worker then posts the status message).
+pub async fn view_submission(state: &AppState, interaction: Interaction) -> Value {
+    let Some(view) = &interaction.view else {
+        return json!({});
+    };
+    if view.callback_id.as_deref() != Some(modal::CALLBACK_ID) {
+        tracing::debug!(callback_id = ?view.callback_id, "submission of a view idp did not open");
+        return json!({});
+    }
+    let session_id = view.private_metadata.clone().unwrap_or_default();
+    let Some(mut session) = load_session(state, Some(&session_id)).await else {
+        return json!({
+            "response_action": "update",
+            "view": modal::notice_view("This form has expired. Please run `/idp new-service` again.")
+        });
+    };
+    let snapshot = state.catalog.snapshot();
+    let template = match session
+        .template
+        .as_deref()
+        .map(|t| templates::find(&snapshot, &state.templates, t))
+    {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            return json!({"response_action": "update", "view": modal::notice_view(&format!("The template is gone: {e}"))});
+        }
+        None => {
+            return errors_response(BTreeMap::from([(
+                modal::TEMPLATE_BLOCK.to_owned(),
+                "Pick a template first.".to_owned(),
+            )]));
+        }
+    };
+    let step = session.step.min(template.steps.len().saturating_sub(1));
+    let state_values = view.state.clone().unwrap_or(Value::Null);
+    let raw = modal::read_state(&state_values, &template, step);
+    let checked = match templates::validate_step(&template, step, &raw, &snapshot) {
+        Ok(v) => v,
+        Err(errors) => return errors_response(on_screen(&template, step, &errors)),
+    };
+    session.values.extend(checked);
+    if step + 1 < template.steps.len() {
+        session.step = step + 1;
+        if !save_session(state, &session_id, &session).await {
+            return errors_response(on_screen(
+                &template,
+                step,
+                &BTreeMap::from([(
+                    String::new(),
+                    "the form could not be saved; please submit again".to_owned(),
+                )]),
+            ));
+        }
+        return json!({
+            "response_action": "update",
+            "view": modal::step_view(&template, step + 1, &session.values, &session_id),
+        });
+    }
+    let values: Vec<(String, String)> = session
+        .values
+        .iter()
+        .filter(|(k, _)| template.field(k).is_some_and(|f| f.fixed.is_none()))
+        .map(|(k, v)| (k.clone(), value_text(v)))
+        .collect();
+    let command = Command::NewService {
+        template: Some(template.entity_ref.key()),
+        values,
+    };
+    let audit_text = format!("new-service {} (form)", template.entity_ref.name);
+    let caller = state
+        .slack_caller(
+            &session.team_id,
+            interaction.user_id(),
+            &session.channel_id,
+            session.channel_name.as_deref(),
+        )
+        .await;
+    let request_id = state.next_request_id();
+    let key = format!("slack-view:{}", view.id);
+    let (_, handled) = state
+        .execute(
+            &request_id,
+            &caller,
+            Ok(command),
+            &audit_text,
+            RequestMeta {
+                idempotency_key: Some(&key),
+                channel_id: Some(&session.channel_id),
+            },
+        )
+        .await;
+    let problem = |message: String| {
+        errors_response(on_screen(
+            &template,
+            step,
+            &BTreeMap::from([(String::new(), message)]),
+        ))
+    };
+    match handled.outcome {
+        Outcome::NewService(outcome) => match *outcome {
+            NewService::Started { .. } => {
+                if let Some(runs) = &state.runs {
+                    runs.wake();
+                }
+                json!({ "response_action": "clear" })
+            }
+            NewService::Invalid { errors, .. } => errors_response(on_screen(&template, step, &errors)),
+            NewService::Denied {
+                field, decision, ..
+            } => errors_response(on_screen(
+                &template,
+                step,
+                &BTreeMap::from([(field, format!("You may not create for this owner: {}", decision.reason))]),
+            )),
+            NewService::NotRunnable(t) => problem(format!(
+                "this template cannot be run from Slack: {}",
+                t.not_runnable.unwrap_or_default()
+            )),
+            NewService::Lookup(e) => problem(e.to_string()),
+            NewService::OpenForm { .. } => problem("some required values are missing".to_owned()),
+        },
+        Outcome::Failed(why) => {
+            tracing::error!(%request_id, reason = %why, "new-service failed");
+            problem(format!("something went wrong (ref {request_id}); please submit again"))
+        }
+        _ => problem("this form could not be submitted".to_owned()),
+    }
+}
+
+/// Answers a `block_suggestion` (an entity picker's options) within Slack's 3 s: at most 100
+/// options, empty when the form is unknown.
+pub async fn block_suggestion(state: &AppState, interaction: Interaction) -> Value {
+    let empty = json!({ "options": [] });
+    let Some(view) = &interaction.view else {
+        return empty;
+    };
+    let Some(session) = load_session(state, view.private_metadata.as_deref()).await else {
+        return empty;
+    };
+    let snapshot = state.catalog.snapshot();
+    let Some(Ok(template)) = session
+        .template
+        .as_deref()
+        .map(|t| templates::find(&snapshot, &state.templates, t))
+    else {
+        return empty;
+    };
+    let field = interaction.block_id.as_deref().unwrap_or_default();
+    let query = interaction.value.as_deref().unwrap_or_default();
+    modal::options_response(&modal::suggestions(&snapshot, &template, field, query))
+}
