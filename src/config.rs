@@ -12,9 +12,19 @@
 //! | `IDP_LISTEN` | `127.0.0.1:3000` | address `serve` listens on |
 //! | `PAGERDUTY_API_URL` | `https://api.pagerduty.com` | PagerDuty REST API v2 base (tests point it at a fake) |
 //! | `PAGERDUTY_TOKEN` | none | PagerDuty REST API token (read-only is enough) |
+//! | `GITHUB_API_URL` | `https://api.github.com` | GitHub REST API base; `https://ghe.example.com/api/v3` for GitHub Enterprise Server |
+//! | `GITHUB_TOKEN` | none | fine-grained or GitHub App installation token with Actions: write; enables the GitHub Actions backend |
+//! | `GITHUB_WEBHOOK_SECRET` | none | verifies `workflow_run` webhooks (`X-Hub-Signature-256`) |
+//! | `GITHUB_RETURN_RUN_DETAILS` | `true` | ask `workflow_dispatch` for the run id (`return_run_details`); `false` for GitHub Enterprise Server versions that refuse it |
+//! | `IDP_WEBHOOK_URL` | none | the signed webhook receiver; enables the webhook backend (needs `IDP_WEBHOOK_SECRET`) |
+//! | `IDP_WEBHOOK_SECRET` | none | signs requests to the receiver and verifies its callbacks |
+//! | `BACKSTAGE_URL` | none | Backstage base URL (`https://backstage.example.com`); enables the scaffolder backend |
+//! | `BACKSTAGE_TOKEN` | none | Backstage token (`Authorization: Bearer`), e.g. a static external-access token |
+//! | `IDP_EXEC_TIMEOUT_SECS` | `10` | timeout of one call to an execution backend, 1 to 300 |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -27,6 +37,10 @@ pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 /// Default `PAGERDUTY_API_URL`.
 pub const DEFAULT_PAGERDUTY_API_URL: &str = "https://api.pagerduty.com";
+/// Default `GITHUB_API_URL`.
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+/// Default `IDP_EXEC_TIMEOUT_SECS`.
+pub const DEFAULT_EXEC_TIMEOUT_SECS: u64 = 10;
 
 /// A configuration problem, one line naming the setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,6 +177,25 @@ pub struct Settings {
     pub pagerduty_api_url: String,
     /// `PAGERDUTY_TOKEN`.
     pub pagerduty_token: Option<SecretString>,
+    /// `GITHUB_API_URL`, without a trailing `/`.
+    pub github_api_url: String,
+    /// `GITHUB_TOKEN`.
+    pub github_token: Option<SecretString>,
+    /// `GITHUB_WEBHOOK_SECRET`.
+    pub github_webhook_secret: Option<SecretString>,
+    /// `GITHUB_RETURN_RUN_DETAILS`.
+    pub github_return_run_details: bool,
+    /// `IDP_WEBHOOK_URL`. Shown in `Debug` as its origin only: receivers often carry a token in
+    /// the path or query.
+    pub webhook_url: Option<String>,
+    /// `IDP_WEBHOOK_SECRET`.
+    pub webhook_secret: Option<SecretString>,
+    /// `BACKSTAGE_URL`, without a trailing `/`.
+    pub backstage_url: Option<String>,
+    /// `BACKSTAGE_TOKEN`.
+    pub backstage_token: Option<SecretString>,
+    /// `IDP_EXEC_TIMEOUT_SECS`.
+    pub exec_timeout: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -178,6 +211,21 @@ impl std::fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("pagerduty_api_url", &self.pagerduty_api_url)
             .field("pagerduty_token", &redact(&self.pagerduty_token))
+            .field("github_api_url", &url_origin(&self.github_api_url))
+            .field("github_token", &redact(&self.github_token))
+            .field(
+                "github_webhook_secret",
+                &redact(&self.github_webhook_secret),
+            )
+            .field("github_return_run_details", &self.github_return_run_details)
+            .field("webhook_url", &self.webhook_url.as_deref().map(url_origin))
+            .field("webhook_secret", &redact(&self.webhook_secret))
+            .field(
+                "backstage_url",
+                &self.backstage_url.as_deref().map(url_origin),
+            )
+            .field("backstage_token", &redact(&self.backstage_token))
+            .field("exec_timeout", &self.exec_timeout)
             .finish()
     }
 }
@@ -193,6 +241,51 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+/// An http(s) URL reduced to its scheme and host (`https://hooks.example.com/…`), fit for logs:
+/// receivers and proxies often carry a token in the user info, path or query.
+pub fn url_origin(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return "[not a URL]".to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let elided = if authority_end < rest.len() || host.len() < authority.len() {
+        "/…"
+    } else {
+        ""
+    };
+    format!("{}{host}{elided}", &url[..scheme_end + 3])
+}
+
+/// `value` when it is an http(s) URL, without a trailing `/`; else the error naming `name`, with
+/// `example` as a hint. The value is shown reduced to its origin.
+fn http_url(name: &'static str, value: &str, example: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let host = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "`{}` must be an http(s) URL such as {example}",
+                if value.contains("://") {
+                    url_origin(value)
+                } else {
+                    value.to_owned()
+                }
+            ),
+        }),
     }
 }
 
@@ -241,16 +334,11 @@ impl Settings {
                         .to_owned(),
             });
         }
-        let slack_api_url =
-            non_empty("SLACK_API_URL").unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned());
-        if !(slack_api_url.starts_with("https://") || slack_api_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "SLACK_API_URL",
-                reason: format!(
-                    "`{slack_api_url}` must be an http(s) URL such as https://slack.com/api"
-                ),
-            });
-        }
+        let slack_api_url = http_url(
+            "SLACK_API_URL",
+            &non_empty("SLACK_API_URL").unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned()),
+            DEFAULT_SLACK_API_URL,
+        )?;
         let listen_text = non_empty("IDP_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text
             .trim()
@@ -261,27 +349,31 @@ impl Settings {
                     "`{listen_text}` is not an address like 127.0.0.1:3000 or 0.0.0.0:8080"
                 ),
             })?;
-        let pagerduty_api_url =
-            non_empty("PAGERDUTY_API_URL").unwrap_or_else(|| DEFAULT_PAGERDUTY_API_URL.to_owned());
-        if !(pagerduty_api_url.starts_with("https://") || pagerduty_api_url.starts_with("http://"))
-        {
-            return Err(ConfigError::Invalid {
-                name: "PAGERDUTY_API_URL",
-                reason: format!(
-                    "`{pagerduty_api_url}` must be an http(s) URL such as https://api.pagerduty.com"
-                ),
-            });
-        }
+        let pagerduty_api_url = http_url(
+            "PAGERDUTY_API_URL",
+            &non_empty("PAGERDUTY_API_URL").unwrap_or_else(|| DEFAULT_PAGERDUTY_API_URL.to_owned()),
+            DEFAULT_PAGERDUTY_API_URL,
+        )?;
         let pagerduty_token = non_empty("PAGERDUTY_TOKEN").map(SecretString::from);
+        let exec = ExecSettings::load(&non_empty)?;
         Ok(Self {
-            pagerduty_api_url: pagerduty_api_url.trim_end_matches('/').to_owned(),
+            pagerduty_api_url,
             pagerduty_token,
+            github_api_url: exec.github_api_url,
+            github_token: exec.github_token,
+            github_webhook_secret: exec.github_webhook_secret,
+            github_return_run_details: exec.github_return_run_details,
+            webhook_url: exec.webhook_url,
+            webhook_secret: exec.webhook_secret,
+            backstage_url: exec.backstage_url,
+            backstage_token: exec.backstage_token,
+            exec_timeout: exec.timeout,
             config_path,
             file,
             database_url,
             signing_secret,
             bot_token: bot_token.map(SecretString::from),
-            slack_api_url: slack_api_url.trim_end_matches('/').to_owned(),
+            slack_api_url,
             listen,
         })
     }
@@ -338,6 +430,79 @@ impl Settings {
                 }
             })
             .collect()
+    }
+}
+
+/// The execution backends' settings, read together (see the module table).
+struct ExecSettings {
+    github_api_url: String,
+    github_token: Option<SecretString>,
+    github_webhook_secret: Option<SecretString>,
+    github_return_run_details: bool,
+    webhook_url: Option<String>,
+    webhook_secret: Option<SecretString>,
+    backstage_url: Option<String>,
+    backstage_token: Option<SecretString>,
+    timeout: Duration,
+}
+
+impl ExecSettings {
+    fn load(non_empty: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret = |name: &str| non_empty(name).map(SecretString::from);
+        let github_api_url = http_url(
+            "GITHUB_API_URL",
+            &non_empty("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned()),
+            "https://api.github.com or https://ghe.example.com/api/v3",
+        )?;
+        let github_return_run_details = match non_empty("GITHUB_RETURN_RUN_DETAILS")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "GITHUB_RETURN_RUN_DETAILS",
+                    reason: format!("`{other}` is not true or false"),
+                });
+            }
+        };
+        let webhook_url = non_empty("IDP_WEBHOOK_URL")
+            .map(|v| http_url("IDP_WEBHOOK_URL", &v, "https://hooks.example.com/idp"))
+            .transpose()?;
+        let webhook_secret = secret("IDP_WEBHOOK_SECRET");
+        if webhook_url.is_some() && webhook_secret.is_none() {
+            return Err(ConfigError::Missing {
+                name: "IDP_WEBHOOK_SECRET",
+                why: "IDP_WEBHOOK_URL is set, and every request to it and every callback from it is signed with this secret",
+            });
+        }
+        let backstage_url = non_empty("BACKSTAGE_URL")
+            .map(|v| http_url("BACKSTAGE_URL", &v, "https://backstage.example.com"))
+            .transpose()?;
+        let timeout = match non_empty("IDP_EXEC_TIMEOUT_SECS") {
+            None => Duration::from_secs(DEFAULT_EXEC_TIMEOUT_SECS),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(secs @ 1..=300) => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "IDP_EXEC_TIMEOUT_SECS",
+                        reason: format!("`{text}` is not a whole number of seconds from 1 to 300"),
+                    });
+                }
+            },
+        };
+        Ok(Self {
+            github_api_url,
+            github_token: secret("GITHUB_TOKEN"),
+            github_webhook_secret: secret("GITHUB_WEBHOOK_SECRET"),
+            github_return_run_details,
+            webhook_url,
+            webhook_secret,
+            backstage_url,
+            backstage_token: secret("BACKSTAGE_TOKEN"),
+            timeout,
+        })
     }
 }
 
@@ -417,6 +582,64 @@ mod tests {
         assert!(
             !shown.contains("s3cr3t-value") && !shown.contains("pw123"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn execution_backend_settings_are_read_checked_and_redacted() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("GITHUB_API_URL", "https://ghe.example.com/api/v3/"),
+                ("GITHUB_TOKEN", "github_pat_SECRET1"),
+                ("GITHUB_WEBHOOK_SECRET", "gh-hook-SECRET2"),
+                ("GITHUB_RETURN_RUN_DETAILS", "false"),
+                (
+                    "IDP_WEBHOOK_URL",
+                    "https://hooks.example.com/T0/B0/tokenSECRET3?k=SECRET4",
+                ),
+                ("IDP_WEBHOOK_SECRET", "whsec-SECRET5"),
+                (
+                    "BACKSTAGE_URL",
+                    "https://user:SECRET6@backstage.example.com",
+                ),
+                ("BACKSTAGE_TOKEN", "bs-SECRET7"),
+                ("IDP_EXEC_TIMEOUT_SECS", "3"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(s.github_api_url, "https://ghe.example.com/api/v3");
+        assert!(!s.github_return_run_details);
+        assert_eq!(s.exec_timeout, Duration::from_secs(3));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("https://hooks.example.com/…"), "{shown}");
+
+        let defaults = Settings::load(None, env(&[])).expect("valid");
+        assert_eq!(defaults.github_api_url, DEFAULT_GITHUB_API_URL);
+        assert!(defaults.github_return_run_details && defaults.webhook_url.is_none());
+        assert_eq!(defaults.exec_timeout, Duration::from_secs(10));
+
+        let error = |pairs: &[(&str, &str)]| {
+            Settings::load(None, env(pairs))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(
+            error(&[("IDP_WEBHOOK_URL", "https://hooks.example.com/x")])
+                .starts_with("IDP_WEBHOOK_SECRET is not set"),
+        );
+        assert!(
+            error(&[("BACKSTAGE_URL", "backstage.local")]).starts_with("BACKSTAGE_URL is invalid")
+        );
+        assert!(
+            error(&[("IDP_EXEC_TIMEOUT_SECS", "0")])
+                .starts_with("IDP_EXEC_TIMEOUT_SECS is invalid")
+        );
+        assert!(
+            error(&[("GITHUB_RETURN_RUN_DETAILS", "maybe")])
+                .starts_with("GITHUB_RETURN_RUN_DETAILS is invalid")
         );
     }
 }
