@@ -135,11 +135,13 @@ fn policy_of(settings: &Settings) -> anyhow::Result<Policy> {
 }
 
 /// Builds the shared state: policy, on-call providers and the catalog.
+/// The application state and the execution backends (whose secrets the hooks check).
 fn build_state(
     settings: &Settings,
     catalog: Arc<CatalogService>,
     verifier: Option<SignatureVerifier>,
-) -> anyhow::Result<AppState> {
+    shell: bool,
+) -> anyhow::Result<(AppState, Arc<crate::exec::Executors>)> {
     let policy = policy_of(settings)?;
     let snapshot = catalog.snapshot();
     let known: Vec<String> = policy
@@ -173,16 +175,79 @@ fn build_state(
     };
     let identity = crate::identity::IdentityService::new(
         catalog.store().clone(),
-        slack,
+        slack.clone(),
         &settings.file.identity,
     )
     .map_err(anyhow::Error::msg)?;
     let audit = crate::audit::AuditLog::start(catalog.store().clone());
-    Ok(
-        AppState::with_services(catalog, Arc::new(policy), Arc::new(oncall), verifier)
-            .with_identity(Arc::new(identity))
-            .with_audit(audit),
-    )
+    let policy = Arc::new(policy);
+    let defaults = template_defaults(settings)?;
+    let executors = Arc::new(
+        crate::exec::Executors::new(crate::exec::ExecConfig::from_settings(settings))
+            .map_err(anyhow::Error::msg)?,
+    );
+    let notifier: Arc<dyn crate::actions::RunNotifier> = match (&slack, shell) {
+        (_, true) => Arc::new(crate::shell_form::ShellNotifier::default()),
+        (Some(api), false) => Arc::new(crate::slack::run_notifier::SlackRunNotifier::new(api.clone())),
+        (None, false) => Arc::new(crate::actions::service::Silent),
+    };
+    let runs = Arc::new(
+        crate::actions::RunService::new(
+            catalog.clone(),
+            policy.clone(),
+            executors.clone(),
+            notifier,
+            run_options(settings),
+        )
+        .with_audit(audit.clone()),
+    );
+    let mut state = AppState::with_services(catalog, policy, Arc::new(oncall), verifier)
+        .with_identity(Arc::new(identity))
+        .with_audit(audit)
+        .with_runs(runs)
+        .with_templates(defaults);
+    if let Some(api) = slack {
+        state = state.with_slack(api);
+    }
+    Ok((state, executors))
+}
+
+/// The worker's options from `[runs]` and `IDP_PUBLIC_URL`.
+fn run_options(settings: &Settings) -> crate::actions::RunOptions {
+    let runs = &settings.file.runs;
+    crate::actions::RunOptions {
+        poll_every: Duration::from_secs(runs.poll_interval_secs),
+        stale_after: Duration::from_secs(runs.stale_after_mins * 60),
+        max_attempts: i64::from(runs.max_attempts),
+        public_url: settings.public_url.clone(),
+        ..crate::actions::RunOptions::default()
+    }
+}
+
+/// `[runs] default_execution` and `[compliance]`, checked.
+fn template_defaults(settings: &Settings) -> anyhow::Result<crate::templates::TemplateDefaults> {
+    let execution = match settings.file.runs.default_execution.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("webhook") => Some(crate::exec::Execution::Webhook),
+        Some("backstage") => None,
+        Some(other) => match other.strip_prefix("github-actions:") {
+            Some(workflow) => Some(
+                crate::templates::parse_github_workflow(workflow)
+                    .map_err(|e| anyhow::anyhow!("[runs] default_execution: {e}"))?,
+            ),
+            None => anyhow::bail!(
+                "[runs] default_execution: `{other}` is not webhook, backstage or github-actions:<owner>/<repo>/<workflow>@<ref>"
+            ),
+        },
+    };
+    let problems = settings.file.compliance.validate();
+    if !problems.is_empty() {
+        anyhow::bail!("[compliance]: {}", problems.join("; "));
+    }
+    Ok(crate::templates::TemplateDefaults {
+        execution,
+        compliance: settings.file.compliance.clone(),
+    })
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -327,7 +392,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .context("loading the catalog")?,
     );
     sync_configured(&service, &settings).await;
-    let state = Arc::new(build_state(&settings, service.clone(), Some(verifier))?);
+    let (state, executors) = build_state(&settings, service.clone(), Some(verifier), false)?;
+    let state = Arc::new(state);
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = state.runs.clone().map(|runs| {
+        tokio::spawn(runs.run_worker(async move {
+            let _ = worker_stopped.await;
+        }))
+    });
 
     let catalog_cfg = settings.file.catalog.clone();
     let sources = settings.sources();
@@ -375,7 +447,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "idp serving Slack on /slack/commands, /slack/interactions, /slack/events"
     );
     let audit = state.audit.clone();
+    let hooks = state.runs.clone().map(|runs| crate::hooks::HooksState {
+        runs,
+        executors: executors.clone(),
+    });
     let mut router = crate::app(state);
+    if let Some(hooks) = hooks {
+        router = router.merge(crate::hooks::router(hooks));
+    }
     if let Some(audit) = &audit {
         router = router.merge(crate::audit::api_router(
             audit.clone(),
@@ -385,10 +464,41 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    let _ = stop_worker.send(());
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     if let Some(audit) = audit {
         audit.flush().await;
     }
     Ok(())
+}
+
+/// The shell runs its own worker, and (when a webhook backend is configured) listens for the
+/// backend's callbacks on `IDP_LISTEN`, so `new-service` finishes without an `idp serve`.
+async fn shell_background(
+    settings: &Settings,
+    state: &Arc<AppState>,
+    executors: Arc<crate::exec::Executors>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let Some(runs) = state.runs.clone() else {
+        return Vec::new();
+    };
+    let mut tasks = vec![tokio::spawn(runs.clone().run_worker(std::future::pending()))];
+    if settings.webhook_url.is_some() {
+        match tokio::net::TcpListener::bind(settings.listen).await {
+            Ok(listener) => {
+                let router = crate::hooks::router(crate::hooks::HooksState { runs, executors });
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).await {
+                        tracing::warn!(error = %e, "the shell's callback listener stopped");
+                    }
+                }));
+            }
+            Err(e) => tracing::warn!(listen = %settings.listen, error = %e, "the shell cannot listen for run callbacks; an `idp serve` on the same database will receive them"),
+        }
+    }
+    tasks
 }
 
 fn check(settings: &Settings) -> anyhow::Result<()> {
@@ -637,8 +747,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => caller,
             };
-            let state = build_state(&settings, service, None)?;
+            let (state, executors) = build_state(&settings, service, None, true)?;
+            let state = Arc::new(state);
+            let background = shell_background(&settings, &state, executors).await;
             crate::shell::run(&state, &caller, command.as_deref(), json).await?;
+            for task in background {
+                task.abort();
+            }
             if let Some(audit) = &state.audit {
                 audit.flush().await;
             }

@@ -155,6 +155,50 @@ pub struct FileConfig {
     /// The on-call section.
     #[serde(default)]
     pub oncall: crate::oncall::OnCallConfig,
+    /// The runs section: how the worker follows delegated work.
+    #[serde(default)]
+    pub runs: RunsConfig,
+}
+
+/// `[runs]`: how the worker treats delegated work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsConfig {
+    /// Minutes without news from a backend after which a run fails ("no status from CI for 30
+    /// min"). At least 1.
+    #[serde(default = "default_stale_mins")]
+    pub stale_after_mins: u64,
+    /// Seconds between polls of GitHub Actions and Backstage runs. At least 1.
+    #[serde(default = "default_run_poll")]
+    pub poll_interval_secs: u64,
+    /// Dispatch attempts before a run fails for good (transient errors only). 1 to 50.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// The backend for templates that name none: `webhook`, `backstage`, or
+    /// `github-actions:<owner>/<repo>/<workflow>@<ref>`. Empty: such templates cannot run.
+    #[serde(default)]
+    pub default_execution: Option<String>,
+}
+
+fn default_stale_mins() -> u64 {
+    30
+}
+fn default_run_poll() -> u64 {
+    10
+}
+fn default_attempts() -> u32 {
+    8
+}
+
+impl Default for RunsConfig {
+    fn default() -> Self {
+        Self {
+            stale_after_mins: default_stale_mins(),
+            poll_interval_secs: default_run_poll(),
+            max_attempts: default_attempts(),
+            default_execution: None,
+        }
+    }
 }
 
 /// Every setting, resolved.
@@ -196,6 +240,9 @@ pub struct Settings {
     pub backstage_token: Option<SecretString>,
     /// `IDP_EXEC_TIMEOUT_SECS`.
     pub exec_timeout: Duration,
+    /// `IDP_PUBLIC_URL`: the base URL backends reach idp at (callbacks go to
+    /// `{public_url}/hooks/runs/{run_id}`); default `http://{IDP_LISTEN}`.
+    pub public_url: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -226,6 +273,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("backstage_token", &redact(&self.backstage_token))
             .field("exec_timeout", &self.exec_timeout)
+            .field("public_url", &redact_url(&self.public_url))
             .finish()
     }
 }
@@ -356,7 +404,19 @@ impl Settings {
         )?;
         let pagerduty_token = non_empty("PAGERDUTY_TOKEN").map(SecretString::from);
         let exec = ExecSettings::load(&non_empty)?;
+        let public_url = match non_empty("IDP_PUBLIC_URL") {
+            Some(url) => http_url("IDP_PUBLIC_URL", &url, "https://idp.example.com")?,
+            None => format!("http://{listen}"),
+        };
+        let runs = &file.runs;
+        if runs.stale_after_mins == 0 || runs.poll_interval_secs == 0 || !(1..=50).contains(&runs.max_attempts) {
+            return Err(ConfigError::Invalid {
+                name: "[runs]",
+                reason: "stale_after_mins and poll_interval_secs must be at least 1, max_attempts 1 to 50".to_owned(),
+            });
+        }
         Ok(Self {
+            public_url,
             pagerduty_api_url,
             pagerduty_token,
             github_api_url: exec.github_api_url,

@@ -7,9 +7,10 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::app::AppState;
+use crate::app::{AppState, RequestMeta};
 use crate::authz::Caller;
-use crate::command::Dialect;
+use crate::command::{self, Command, Dialect};
+use crate::handlers::Outcome;
 use crate::slack::render::Reply;
 
 static LINK_RE: LazyLock<Regex> =
@@ -117,13 +118,9 @@ pub async fn run(
     json: bool,
 ) -> std::io::Result<()> {
     use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     if let Some(line) = one_shot {
-        let reply = state.dispatch(caller, line, Dialect::Plain).await;
-        return quiet_on_closed_pipe(writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            render(&reply, json)
-        ));
+        return quiet_on_closed_pipe(answer(state, caller, line, json, &mut lines).await);
     }
     let interactive = std::io::stdin().is_terminal();
     if interactive {
@@ -133,7 +130,6 @@ pub async fn run(
             state.catalog.snapshot().len()
         )?;
     }
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         if interactive {
             print!("idp> ");
@@ -149,8 +145,7 @@ pub async fn run(
         if matches!(line, "exit" | "quit" | ":q") {
             break;
         }
-        let reply = state.dispatch(caller, line, Dialect::Plain).await;
-        let written = writeln!(std::io::stdout().lock(), "{}", render(&reply, json));
+        let written = answer(state, caller, line, json, &mut lines).await;
         if written
             .as_ref()
             .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
@@ -160,6 +155,101 @@ pub async fn run(
         written?;
     }
     Ok(())
+}
+
+/// Answers one line: `new-service` runs the terminal form, anything else is dispatched.
+async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
+    state: &AppState,
+    caller: &Caller,
+    line: &str,
+    json: bool,
+    input: &mut crate::shell_form::Input<R>,
+) -> std::io::Result<()> {
+    if let Ok(Command::NewService { template, values }) = command::parse(line, Dialect::Plain) {
+        return new_service(state, caller, line, template, values, json, input).await;
+    }
+    let reply = state.dispatch(caller, line, Dialect::Plain).await;
+    writeln!(std::io::stdout().lock(), "{}", render(&reply, json))
+}
+
+/// `new-service` in the terminal: pick a template, fill its fields, run the same command the
+/// modal would, then follow the run.
+async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
+    state: &AppState,
+    caller: &Caller,
+    line: &str,
+    mut template: Option<String>,
+    mut values: Vec<(String, String)>,
+    json: bool,
+    input: &mut crate::shell_form::Input<R>,
+) -> std::io::Result<()> {
+    use crate::actions::scaffold::NewService;
+    use crate::shell_form::{fill, follow, pick, summary};
+    let key = format!(
+        "shell:{}",
+        hex::encode(crate::audit::token::random_bytes::<12>())
+    );
+    for _ in 0..3 {
+        let request_id = state.next_request_id();
+        let command = Command::NewService {
+            template: template.clone(),
+            values: values.clone(),
+        };
+        let (snapshot, handled) = state
+            .execute(
+                &request_id,
+                caller,
+                Ok(command),
+                line,
+                RequestMeta {
+                    idempotency_key: Some(&key),
+                    channel_id: None,
+                },
+            )
+            .await;
+        match &handled.outcome {
+            Outcome::NewService(outcome) => match outcome.as_ref() {
+                NewService::OpenForm { template: None, .. } => {
+                    let list = crate::templates::load(&snapshot, &state.templates);
+                    match pick(&list, input).await? {
+                        Some(t) => template = Some(t),
+                        None => return writeln!(std::io::stdout().lock(), "Nothing created."),
+                    }
+                    continue;
+                }
+                NewService::OpenForm {
+                    template: Some(t), ..
+                } => match fill(t, &values, &snapshot, input).await? {
+                    Some(all) => {
+                        values = all;
+                        template = Some(t.entity_ref.key());
+                        continue;
+                    }
+                    None => return writeln!(std::io::stdout().lock(), "Nothing created."),
+                },
+                NewService::Started { run, .. } => {
+                    writeln!(
+                        std::io::stdout().lock(),
+                        "{}",
+                        render(&state.render(&request_id, &snapshot, &handled), json)
+                    )?;
+                    let Some(runs) = &state.runs else {
+                        return Ok(());
+                    };
+                    runs.wake();
+                    if let Some(done) = follow(runs, &run.id).await {
+                        writeln!(std::io::stdout().lock(), "{}", summary(&done))?;
+                    }
+                    return Ok(());
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        let reply = state.render(&request_id, &snapshot, &handled);
+        return writeln!(std::io::stdout().lock(), "{}", render(&reply, json));
+    }
+    writeln!(std::io::stdout().lock(), "Nothing created.")
 }
 
 /// A reader that went away (`idp shell -c … | head -3`) is not an error.

@@ -387,3 +387,24 @@ impl Executors {
         verify_github_webhook(secret, signature_header, body)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::actions::Delegate for Executors {
+    async fn dispatch(&self, request: &DispatchRequest) -> Result<Dispatched, ExecError> {
+        Executors::dispatch(self, request).await
+    }
+
+    async fn poll(
+        &self,
+        execution: &Execution,
+        run_id: &str,
+        external_id: Option<&str>,
+        dispatched_at: DateTime<Utc>,
+    ) -> Result<Progress, ExecError> {
+        Executors::poll(self, execution, run_id, external_id, dispatched_at).await
+    }
+
+    fn polls(&self, execution: &Execution) -> bool {
+        !matches!(execution, Execution::Webhook)
+    }
+}

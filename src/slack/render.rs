@@ -873,6 +873,121 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         Outcome::Denied(decision) => render_denied(decision),
         Outcome::Audit { target, records } => render_audit(snapshot, *target, records),
         Outcome::Failed(why) => render_error(escape(why), format!("Failed: {why}")),
+        Outcome::Templates(list) => render_templates(list),
+        Outcome::NewService(outcome) => render_new_service(outcome),
+    }
+}
+
+fn render_templates(list: &[crate::templates::Template]) -> Reply {
+    let mut b = Blocks::default();
+    b.header("Golden-path templates");
+    if list.is_empty() {
+        b.section(
+            "The catalog has no templates yet: add `kind: Template` entities \
+             (scaffolder.backstage.io/v1beta3) to a catalog source."
+                .to_owned(),
+        );
+        return b.finish("No templates");
+    }
+    for t in list.iter().take(40) {
+        let mut line = format!("*{}* {}", escape(&t.title), code(&t.entity_ref.name));
+        if let Some(d) = &t.description {
+            line.push_str(&format!("\n{}", escape_within(d, 500)));
+        }
+        let mut facts = Vec::new();
+        if let Some(owner) = &t.owner {
+            facts.push(format!("owner {}", code(&owner.name)));
+        }
+        if !t.tags.is_empty() {
+            facts.push(
+                t.tags
+                    .iter()
+                    .take(8)
+                    .map(|tag| code(tag))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        match &t.not_runnable {
+            None => facts.push(format!("`/idp new-service {}`", t.entity_ref.name.replace('`', "'"))),
+            Some(why) => facts.push(format!(":warning: not runnable from Slack: {}", escape(why))),
+        }
+        line.push_str(&format!("\n{}", facts.join(" · ")));
+        b.section(line);
+    }
+    if list.len() > 40 {
+        b.context(vec![format!("…and {} more", list.len() - 40)]);
+    }
+    b.finish(&format!("{} templates", list.len()))
+}
+
+fn render_new_service(outcome: &crate::actions::scaffold::NewService) -> Reply {
+    use crate::actions::scaffold::NewService;
+    match outcome {
+        NewService::OpenForm { template, .. } => {
+            let mut b = Blocks::default();
+            match template {
+                Some(t) => {
+                    let missing: Vec<String> = t
+                        .fields()
+                        .filter(|f| !f.optional() && f.default.is_none())
+                        .map(|f| code(&format!("{}=…", f.name)))
+                        .collect();
+                    b.section(format!(
+                        "{} needs a few values. In Slack a form opens; elsewhere give them all: {}",
+                        escape(&t.title),
+                        missing.join(" ")
+                    ));
+                }
+                None => b.section(
+                    "Name a template: `new-service <template>` (see `templates`).".to_owned(),
+                ),
+            }
+            b.finish("new-service needs more values")
+        }
+        NewService::Lookup(e) => render_error(escape(&e.to_string()), e.to_string()),
+        NewService::NotRunnable(t) => render_error(
+            format!(
+                "{} cannot be run from Slack: {}",
+                escape(&t.title),
+                escape(t.not_runnable.as_deref().unwrap_or("it has no name or owner field"))
+            ),
+            format!("{} cannot be run from Slack", t.title),
+        ),
+        NewService::Invalid { template, errors } => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|(field, message)| format!("• {}: {}", code(field), escape(message)))
+                .collect();
+            render_error(
+                format!(
+                    "{} was not started:\n{}",
+                    escape(&template.title),
+                    join_lines(&lines, MAX_SECTION - 200, LIST_LINES)
+                ),
+                format!("{} was not started", template.title),
+            )
+        }
+        NewService::Denied { decision, .. } => render_denied(decision),
+        NewService::Started { run, created, .. } => {
+            let mut b = Blocks::default();
+            let subject = run.subject.as_deref().unwrap_or("the service");
+            b.section(if *created {
+                format!(
+                    ":rocket: Creating {} from {}. Run {}; its status follows in this channel.",
+                    code(subject),
+                    code(run.template.as_deref().unwrap_or("a template")),
+                    code(&run.id)
+                )
+            } else {
+                format!(
+                    "This request already started run {} ({}).",
+                    code(&run.id),
+                    run.status.as_str()
+                )
+            });
+            b.finish(&format!("Creating {subject}"))
+        }
     }
 }
 

@@ -1,5 +1,9 @@
-//! A fake Slack Web API on 127.0.0.1: `users.info` with scripted users, checking the bot token
-//! and recording every call.
+//! A fake Slack Web API on 127.0.0.1: `users.info` with scripted users; `views.open`,
+//! `views.update`, `chat.postMessage` and `chat.update` answering in Slack's shapes; and a
+//! `response_url` endpoint. It checks the bot token and Block Kit's limits on every view and
+//! message (title 24 characters, 100 blocks per modal, 50 per message, `private_metadata` 3,000),
+//! answers Slack's errors (`expired_trigger_id` for triggers starting with `expired`,
+//! `not_in_channel` for channel `CNOTIN`), and records every call with its JSON body.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,13 +26,161 @@ pub type Call = (String, HashMap<String, String>);
 pub struct FakeSlack {
     /// Base URL to put in `SLACK_API_URL`.
     pub url: String,
+    base: String,
     calls: Arc<Mutex<Vec<Call>>>,
+    posted: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 #[derive(Clone)]
 struct FakeState {
     users: Arc<HashMap<String, Value>>,
     calls: Arc<Mutex<Vec<Call>>>,
+    posted: Arc<Mutex<Vec<(String, Value)>>>,
+    counter: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl FakeState {
+    fn next(&self) -> u64 {
+        self.counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
+    }
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {BOT_TOKEN}"))
+}
+
+fn chars(v: &Value, pointer: &str) -> usize {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map_or(0, |s| s.chars().count())
+}
+
+/// Block Kit's limits for a modal view; the first broken one.
+fn check_view(view: &Value) -> Result<(), String> {
+    if view.get("type").and_then(Value::as_str) != Some("modal") {
+        return Err("view type must be modal".into());
+    }
+    for (p, max) in [("/title/text", 24), ("/submit/text", 24), ("/close/text", 24)] {
+        if chars(view, p) > max {
+            return Err(format!("{p} longer than {max}"));
+        }
+    }
+    if chars(view, "/title/text") == 0 {
+        return Err("title missing".into());
+    }
+    if chars(view, "/private_metadata") > 3000 {
+        return Err("private_metadata longer than 3000".into());
+    }
+    if chars(view, "/callback_id") > 255 {
+        return Err("callback_id longer than 255".into());
+    }
+    let blocks = view.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default();
+    if blocks.len() > 100 {
+        return Err("more than 100 blocks".into());
+    }
+    let has_input = blocks.iter().any(|b| b.get("type").and_then(Value::as_str) == Some("input"));
+    if has_input && view.get("submit").is_none() {
+        return Err("a view with inputs needs a submit button".into());
+    }
+    Ok(())
+}
+
+fn check_message(body: &Value) -> Result<(), String> {
+    let blocks = body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default();
+    if blocks.len() > 50 {
+        return Err("more than 50 blocks".into());
+    }
+    if blocks.is_empty() && chars(body, "/text") == 0 {
+        return Err("no_text".into());
+    }
+    Ok(())
+}
+
+async fn post_method(
+    State(state): State<FakeState>,
+    axum::extract::Path(method): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Json<Value> {
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+        serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
+            .map(|m| json!(m))
+            .unwrap_or(Value::Null)
+    });
+    state
+        .posted
+        .lock()
+        .expect("lock")
+        .push((method.clone(), parsed.clone()));
+    if !authorized(&headers) {
+        return Json(json!({"ok": false, "error": "invalid_auth"}));
+    }
+    let invalid = |why: String| Json(json!({"ok": false, "error": "invalid_arguments", "response_metadata": {"messages": [why]}}));
+    match method.as_str() {
+        "views.open" | "views.update" | "views.push" => {
+            let trigger = parsed.get("trigger_id").and_then(Value::as_str).unwrap_or("");
+            if method != "views.update" && trigger.starts_with("expired") {
+                return Json(json!({"ok": false, "error": "expired_trigger_id"}));
+            }
+            if method != "views.update" && trigger.is_empty() {
+                return invalid("trigger_id missing".into());
+            }
+            let Some(view) = parsed.get("view") else {
+                return invalid("view missing".into());
+            };
+            if let Err(why) = check_view(view) {
+                return invalid(why);
+            }
+            let n = state.next();
+            let mut out = view.clone();
+            let id = parsed
+                .get("view_id")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("V{n:08}"), str::to_owned);
+            out["id"] = json!(id);
+            out["team_id"] = json!("T0001");
+            out["hash"] = json!(format!("{n}.hash"));
+            out["state"] = json!({"values": {}});
+            Json(json!({"ok": true, "view": out}))
+        }
+        "chat.postMessage" | "chat.update" => {
+            let channel = parsed.get("channel").and_then(Value::as_str).unwrap_or("");
+            if channel.is_empty() {
+                return Json(json!({"ok": false, "error": "channel_not_found"}));
+            }
+            if channel == "CNOTIN" {
+                return Json(json!({"ok": false, "error": "not_in_channel"}));
+            }
+            if let Err(why) = check_message(&parsed) {
+                return invalid(why);
+            }
+            let ts = match parsed.get("ts").and_then(Value::as_str) {
+                Some(ts) if method == "chat.update" => ts.to_owned(),
+                _ => format!("1700000000.{:06}", state.next()),
+            };
+            let text = parsed.get("text").cloned().unwrap_or(json!(""));
+            Json(json!({"ok": true, "channel": channel, "ts": ts,
+                        "message": {"type": "message", "ts": ts, "text": text, "bot_id": "B0001"}}))
+        }
+        _ => Json(json!({"ok": false, "error": "unknown_method"})),
+    }
+}
+
+async fn response_url(
+    State(state): State<FakeState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> &'static str {
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state
+        .posted
+        .lock()
+        .expect("lock")
+        .push((format!("response_url/{id}"), parsed));
+    "ok"
 }
 
 async fn users_info(
@@ -41,9 +193,7 @@ async fn users_info(
         .lock()
         .expect("lock")
         .push(("users.info".to_owned(), q.clone()));
-    if headers.get("authorization").and_then(|v| v.to_str().ok())
-        != Some(&format!("Bearer {BOT_TOKEN}"))
-    {
+    if !authorized(&headers) {
         return Json(json!({"ok": false, "error": "invalid_auth"}));
     }
     let Some(id) = q.get("user") else {
@@ -108,12 +258,17 @@ impl FakeSlack {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let posted = Arc::new(Mutex::new(Vec::new()));
         let state = FakeState {
             users: Arc::new(users),
             calls: calls.clone(),
+            posted: posted.clone(),
+            counter: Arc::default(),
         };
         let app = Router::new()
             .route("/api/users.info", any(users_info))
+            .route("/api/{method}", axum::routing::post(post_method))
+            .route("/response/{id}", axum::routing::post(response_url))
             .fallback(|| async { Json(json!({"ok": false, "error": "unknown_method"})) })
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -123,8 +278,37 @@ impl FakeSlack {
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         Self {
             url: format!("http://{addr}/api"),
+            base: format!("http://{addr}"),
             calls,
+            posted,
         }
+    }
+
+    /// JSON bodies posted to one method (or `response_url/<id>`) so far, oldest first.
+    pub fn posted(&self, method: &str) -> Vec<Value> {
+        self.posted
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Every body posted to a `response_url` of this fake.
+    pub fn responses(&self) -> Vec<Value> {
+        self.posted
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(m, _)| m.starts_with("response_url/"))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// A `response_url` that points at this fake.
+    pub fn response_url(&self, id: &str) -> String {
+        format!("{}/response/{id}", self.base)
     }
 
     /// Calls of one method so far.
