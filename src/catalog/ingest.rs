@@ -367,7 +367,7 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
             document: Some(chunk.index),
             line: Some(chunk.line),
         };
-        let doc: Value = match serde_saphyr::from_str(chunk.text) {
+        let mut doc: Value = match serde_saphyr::from_str(chunk.text) {
             Ok(Value::Null) => continue,
             Ok(doc) => doc,
             Err(e) => {
@@ -381,6 +381,7 @@ fn read_file(path: &Path, shown: &str) -> FileRead {
                 continue;
             }
         };
+        super::field_order::record_parameter_order(chunk.text, &mut doc);
         let entity = match Entity::from_document(&doc) {
             Ok(entity) => entity,
             Err(e) => {
