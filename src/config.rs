@@ -141,6 +141,9 @@ pub struct FileConfig {
     /// The on-call section.
     #[serde(default)]
     pub oncall: crate::oncall::OnCallConfig,
+    /// The compliance section: fixed inputs and the controls parameter values require.
+    #[serde(default)]
+    pub compliance: crate::templates::ComplianceConfig,
 }
 
 /// Every setting, resolved.

@@ -1,11 +1,11 @@
 //! Execution backends: the systems idp hands work to. idp never runs a pipeline itself; it asks
 //! one of these to, and follows what they report.
 //!
-//! - [`Execution::GithubActions`]: `workflow_dispatch`
+//! - [`Execution::GithubActions`][]: `workflow_dispatch`
 //!   (<https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event>).
-//! - [`Execution::Webhook`]: a signed `POST` to the organisation's own receiver, which reports
+//! - [`Execution::Webhook`][]: a signed `POST` to the organisation's own receiver, which reports
 //!   back on `POST /hooks/runs/{run_id}`.
-//! - [`Execution::Backstage`]: Backstage's scaffolder API (`POST /api/scaffolder/v2/tasks`).
+//! - [`Execution::Backstage`][]: Backstage's scaffolder API (`POST /api/scaffolder/v2/tasks`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
