@@ -6,7 +6,54 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::authz::Action;
+use crate::catalog::Snapshot;
 use crate::command::spec::{CommandSpec, load_specs};
+use crate::templates::{self, TemplateDefaults};
+
+/// The Template apiVersion idp reads (<https://backstage.io/docs/features/software-templates/writing-templates>).
+pub const TEMPLATE_API_VERSION: &str = "scaffolder.backstage.io/v1beta3";
+
+/// What `idp check` says about the catalog's templates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateReport {
+    /// One line per runnable template: `template:default/x: runnable from Slack (webhook)`.
+    pub notes: Vec<String>,
+    /// Templates not runnable from Slack, with the reason; every field the form cannot express
+    /// (`template:default/x: field `repoUrl`: ui:field RepoUrlPicker is not supported`); other
+    /// Template apiVersions.
+    pub warnings: Vec<String>,
+}
+
+/// Reads every Template of the snapshot as `/idp new-service` would and reports on each.
+pub fn templates(snapshot: &Snapshot, defaults: &TemplateDefaults) -> TemplateReport {
+    let mut report = TemplateReport::default();
+    for t in templates::load(snapshot, defaults) {
+        let at = t.entity_ref.to_string();
+        if let Some(i) = snapshot.get(&t.entity_ref) {
+            let api_version = &snapshot.node(i).entity.api_version;
+            if !api_version.eq_ignore_ascii_case(TEMPLATE_API_VERSION) {
+                report.warnings.push(format!(
+                    "{at}: apiVersion {api_version} is not {TEMPLATE_API_VERSION}; its parameters are read as {TEMPLATE_API_VERSION} parameters"
+                ));
+            }
+        }
+        match (&t.not_runnable, &t.execution) {
+            (Some(reason), _) => report
+                .warnings
+                .push(format!("{at}: not runnable from Slack: {reason}")),
+            (None, Some(execution)) => report
+                .notes
+                .push(format!("{at}: runnable from Slack ({})", execution.kind())),
+            (None, None) => {}
+        }
+        for p in &t.unsupported {
+            report
+                .warnings
+                .push(format!("{at}: field `{}`: {}", p.field, p.reason));
+        }
+    }
+    report
+}
 
 /// Bot scopes the manifest must request.
 pub const REQUIRED_SCOPES: &[&str] = &[

@@ -540,6 +540,21 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
                 .map(|w| format!("{config_name}: {w}")),
         );
     }
+    problems.extend(
+        settings
+            .file
+            .compliance
+            .validate()
+            .into_iter()
+            .map(|p| format!("{config_name}: {p}")),
+    );
+    let template_defaults = crate::templates::TemplateDefaults {
+        execution: None,
+        compliance: settings.file.compliance.clone(),
+    };
+    let report = crate::check::templates(&catalog_snapshot, &template_defaults);
+    notes.extend(report.notes);
+    warnings.extend(report.warnings);
     let policy_path = settings
         .file
         .authz

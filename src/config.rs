@@ -158,6 +158,9 @@ pub struct FileConfig {
     /// The runs section: how the worker follows delegated work.
     #[serde(default)]
     pub runs: RunsConfig,
+    /// The compliance section: fixed inputs and the controls parameter values require.
+    #[serde(default)]
+    pub compliance: crate::templates::ComplianceConfig,
 }
 
 /// `[runs]`: how the worker treats delegated work.

@@ -143,6 +143,9 @@ pub struct Entity {
     /// The relation fields (owner, system, dependencies…); `None` when there are none. The
     /// snapshot takes them and keeps them as relations (see `Snapshot::owner_of`).
     pub refs: Option<Box<SpecRefs>>,
+    /// The whole `spec` of a `kind: Template` (its parameters drive the forms of
+    /// [`crate::templates`]); `None` for every other kind, which costs them one null pointer.
+    spec: Option<Arc<Value>>,
 }
 
 /// Shares one allocation per distinct string among entities (annotation keys, API versions):
@@ -572,7 +575,10 @@ impl Entity {
         for (_, v) in &annotations {
             packed.push(Some(v));
         }
+        let template_spec = (kind.eq_ignore_ascii_case("template") && !spec.is_empty())
+            .then(|| Arc::new(Value::Object(spec.clone())));
         Ok(Self {
+            spec: template_spec,
             packed: packed.finish(tags.len(), links.len()),
             annotation_keys: annotations.into_iter().map(|(k, _)| k).collect(),
             refs: (!refs.is_empty()).then(|| Box::new(refs)),
@@ -645,6 +651,12 @@ impl Entity {
             .and_then(|i| self.packed.get(first + i))
     }
 
+    /// The `spec` of a Template entity (`scaffolder.backstage.io/v1beta3`: `parameters`, `steps`,
+    /// `owner`, `type`…) as written; `None` for other kinds and for a Template without a spec.
+    pub fn template_spec(&self) -> Option<&Value> {
+        self.spec.as_deref()
+    }
+
     /// The entity's display title: `metadata.title`, else `spec.profile.displayName`, else the name.
     pub fn display_name(&self) -> &str {
         self.title()
@@ -676,6 +688,26 @@ mod tests {
         let refs = e.refs.as_ref().expect("relation fields");
         assert_eq!(refs.depends_on[0].key(), "resource:shop/payments-db");
         assert_eq!(refs.provides_apis[0].key(), "api:shop/checkout");
+    }
+
+    #[test]
+    fn a_template_keeps_its_spec_and_other_kinds_keep_none() {
+        let doc = json!({"apiVersion": "scaffolder.backstage.io/v1beta3", "kind": "Template",
+            "metadata": {"name": "backend-service"},
+            "spec": {"owner": "platform", "type": "service",
+                     "parameters": [{"properties": {"name": {"type": "string"}}}],
+                     "steps": [{"id": "x", "action": "fetch:template",
+                                "input": {"name": "${{ parameters.name }}"}}]}});
+        let e = Entity::from_document(&doc).expect("a v1beta3 Template is valid");
+        assert_eq!(
+            e.template_spec()
+                .and_then(|s| s.pointer("/parameters/0/properties/name/type")),
+            Some(&json!("string"))
+        );
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "System",
+            "metadata": {"name": "payments"}, "spec": {"owner": "platform"}});
+        let e = Entity::from_document(&doc).expect("valid");
+        assert_eq!(e.template_spec(), None);
     }
 
     #[test]

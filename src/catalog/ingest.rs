@@ -372,7 +372,7 @@ fn read_text(text: &str, shown: &str, mut read: FileRead) -> FileRead {
             document: Some(chunk.index),
             line: Some(chunk.line),
         };
-        let doc: Value = match serde_saphyr::from_str(chunk.text) {
+        let mut doc: Value = match serde_saphyr::from_str(chunk.text) {
             Ok(Value::Null) => continue,
             Ok(doc) => doc,
             Err(e) => {
@@ -386,6 +386,7 @@ fn read_text(text: &str, shown: &str, mut read: FileRead) -> FileRead {
                 continue;
             }
         };
+        super::field_order::record_parameter_order(chunk.text, &mut doc);
         let entity = match Entity::from_document(&doc) {
             Ok(entity) => entity,
             Err(e) => {
