@@ -216,6 +216,7 @@ fn hot_path(c: &mut Criterion) {
     let policy = Policy::builtin();
     let caller = idp::authz::Caller::user(idp::authz::Origin::Shell, member);
     let now = chrono::Utc::now();
+    let defaults = idp::templates::TemplateDefaults::default();
     let decide_once = || async {
         let ctx = idp::handlers::Context {
             snapshot: &snapshot,
@@ -223,6 +224,10 @@ fn hot_path(c: &mut Criterion) {
             oncall: &oncall,
             store: state.catalog.store(),
             now,
+            templates: &defaults,
+            runs: None,
+            idempotency_key: None,
+            channel_id: None,
         };
         let groups = idp::authz::groups_of(&snapshot, caller.user.as_ref());
         let facts = idp::authz::TargetFacts::of(&snapshot, team);

@@ -4,20 +4,20 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::actions::RunService;
 use crate::audit::{AuditDecision, AuditEntry, AuditLog};
 use crate::authz::Outcome as AuthzOutcome;
 use crate::authz::{Caller, Policy};
 use crate::catalog::CatalogService;
-use crate::actions::RunService;
 use crate::catalog::Snapshot;
 use crate::command::{self, Command, Dialect, ParseError};
-use crate::slack::client::SlackApi;
-use crate::templates::TemplateDefaults;
 use crate::handlers::{self, Context, Handled, Outcome};
 use crate::identity::IdentityService;
 use crate::oncall::OnCallService;
+use crate::slack::client::SlackApi;
 use crate::slack::render::{self, Reply};
 use crate::slack::verify::SignatureVerifier;
+use crate::templates::TemplateDefaults;
 
 /// What an entry point knows about a request besides the command.
 #[derive(Debug, Clone, Copy, Default)]

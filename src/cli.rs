@@ -188,7 +188,9 @@ fn build_state(
     );
     let notifier: Arc<dyn crate::actions::RunNotifier> = match (&slack, shell) {
         (_, true) => Arc::new(crate::shell_form::ShellNotifier::default()),
-        (Some(api), false) => Arc::new(crate::slack::run_notifier::SlackRunNotifier::new(api.clone())),
+        (Some(api), false) => Arc::new(crate::slack::run_notifier::SlackRunNotifier::new(
+            api.clone(),
+        )),
         (None, false) => Arc::new(crate::actions::service::Silent),
     };
     let runs = Arc::new(
@@ -226,7 +228,13 @@ fn run_options(settings: &Settings) -> crate::actions::RunOptions {
 
 /// `[runs] default_execution` and `[compliance]`, checked.
 fn template_defaults(settings: &Settings) -> anyhow::Result<crate::templates::TemplateDefaults> {
-    let execution = match settings.file.runs.default_execution.as_deref().map(str::trim) {
+    let execution = match settings
+        .file
+        .runs
+        .default_execution
+        .as_deref()
+        .map(str::trim)
+    {
         None | Some("") => None,
         Some("webhook") => Some(crate::exec::Execution::Webhook),
         Some("backstage") => None,
@@ -484,7 +492,9 @@ async fn shell_background(
     let Some(runs) = state.runs.clone() else {
         return Vec::new();
     };
-    let mut tasks = vec![tokio::spawn(runs.clone().run_worker(std::future::pending()))];
+    let mut tasks = vec![tokio::spawn(
+        runs.clone().run_worker(std::future::pending()),
+    )];
     if settings.webhook_url.is_some() {
         match tokio::net::TcpListener::bind(settings.listen).await {
             Ok(listener) => {
@@ -495,7 +505,9 @@ async fn shell_background(
                     }
                 }));
             }
-            Err(e) => tracing::warn!(listen = %settings.listen, error = %e, "the shell cannot listen for run callbacks; an `idp serve` on the same database will receive them"),
+            Err(e) => {
+                tracing::warn!(listen = %settings.listen, error = %e, "the shell cannot listen for run callbacks; an `idp serve` on the same database will receive them");
+            }
         }
     }
     tasks

@@ -412,7 +412,10 @@ impl Settings {
             None => format!("http://{listen}"),
         };
         let runs = &file.runs;
-        if runs.stale_after_mins == 0 || runs.poll_interval_secs == 0 || !(1..=50).contains(&runs.max_attempts) {
+        if runs.stale_after_mins == 0
+            || runs.poll_interval_secs == 0
+            || !(1..=50).contains(&runs.max_attempts)
+        {
             return Err(ConfigError::Invalid {
                 name: "[runs]",
                 reason: "stale_after_mins and poll_interval_secs must be at least 1, max_attempts 1 to 50".to_owned(),

@@ -21,8 +21,8 @@ use serde_json::json;
 
 use crate::actions::{RunService, SubmitError};
 use crate::exec::signing::{GITHUB_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::exec::{MAX_CALLBACK_BYTES, parse_callback};
 use crate::exec::{Executors, Progress};
+use crate::exec::{MAX_CALLBACK_BYTES, parse_callback};
 
 /// What the hooks need.
 #[derive(Clone)]
@@ -61,7 +61,12 @@ fn is_run_id(id: &str) -> bool {
         .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-async fn apply(runs: &RunService, run_id: &str, progress: &Progress, sequence: Option<i64>) -> Response {
+async fn apply(
+    runs: &RunService,
+    run_id: &str,
+    progress: &Progress,
+    sequence: Option<i64>,
+) -> Response {
     match runs.report(run_id, progress, sequence).await {
         Ok((run, applied)) => axum::Json(json!({
             "ok": true,

@@ -207,8 +207,8 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
                 },
             )
             .await;
-        match &handled.outcome {
-            Outcome::NewService(outcome) => match outcome.as_ref() {
+        if let Outcome::NewService(outcome) = &handled.outcome {
+            match outcome.as_ref() {
                 NewService::OpenForm { template: None, .. } => {
                     let list = crate::templates::load(&snapshot, &state.templates);
                     match pick(&list, input).await? {
@@ -243,8 +243,7 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
                     return Ok(());
                 }
                 _ => {}
-            },
-            _ => {}
+            }
         }
         let reply = state.render(&request_id, &snapshot, &handled);
         return writeln!(std::io::stdout().lock(), "{}", render(&reply, json));

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
+use tokio::io::{AsyncBufRead, Lines};
 
 use crate::actions::{Run, RunNotifier, RunStatus};
 use crate::templates::{self, FieldKind, RawValue, Template};
@@ -35,7 +35,11 @@ impl RunNotifier for ShellNotifier {
             if step.name == crate::actions::service::THREAD_MARK {
                 continue;
             }
-            let link = step.url.as_deref().map(|u| format!(" <{u}>")).unwrap_or_default();
+            let link = step
+                .url
+                .as_deref()
+                .map(|u| format!(" <{u}>"))
+                .unwrap_or_default();
             let _ = writeln!(out, "  [{}] {}{link}", run.id, step.name);
         }
         Ok(None)
@@ -75,7 +79,13 @@ fn describe(field: &crate::templates::Field) -> String {
         FieldKind::Choice { options, .. } | FieldKind::MultiChoice { options } => {
             let values: Vec<String> = options
                 .iter()
-                .map(|(v, l)| if v == l { v.clone() } else { format!("{v} = {l}") })
+                .map(|(v, l)| {
+                    if v == l {
+                        v.clone()
+                    } else {
+                        format!("{v} = {l}")
+                    }
+                })
                 .collect();
             line.push_str(&format!(" [{}]", values.join(", ")));
             if matches!(field.kind, FieldKind::MultiChoice { .. }) {
@@ -123,7 +133,15 @@ pub async fn fill<R: AsyncBufRead + Unpin>(
             .collect();
         for f in step.fields.iter().filter(|f| f.fixed.is_some()) {
             let fixed = f.fixed.as_ref().map(value_text).unwrap_or_default();
-            println!("  {}: {fixed} (set by {})", f.title, if f.fixed_by_policy { "policy" } else { "the template" });
+            println!(
+                "  {}: {fixed} (set by {})",
+                f.title,
+                if f.fixed_by_policy {
+                    "policy"
+                } else {
+                    "the template"
+                }
+            );
         }
         loop {
             for name in &ask_for {
@@ -154,7 +172,12 @@ pub async fn fill<R: AsyncBufRead + Unpin>(
                         .iter()
                         .any(|f| &f.name == k && matches!(f.kind, FieldKind::MultiChoice { .. }));
                     let raw = if many {
-                        RawValue::Many(v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                        RawValue::Many(
+                            v.split(',')
+                                .map(|s| s.trim().to_owned())
+                                .filter(|s| !s.is_empty())
+                                .collect(),
+                        )
                     } else {
                         RawValue::Text(v.clone())
                     };
@@ -202,7 +225,10 @@ pub async fn pick<R: AsyncBufRead + Unpin>(
             i + 1,
             t.title,
             t.entity_ref.name,
-            t.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+            t.description
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
         );
     }
     let Some(answer) = ask(input, "Template (number or name): ").await? else {

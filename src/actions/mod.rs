@@ -5,7 +5,7 @@
 
 pub mod created;
 pub mod run;
-// pub mod scaffold;
+pub mod scaffold;
 pub mod service;
 
 pub use run::{Requester, Run, RunControls, RunKind, RunStatus, RunStep};

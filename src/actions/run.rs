@@ -295,10 +295,10 @@ impl Run {
         if self.status.is_finished() {
             return false;
         }
-        if let (Some(seq), Some(last)) = (sequence, self.last_sequence) {
-            if seq <= last {
-                return false;
-            }
+        if let (Some(seq), Some(last)) = (sequence, self.last_sequence)
+            && seq <= last
+        {
+            return false;
         }
         if sequence.is_some() {
             self.last_sequence = sequence;

@@ -128,7 +128,10 @@ pub async fn new_service(
             let known: Vec<&str> = template.fields().map(|f| f.name.as_str()).collect();
             (
                 k.clone(),
-                format!("this template has no field `{k}` (its fields: {})", known.join(", ")),
+                format!(
+                    "this template has no field `{k}` (its fields: {})",
+                    known.join(", ")
+                ),
             )
         })
         .collect();
@@ -138,9 +141,12 @@ pub async fn new_service(
             errors: unknown,
         });
     }
-    let missing_required = template
-        .fields()
-        .any(|f| f.required && f.fixed.is_none() && f.default.is_none() && !values.iter().any(|(k, _)| *k == f.name));
+    let missing_required = template.fields().any(|f| {
+        f.required
+            && f.fixed.is_none()
+            && f.default.is_none()
+            && !values.iter().any(|(k, _)| *k == f.name)
+    });
     if missing_required {
         return Ok(NewService::OpenForm {
             template: Some(Box::new(template)),

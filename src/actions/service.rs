@@ -565,8 +565,9 @@ impl RunService {
         }
         // A second attempt may follow a crash mid-dispatch: ask a backend that can tell whether the
         // first one arrived before sending it again.
-        if run.attempts > 1 && self.delegate.polls(&run.execution) {
-            if let Ok(progress @ Progress::Running { .. }) = self
+        if run.attempts > 1
+            && self.delegate.polls(&run.execution)
+            && let Ok(progress @ Progress::Running { .. }) = self
                 .delegate
                 .poll(
                     &run.execution,
@@ -575,19 +576,18 @@ impl RunService {
                     to_utc(run.created_at),
                 )
                 .await
-            {
-                tracing::info!(run = %run.id, "found the run at the backend already; not dispatching again");
-                let (run, _) = self
-                    .mutate(&run.id, |r| {
-                        r.mark_dispatched(None, None, now);
-                        r.apply(&progress, None, now);
-                        self.schedule_check(r, now);
-                    })
-                    .await?;
-                self.audit_run(&run, "run.dispatched", AuditDecision::Allow, None)
-                    .await;
-                return Ok(());
-            }
+        {
+            tracing::info!(run = %run.id, "found the run at the backend already; not dispatching again");
+            let (run, _) = self
+                .mutate(&run.id, |r| {
+                    r.mark_dispatched(None, None, now);
+                    r.apply(&progress, None, now);
+                    self.schedule_check(r, now);
+                })
+                .await?;
+            self.audit_run(&run, "run.dispatched", AuditDecision::Allow, None)
+                .await;
+            return Ok(());
         }
         let request = DispatchRequest {
             run_id: run.id.clone(),
@@ -634,7 +634,7 @@ impl RunService {
                 let max = self.options.max_attempts;
                 let (run, _) = self
                     .mutate(&run.id, |r| {
-                        r.mark_retry(message.clone(), now + ms(wait), max, now)
+                        r.mark_retry(message.clone(), now + ms(wait), max, now);
                     })
                     .await?;
                 if run.status == RunStatus::Failed {
@@ -691,7 +691,7 @@ impl RunService {
         match polled {
             Ok(Progress::Pending) => {
                 self.mutate(&run.id, |r| {
-                    r.next_attempt_at = now + ms(self.options.poll_every)
+                    r.next_attempt_at = now + ms(self.options.poll_every);
                 })
                 .await?;
             }

@@ -440,11 +440,11 @@ fn parse_new_service(spec: &'static CommandSpec, args: &[Token]) -> Result<Comma
             Some((key, value)) => {
                 let key = key.trim();
                 let mut value = value.to_owned();
-                if value.is_empty() {
-                    if let Some(Token::Word(next)) = args.get(i) {
-                        value.clone_from(next);
-                        i += 1;
-                    }
+                if value.is_empty()
+                    && let Some(Token::Word(next)) = args.get(i)
+                {
+                    value.clone_from(next);
+                    i += 1;
                 }
                 if key.is_empty()
                     || key.chars().count() > 64

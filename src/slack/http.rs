@@ -115,7 +115,10 @@ pub async fn handle_command(
     }
     let request_id = state.next_request_id();
     let span = tracing::debug_span!("slash_command", %request_id, team = %form.team_id, user = %form.user_id);
-    let trigger_key = form.trigger_id.as_deref().map(|t| format!("slack-trigger:{t}"));
+    let trigger_key = form
+        .trigger_id
+        .as_deref()
+        .map(|t| format!("slack-trigger:{t}"));
     let reply = async {
         let caller = state
             .slack_caller(
@@ -133,19 +136,19 @@ pub async fn handle_command(
         let (snapshot, handled) = state
             .execute(&request_id, &caller, parsed, &form.text, meta)
             .await;
-        if let Outcome::NewService(outcome) = &handled.outcome {
-            if let NewService::OpenForm { template, prefill } = outcome.as_ref() {
-                // The trigger_id dies about 3 s after the command: open the modal now, answer the
-                // command with an empty acknowledgement.
-                let state = Arc::clone(state);
-                let template = template.clone();
-                let prefill = prefill.clone();
-                let form = form.clone();
-                tokio::spawn(async move {
-                    interact::open_new_service(&state, &form, template.as_deref(), &prefill).await;
-                });
-                return None;
-            }
+        if let Outcome::NewService(outcome) = &handled.outcome
+            && let NewService::OpenForm { template, prefill } = outcome.as_ref()
+        {
+            // The trigger_id dies about 3 s after the command: open the modal now, answer the
+            // command with an empty acknowledgement.
+            let state = Arc::clone(state);
+            let template = template.clone();
+            let prefill = prefill.clone();
+            let form = form.clone();
+            tokio::spawn(async move {
+                interact::open_new_service(&state, &form, template.as_deref(), &prefill).await;
+            });
+            return None;
         }
         Some(state.render(&request_id, &snapshot, &handled))
     }

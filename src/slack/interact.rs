@@ -125,11 +125,7 @@ fn prefill_values(template: Option<&Template>, prefill: &BTreeMap<String, String
 fn value_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(value_text)
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
         Value::Null => String::new(),
         other => other.to_string(),
     }
@@ -195,7 +191,12 @@ pub async fn open_new_service(
         save_session(state, &session_id, &session)
     );
     if !saved {
-        tell(state, form.response_url.as_deref(), "The form could not be prepared (the database did not answer). Please try again.").await;
+        tell(
+            state,
+            form.response_url.as_deref(),
+            "The form could not be prepared (the database did not answer). Please try again.",
+        )
+        .await;
         return;
     }
     match opened {
@@ -258,10 +259,7 @@ async fn choose_template(
         return;
     }
     let next = modal::step_view(&template, 0, &session.values, &session_id);
-    if let Err(e) = api
-        .views_update(&view.id, view.hash.as_deref(), next)
-        .await
-    {
+    if let Err(e) = api.views_update(&view.id, view.hash.as_deref(), next).await {
         tracing::warn!(error = %e, "views.update failed after a template was chosen");
     }
 }
@@ -285,15 +283,13 @@ async fn cancel_run(state: &AppState, interaction: &Interaction, run_id: Option<
         .slack_caller(
             interaction.team_id(),
             interaction.user_id(),
-            interaction
-                .channel
-                .as_ref()
-                .map_or("", |c| c.id.as_str()),
+            interaction.channel.as_ref().map_or("", |c| c.id.as_str()),
             None,
         )
         .await;
     let own = run.requester.slack_user_id.as_deref() == Some(interaction.user_id())
-        || (caller.user.is_some() && caller.user.as_ref().map(EntityRef::key) == run.requester.user);
+        || (caller.user.is_some()
+            && caller.user.as_ref().map(EntityRef::key) == run.requester.user);
     if !own {
         let snapshot = state.catalog.snapshot();
         let target = run
@@ -375,16 +371,16 @@ fn on_screen(
             });
         }
     }
-    if !elsewhere.is_empty() {
-        if let Some(first) = here.first() {
-            let text = out
-                .remove(*first)
-                .into_iter()
-                .chain(elsewhere)
-                .collect::<Vec<_>>()
-                .join("; ");
-            out.insert((*first).to_owned(), super::render::truncate(&text, 150));
-        }
+    if !elsewhere.is_empty()
+        && let Some(first) = here.first()
+    {
+        let text = out
+            .remove(*first)
+            .into_iter()
+            .chain(elsewhere)
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.insert((*first).to_owned(), super::render::truncate(&text, 150));
     }
     out
 }
@@ -497,13 +493,18 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
                 }
                 json!({ "response_action": "clear" })
             }
-            NewService::Invalid { errors, .. } => errors_response(on_screen(&template, step, &errors)),
+            NewService::Invalid { errors, .. } => {
+                errors_response(on_screen(&template, step, &errors))
+            }
             NewService::Denied {
                 field, decision, ..
             } => errors_response(on_screen(
                 &template,
                 step,
-                &BTreeMap::from([(field, format!("You may not create for this owner: {}", decision.reason))]),
+                &BTreeMap::from([(
+                    field,
+                    format!("You may not create for this owner: {}", decision.reason),
+                )]),
             )),
             NewService::NotRunnable(t) => problem(format!(
                 "this template cannot be run from Slack: {}",
@@ -514,7 +515,9 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
         },
         Outcome::Failed(why) => {
             tracing::error!(%request_id, reason = %why, "new-service failed");
-            problem(format!("something went wrong (ref {request_id}); please submit again"))
+            problem(format!(
+                "something went wrong (ref {request_id}); please submit again"
+            ))
         }
         _ => problem("this form could not be submitted".to_owned()),
     }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod http;
 pub mod inbound;
 pub mod interact;
+pub mod modal;
 pub mod mrkdwn;
 pub mod render;
 pub mod run_message;

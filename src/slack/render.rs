@@ -909,8 +909,14 @@ fn render_templates(list: &[crate::templates::Template]) -> Reply {
             );
         }
         match &t.not_runnable {
-            None => facts.push(format!("`/idp new-service {}`", t.entity_ref.name.replace('`', "'"))),
-            Some(why) => facts.push(format!(":warning: not runnable from Slack: {}", escape(why))),
+            None => facts.push(format!(
+                "`/idp new-service {}`",
+                t.entity_ref.name.replace('`', "'")
+            )),
+            Some(why) => facts.push(format!(
+                ":warning: not runnable from Slack: {}",
+                escape(why)
+            )),
         }
         line.push_str(&format!("\n{}", facts.join(" · ")));
         b.section(line);
@@ -950,7 +956,11 @@ fn render_new_service(outcome: &crate::actions::scaffold::NewService) -> Reply {
             format!(
                 "{} cannot be run from Slack: {}",
                 escape(&t.title),
-                escape(t.not_runnable.as_deref().unwrap_or("it has no name or owner field"))
+                escape(
+                    t.not_runnable
+                        .as_deref()
+                        .unwrap_or("it has no name or owner field")
+                )
             ),
             format!("{} cannot be run from Slack", t.title),
         ),

@@ -81,10 +81,10 @@ pub fn run_status(run: &Run) -> Reply {
         let skip = steps.len().saturating_sub(SHOWN_STEPS);
         b.section(steps[skip..].join("\n"));
     }
-    if run.status == RunStatus::Failed {
-        if let Some(e) = &run.error {
-            b.section(format!("*Why:* {}", escape(e)));
-        }
+    if run.status == RunStatus::Failed
+        && let Some(e) = &run.error
+    {
+        b.section(format!("*Why:* {}", escape(e)));
     }
     if !run.controls.controls.is_empty() {
         b.context(vec![format!(

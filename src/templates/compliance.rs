@@ -169,7 +169,7 @@ impl ComplianceConfig {
                     "{at}: give `equals` or `any_of`: the rule matches no value"
                 )),
                 (Some(_), false) => {
-                    problems.push(format!("{at}: give `equals` or `any_of`, not both"))
+                    problems.push(format!("{at}: give `equals` or `any_of`, not both"));
                 }
                 _ => {}
             }

@@ -63,7 +63,11 @@ fn check_view(view: &Value) -> Result<(), String> {
     if view.get("type").and_then(Value::as_str) != Some("modal") {
         return Err("view type must be modal".into());
     }
-    for (p, max) in [("/title/text", 24), ("/submit/text", 24), ("/close/text", 24)] {
+    for (p, max) in [
+        ("/title/text", 24),
+        ("/submit/text", 24),
+        ("/close/text", 24),
+    ] {
         if chars(view, p) > max {
             return Err(format!("{p} longer than {max}"));
         }
@@ -77,11 +81,17 @@ fn check_view(view: &Value) -> Result<(), String> {
     if chars(view, "/callback_id") > 255 {
         return Err("callback_id longer than 255".into());
     }
-    let blocks = view.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default();
+    let blocks = view
+        .get("blocks")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if blocks.len() > 100 {
         return Err("more than 100 blocks".into());
     }
-    let has_input = blocks.iter().any(|b| b.get("type").and_then(Value::as_str) == Some("input"));
+    let has_input = blocks
+        .iter()
+        .any(|b| b.get("type").and_then(Value::as_str) == Some("input"));
     if has_input && view.get("submit").is_none() {
         return Err("a view with inputs needs a submit button".into());
     }
@@ -89,7 +99,11 @@ fn check_view(view: &Value) -> Result<(), String> {
 }
 
 fn check_message(body: &Value) -> Result<(), String> {
-    let blocks = body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default();
+    let blocks = body
+        .get("blocks")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if blocks.len() > 50 {
         return Err("more than 50 blocks".into());
     }
@@ -118,10 +132,17 @@ async fn post_method(
     if !authorized(&headers) {
         return Json(json!({"ok": false, "error": "invalid_auth"}));
     }
-    let invalid = |why: String| Json(json!({"ok": false, "error": "invalid_arguments", "response_metadata": {"messages": [why]}}));
+    let invalid = |why: String| {
+        Json(
+            json!({"ok": false, "error": "invalid_arguments", "response_metadata": {"messages": [why]}}),
+        )
+    };
     match method.as_str() {
         "views.open" | "views.update" | "views.push" => {
-            let trigger = parsed.get("trigger_id").and_then(Value::as_str).unwrap_or("");
+            let trigger = parsed
+                .get("trigger_id")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if method != "views.update" && trigger.starts_with("expired") {
                 return Json(json!({"ok": false, "error": "expired_trigger_id"}));
             }
