@@ -174,3 +174,33 @@ impl ExecConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_configure_the_backends_that_have_credentials_and_debug_shows_no_secret() {
+        let vars = [
+            ("GITHUB_TOKEN", "github_pat_SECRET"),
+            (
+                "IDP_WEBHOOK_URL",
+                "https://hooks.example.com/idp?token=SECRET",
+            ),
+            ("IDP_WEBHOOK_SECRET", "whsec-SECRET"),
+        ];
+        let settings = Settings::load(None, |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("valid");
+        let config = ExecConfig::from_settings(&settings);
+        assert!(config.github.is_some() && config.webhook.is_some());
+        assert!(config.backstage.is_none() && config.github_webhook_secret.is_none());
+        assert_eq!(config.timeout, Duration::from_secs(10));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("https://api.github.com"), "{shown}");
+    }
+}

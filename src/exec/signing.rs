@@ -201,6 +201,19 @@ mod tests {
     }
 
     #[test]
+    fn the_test_vector_in_the_webhook_docs_holds() {
+        let s = sign(
+            &SecretString::from("example-secret"),
+            1_767_225_600,
+            br#"{"status":"running","sequence":1}"#,
+        );
+        assert_eq!(
+            s,
+            "v1=e1b8c8e170728e9417f5f3d858b85cfd774139cb41a68251d9896446819f1dd0"
+        );
+    }
+
+    #[test]
     fn github_signatures_cover_the_raw_body() {
         let body = br#"{"action":"completed"}"#;
         let s = sign_github(&secret(), body);

@@ -298,12 +298,13 @@ fn link(
 
 fn external_id(fields: &Map<String, Value>) -> Result<Option<String>, CallbackError> {
     match fields.get("external_id") {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
-        Some(Value::Number(_)) => Err(CallbackError::WrongType {
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+        Some(_) => Err(CallbackError::WrongType {
             field: "external_id",
             expected: "a string or an integer",
         }),
-        _ => Ok(text(fields, "external_id", "external_id")?.map(str::to_owned)),
     }
 }
 
