@@ -14,5 +14,6 @@ mod identity;
 mod oncall;
 mod parser;
 mod render;
+mod runs;
 mod slack_fake;
 mod store;

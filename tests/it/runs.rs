@@ -1,0 +1,516 @@
+//! Golden-path runs end to end: slash command or typed command → durable run → delegation to the
+//! GitHub and webhook fakes → callbacks → status message in the Slack fake → the new component
+//! in the catalog. Every outside system is a fake on 127.0.0.1.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idp::AppState;
+use idp::actions::{RunOptions, RunService, RunStatus};
+use idp::app::RequestMeta;
+use idp::authz::{Caller, ChannelKind, Origin, Policy};
+use idp::catalog::{CatalogService, EntityRef};
+use idp::command::Command;
+use idp::exec::{ExecConfig, Executors};
+use idp::handlers::Outcome;
+use idp::slack::verify::SignatureVerifier;
+use serde_json::{Value, json};
+
+use crate::fakes::github::{self, FakeGithub};
+use crate::fakes::webhook::{self, FakeReceiver};
+use crate::slack_fake::{BOT_TOKEN, FakeSlack};
+use crate::support::{self, Backend};
+
+/// Everything a run test needs, served on 127.0.0.1.
+pub struct Harness {
+    /// The app state.
+    pub state: Arc<AppState>,
+    /// The run service.
+    pub runs: Arc<RunService>,
+    /// `http://127.0.0.1:<port>` of idp.
+    pub base: String,
+    /// The Slack fake.
+    pub slack: FakeSlack,
+    /// The webhook receiver fake.
+    pub receiver: FakeReceiver,
+    /// The GitHub fake.
+    pub github: FakeGithub,
+    worker: Option<tokio::task::JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Fast settings for tests: short polls and backoffs.
+pub fn test_options(base: &str) -> RunOptions {
+    RunOptions {
+        lease: Duration::from_secs(5),
+        poll_every: Duration::from_millis(50),
+        stale_after: Duration::from_secs(600),
+        max_attempts: 4,
+        min_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(300),
+        idle: Duration::from_millis(25),
+        public_url: base.to_owned(),
+        ..RunOptions::default()
+    }
+}
+
+impl Harness {
+    /// Starts idp on `backend` (demo catalog synced) with fakes; the worker runs when `worker`.
+    pub async fn start(backend: &Backend, worker: bool) -> Self {
+        let slack = FakeSlack::start().await;
+        let receiver = FakeReceiver::start().await;
+        let github = FakeGithub::start().await;
+        Self::start_with(backend, worker, slack, receiver, github, |o| o).await
+    }
+
+    /// As [`Harness::start`] with given fakes and options.
+    pub async fn start_with(
+        backend: &Backend,
+        worker: bool,
+        slack: FakeSlack,
+        receiver: FakeReceiver,
+        github: FakeGithub,
+        tune: impl FnOnce(RunOptions) -> RunOptions,
+    ) -> Self {
+        idp::install_crypto_provider();
+        let catalog = Arc::new(
+            CatalogService::open(backend.store().await)
+                .await
+                .expect("open catalog"),
+        );
+        catalog.sync(&[support::demo_catalog()]).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut exec = ExecConfig::default()
+            .with_webhook(&receiver.url, webhook::SECRET)
+            .with_github(&github.url, github::TOKEN)
+            .with_timeout(Duration::from_secs(2));
+        exec.github_webhook_secret = Some(secrecy::SecretString::from(github::WEBHOOK_SECRET));
+        let executors = Arc::new(Executors::new(exec).expect("executors"));
+        let api = idp::slack::client::SlackApi::new(
+            &slack.url,
+            &secrecy::SecretString::from(BOT_TOKEN),
+            Duration::from_secs(2),
+        )
+        .expect("slack client");
+        let policy = Arc::new(Policy::builtin());
+        let audit = idp::audit::AuditLog::start(catalog.store().clone());
+        let runs = Arc::new(
+            RunService::new(
+                catalog.clone(),
+                policy.clone(),
+                executors.clone(),
+                Arc::new(idp::slack::run_notifier::SlackRunNotifier::new(api.clone())),
+                tune(test_options(&base)),
+            )
+            .with_audit(audit.clone()),
+        );
+        let identity = idp::identity::IdentityService::new(
+            catalog.store().clone(),
+            Some(api.clone()),
+            &Default::default(),
+        )
+        .expect("identity");
+        let verifier = SignatureVerifier::new(&secrecy::SecretString::from(support::SECRET));
+        let state = Arc::new(
+            AppState::with_services(
+                catalog,
+                policy,
+                Arc::new(idp::oncall::OnCallService::default()),
+                Some(verifier),
+            )
+            .with_identity(Arc::new(identity))
+            .with_audit(audit)
+            .with_slack(api)
+            .with_runs(runs.clone()),
+        );
+        let router = idp::app(state.clone()).merge(idp::hooks::router(idp::hooks::HooksState {
+            runs: runs.clone(),
+            executors,
+        }));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        let mut harness = Self {
+            state,
+            runs,
+            base,
+            slack,
+            receiver,
+            github,
+            worker: None,
+            stop: None,
+            server,
+        };
+        if worker {
+            harness.start_worker();
+        }
+        harness
+    }
+
+    /// Starts the worker.
+    pub fn start_worker(&mut self) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.worker = Some(tokio::spawn(self.runs.clone().run_worker(async move {
+            let _ = stopped.await;
+        })));
+    }
+
+    /// Stops idp: the worker and the HTTP server (as a process exit would).
+    pub async fn stop(mut self) -> (FakeSlack, FakeReceiver, FakeGithub) {
+        if let Some(w) = self.worker.take() {
+            w.abort();
+            let _ = w.await;
+        }
+        self.server.abort();
+        if let Some(audit) = &self.state.audit {
+            audit.flush().await;
+        }
+        (self.slack, self.receiver, self.github)
+    }
+
+    /// The caller Mei Tanaka (payments-platform) in Slack channel C1.
+    pub fn mei(&self) -> Caller {
+        Caller::user(
+            Origin::Slack {
+                team_id: "T0001".into(),
+                user_id: "U1MEI".into(),
+                channel_id: "C1".into(),
+            },
+            EntityRef::new("user", "default", "mei.tanaka"),
+        )
+        .in_channel(ChannelKind::Other(Some("dev".into())))
+    }
+
+    /// Runs a typed `new-service` as `caller` with an idempotency key; returns the outcome.
+    pub async fn new_service(
+        &self,
+        caller: &Caller,
+        text: &str,
+        key: &str,
+    ) -> idp::actions::scaffold::NewService {
+        let parsed = idp::command::parse(text, idp::command::Dialect::Plain);
+        let (_, handled) = self
+            .state
+            .execute(
+                "test",
+                caller,
+                parsed,
+                text,
+                RequestMeta {
+                    idempotency_key: Some(key),
+                    channel_id: Some("C1"),
+                },
+            )
+            .await;
+        match handled.outcome {
+            Outcome::NewService(n) => *n,
+            other => panic!("not a new-service outcome: {other:?}"),
+        }
+    }
+
+    /// Waits (up to 10 s) until the run is finished and its message shows it.
+    pub async fn finished(&self, id: &str) -> idp::actions::Run {
+        for _ in 0..400 {
+            let run = self.runs.get(id).await.expect("read").expect("run");
+            if run.status.is_finished() && run.notified_version >= run.version {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("run {id} did not finish: {:?}", self.runs.get(id).await);
+    }
+
+    /// Waits (up to 10 s) for a condition on the run.
+    pub async fn until(&self, id: &str, what: impl Fn(&idp::actions::Run) -> bool) -> idp::actions::Run {
+        for _ in 0..400 {
+            let run = self.runs.get(id).await.expect("read").expect("run");
+            if what(&run) {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("run {id} never got there: {:?}", self.runs.get(id).await);
+    }
+}
+
+const BACKEND_TEXT: &str = "new-service backend-service name=inventory-api owner=payments-platform system=payments language=rust dataClassification=pii features=postgres,redis description=\"Stock levels\"";
+
+fn started(outcome: idp::actions::scaffold::NewService) -> (idp::actions::Run, bool) {
+    match outcome {
+        idp::actions::scaffold::NewService::Started { run, created, .. } => (*run, created),
+        other => panic!("not started: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_submission_twice_records_one_run_and_dispatches_once() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, true).await;
+        let mei = h.mei();
+        let (first, created) = started(h.new_service(&mei, BACKEND_TEXT, "slack-view:V1").await);
+        assert!(created, "{}", backend.name);
+        let (second, created_again) =
+            started(h.new_service(&mei, BACKEND_TEXT, "slack-view:V1").await);
+        assert!(!created_again, "{}: a repeat finds the first run", backend.name);
+        assert_eq!(first.id, second.id);
+        h.until(&first.id, |r| r.status == RunStatus::Dispatched).await;
+        let deliveries = h.receiver.deliveries();
+        assert_eq!(deliveries.len(), 1, "{}: one dispatch", backend.name);
+        assert!(deliveries[0].signed, "{}", backend.name);
+        assert_eq!(deliveries[0].body["run_id"], json!(first.id));
+        assert_eq!(
+            deliveries[0].body["controls"],
+            json!([]),
+            "{}: no compliance rules configured in this harness",
+            backend.name
+        );
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_run_ends_in_created_and_the_new_service_answers_owner() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, true).await;
+        let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k1").await);
+        h.until(&run.id, |r| r.status == RunStatus::Dispatched && r.message_ts.is_some())
+            .await;
+        let now = support::now();
+        let step = json!({"status": "step", "step": {"name": "Repository created", "url": "https://github.com/acme/inventory-api"}, "sequence": 2});
+        let (code, _) = webhook::send_callback(&h.base, &run.id, &step, webhook::SECRET, now).await;
+        assert_eq!(code, 200, "{}", backend.name);
+        // An older report arriving late changes nothing.
+        let late = json!({"status": "running", "sequence": 1});
+        let (code, body) = webhook::send_callback(&h.base, &run.id, &late, webhook::SECRET, now).await;
+        assert_eq!(code, 200);
+        assert!(body.contains("\"applied\":false"), "{body}");
+        let done = json!({"status": "succeeded", "url": "https://ci.example.com/runs/7", "sequence": 3});
+        let (code, _) = webhook::send_callback(&h.base, &run.id, &done, webhook::SECRET, now).await;
+        assert_eq!(code, 200);
+        let run = h.finished(&run.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{}", backend.name);
+        // The status message was posted once and then updated in place.
+        let posts = h.slack.posted("chat.postMessage");
+        assert_eq!(posts.len(), 1, "{}: {posts:?}", backend.name);
+        assert_eq!(posts[0]["channel"], json!("C1"));
+        let updates = h.slack.posted("chat.update");
+        let last = updates.last().expect("updates");
+        assert!(last["text"].as_str().unwrap_or("").contains("Created"), "{last}");
+        let blocks = last["blocks"].to_string();
+        assert!(blocks.contains("Repository created"), "{blocks}");
+        // The new component is in the catalog, with its controls recorded.
+        let reply = h
+            .state
+            .dispatch(&h.mei(), "owner inventory-api", idp::command::Dialect::Plain)
+            .await;
+        let text = serde_json::to_string(&reply.blocks).expect("json");
+        assert!(text.contains("Payments Platform"), "{}: {text}", backend.name);
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callbacks_with_a_bad_signature_a_stale_timestamp_or_an_unknown_run_are_refused() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, false).await;
+    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k2").await);
+    let body = json!({"status": "running"});
+    let now = support::now();
+    let (code, _) = webhook::send_callback(&h.base, &run.id, &body, "wrong-secret", now).await;
+    assert_eq!(code, 401);
+    let (code, _) =
+        webhook::send_callback(&h.base, &run.id, &body, webhook::SECRET, now - 3600).await;
+    assert_eq!(code, 401);
+    let (code, _) = webhook::send_raw_callback(
+        &h.base,
+        &run.id,
+        serde_json::to_vec(&body).expect("json"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 401);
+    let (code, text) =
+        webhook::send_callback(&h.base, "run_0000000000000000", &body, webhook::SECRET, now).await;
+    assert_eq!(code, 404, "{text}");
+    let garbage = b"<html>oops</html>".to_vec();
+    let (code, text) = webhook::send_raw_callback(
+        &h.base,
+        &run.id,
+        garbage.clone(),
+        Some(now.to_string()),
+        Some(webhook::sign(webhook::SECRET, now, &garbage)),
+    )
+    .await;
+    assert_eq!(code, 400, "{text}");
+    let run = h.runs.get(&run.id).await.expect("read").expect("run");
+    assert_eq!(run.status, RunStatus::Queued, "nothing changed it");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_interrupted_by_a_restart_completes_exactly_once() {
+    for backend in support::backends() {
+        // First life: the run is recorded, then idp stops before its worker ever ran.
+        let h = Harness::start(&backend, false).await;
+        let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k3").await);
+        let (slack, receiver, github) = h.stop().await;
+        assert!(receiver.deliveries().is_empty());
+        // Second life on the same database: it dispatches once, the callback finishes it.
+        let h = Harness::start_with(&backend, true, slack, receiver, github, |o| o).await;
+        h.until(&run.id, |r| r.status == RunStatus::Dispatched).await;
+        let (slack, receiver, github) = h.stop().await;
+        // Third life: a callback arrives; nothing is dispatched again.
+        let h = Harness::start_with(&backend, true, slack, receiver, github, |o| o).await;
+        let done = json!({"status": "succeeded"});
+        let (code, _) =
+            webhook::send_callback(&h.base, &run.id, &done, webhook::SECRET, support::now()).await;
+        assert_eq!(code, 200, "{}", backend.name);
+        let finished = h.finished(&run.id).await;
+        assert_eq!(finished.status, RunStatus::Succeeded);
+        let deliveries = h.receiver.deliveries();
+        assert_eq!(deliveries.len(), 1, "{}: dispatched exactly once", backend.name);
+        assert!(!deliveries[0].duplicate);
+        h.stop().await;
+    }
+}
+
+const FRONTEND_TEXT: &str = "new-service frontend-app name=shop-ui owner=payments-platform";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_runs_retry_server_errors_and_rate_limits_and_are_found_by_their_run_id() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, true).await;
+        h.github.script([
+            github::Answer::ServerError,
+            github::Answer::TooManyRequests { retry_after_secs: 1 },
+            github::Answer::Accept,
+        ]);
+        let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k4").await);
+        let run = h
+            .until(&run.id, |r| r.status == RunStatus::Running || r.status.is_finished())
+            .await;
+        assert_eq!(run.attempts, 3, "{}: 500, 429, then 204", backend.name);
+        let gh_runs = h.github.runs();
+        assert_eq!(gh_runs.len(), 1);
+        assert_eq!(run.external_id.as_deref(), Some(gh_runs[0].id.to_string().as_str()));
+        h.github.advance(gh_runs[0].id, "completed", Some("success"));
+        let run = h.finished(&run.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{}", backend.name);
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_github_422_fails_the_run_at_once_with_githubs_message() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, true).await;
+    h.github
+        .script([github::Answer::Unprocessable("Unexpected inputs provided: [\"foo\"]")]);
+    let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k5").await);
+    let run = h.finished(&run.id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.attempts, 1);
+    assert!(
+        run.error.as_deref().unwrap_or("").contains("Unexpected inputs provided"),
+        "{:?}",
+        run.error
+    );
+    // The failure is told in the status message's thread too.
+    let replies: Vec<Value> = h
+        .slack
+        .posted("chat.postMessage")
+        .into_iter()
+        .filter(|p| p.get("thread_ts").is_some())
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_with_no_news_fails_as_stale_with_a_clear_reason() {
+    let backend = &support::backends()[0];
+    let slack = FakeSlack::start().await;
+    let receiver = FakeReceiver::start().await;
+    let github = FakeGithub::start().await;
+    let h = Harness::start_with(backend, true, slack, receiver, github, |o| RunOptions {
+        stale_after: Duration::from_millis(300),
+        ..o
+    })
+    .await;
+    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k6").await);
+    let run = h.finished(&run.id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.error.as_deref().unwrap_or("").starts_with("no status from the scaffolding webhook for"),
+        "{:?}",
+        run.error
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_the_caller_may_not_create_for_is_refused_with_the_policy_reason() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, false).await;
+    let text = "new-service frontend-app name=shop-ui owner=storefront-web";
+    match h.new_service(&h.mei(), text, "k7").await {
+        idp::actions::scaffold::NewService::Denied { field, decision, .. } => {
+            assert_eq!(field, "owner");
+            assert!(!decision.reason.is_empty());
+        }
+        other => panic!("expected a denial: {other:?}"),
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_values_are_checked_with_the_forms_rules() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, false).await;
+    let text = "new-service frontend-app name=Shop_UI owner=payments-platform framework=angular colour=blue";
+    match h.new_service(&h.mei(), text, "k8").await {
+        idp::actions::scaffold::NewService::Invalid { errors, .. } => {
+            assert!(errors.contains_key("colour"), "{errors:?}");
+        }
+        other => panic!("expected errors: {other:?}"),
+    }
+    let text = "new-service frontend-app name=Shop_UI owner=payments-platform framework=angular";
+    match h.new_service(&h.mei(), text, "k9").await {
+        idp::actions::scaffold::NewService::Invalid { errors, .. } => {
+            assert!(errors.contains_key("name"), "{errors:?}");
+            assert!(errors.contains_key("framework"), "{errors:?}");
+        }
+        other => panic!("expected errors: {other:?}"),
+    }
+    // An existing component's name.
+    let text = "new-service frontend-app name=checkout-api owner=payments-platform";
+    match h.new_service(&h.mei(), text, "k10").await {
+        idp::actions::scaffold::NewService::Invalid { errors, .. } => {
+            assert!(errors["name"].contains("already exists"), "{errors:?}");
+        }
+        other => panic!("expected errors: {other:?}"),
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_run_can_be_cancelled_and_is_then_never_dispatched() {
+    let backend = &support::backends()[0];
+    let mut h = Harness::start(backend, false).await;
+    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k11").await);
+    let (cancelled, changed) = h.runs.cancel(&run.id, "mei.tanaka").await.expect("cancel");
+    assert!(changed);
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    h.start_worker();
+    let run = h.finished(&run.id).await;
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(h.receiver.deliveries().is_empty());
+    let _ = Command::Templates;
+    h.stop().await;
+}
