@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | no answer within the timeout | [`ExecError::Timeout`] |
 //! | connection refused, reset, DNS failure | [`ExecError::Unavailable`] |
-//! | 429, or 403 with `x-ratelimit-remaining: 0` or a `Retry-After` (GitHub's primary and secondary rate limits) | [`ExecError::Unavailable`] with the wait asked for |
+//! | 429, or 403 with `x-ratelimit-remaining: 0` or a `Retry-After` (GitHub's primary and secondary rate limits) | [`ExecError::Unavailable`] with the wait asked for (60 s when none is given) |
 //! | 408, 5xx | [`ExecError::Unavailable`] (with `Retry-After` when sent, e.g. with a 503) |
 //! | any other 4xx | [`ExecError::Rejected`] with the backend's own message |
 //! | 1xx, 3xx, an unreadable 2xx | [`ExecError::BadResponse`] |
