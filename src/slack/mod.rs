@@ -4,6 +4,7 @@
 pub mod client;
 pub mod http;
 pub mod inbound;
+pub mod modal;
 pub mod mrkdwn;
 pub mod render;
 pub mod verify;
