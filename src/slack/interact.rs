@@ -414,10 +414,29 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
             return json!({"response_action": "update", "view": modal::notice_view(&format!("The template is gone: {e}"))});
         }
         None => {
-            return errors_response(BTreeMap::from([(
-                modal::TEMPLATE_BLOCK.to_owned(),
-                "Pick a template first.".to_owned(),
-            )]));
+            // Submitted from the template list: show the chosen template's first step.
+            let chosen = view.state.as_ref().and_then(modal::chosen_template);
+            let found = chosen
+                .as_deref()
+                .map(|c| templates::find(&snapshot, &state.templates, c));
+            let Some(Ok(template)) = found else {
+                return errors_response(BTreeMap::from([(
+                    modal::PICKER_BLOCK.to_owned(),
+                    "Pick a template first.".to_owned(),
+                )]));
+            };
+            session.template = Some(template.entity_ref.key());
+            session.step = 0;
+            if !save_session(state, &session_id, &session).await {
+                return errors_response(BTreeMap::from([(
+                    modal::PICKER_BLOCK.to_owned(),
+                    "The form could not be saved; please try again.".to_owned(),
+                )]));
+            }
+            return json!({
+                "response_action": "update",
+                "view": modal::step_view(&template, 0, &session.values, &session_id),
+            });
         }
     };
     let step = session.step.min(template.steps.len().saturating_sub(1));

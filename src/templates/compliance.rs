@@ -165,9 +165,11 @@ impl ComplianceConfig {
                 ));
             }
             match (&rule.equals, rule.any_of.is_empty()) {
-                (None, true) => problems.push(format!(
-                    "{at}: give `equals` or `any_of`: the rule matches no value"
-                )),
+                (None, true) => {
+                    problems.push(format!(
+                        "{at}: give `equals` or `any_of`: the rule matches no value"
+                    ));
+                }
                 (Some(_), false) => {
                     problems.push(format!("{at}: give `equals` or `any_of`, not both"));
                 }

@@ -43,6 +43,16 @@ pub const MAX_TEXT: usize = 3000;
 /// Most fields in one step (Slack's modal holds 100 blocks; a few are idp's own).
 pub const MAX_STEP_FIELDS: usize = 95;
 
+/// A number as idp shows it and a form takes it: whole numbers without a decimal point (`2`,
+/// not `2.0`), others as Rust prints them.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
 /// What the deployment adds to every template: the execution backend for templates that name
 /// none, and the `[compliance]` rules (whose `fixed` values pin fields).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::{Number, Value};
 
-use super::{Field, FieldErrors, FieldKind, RawValue, Template, Values, picker, schema};
+use super::{
+    Field, FieldErrors, FieldKind, RawValue, Template, Values, format_number, picker, schema,
+};
 use crate::catalog::{Lookup, NameQuery, Snapshot};
 
 /// Validates the fields of one step (0-based) and returns their values: what was given, the
@@ -225,14 +227,6 @@ fn option<'a>(options: &'a [(String, String)], answer: &str) -> Result<&'a str, 
         .ok_or_else(|| format!("`{answer}` is not one of: {}.", labels(options)))
 }
 
-fn number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        n.to_string()
-    }
-}
-
 fn convert(kind: &FieldKind, raw: &RawValue, snapshot: &Snapshot) -> Result<Value, String> {
     match kind {
         FieldKind::Text {
@@ -280,12 +274,12 @@ fn convert(kind: &FieldKind, raw: &RawValue, snapshot: &Snapshot) -> Result<Valu
             if let Some(min) = minimum
                 && n < *min
             {
-                return Err(format!("Must be at least {}.", number(*min)));
+                return Err(format!("Must be at least {}.", format_number(*min)));
             }
             if let Some(max) = maximum
                 && n > *max
             {
-                return Err(format!("Must be at most {}.", number(*max)));
+                return Err(format!("Must be at most {}.", format_number(*max)));
             }
             if *integer && n.abs() < 9.0e15 {
                 Ok(Value::from(n as i64))

@@ -226,7 +226,11 @@ impl Harness {
     }
 
     /// Waits (up to 10 s) for a condition on the run.
-    pub async fn until(&self, id: &str, what: impl Fn(&idp::actions::Run) -> bool) -> idp::actions::Run {
+    pub async fn until(
+        &self,
+        id: &str,
+        what: impl Fn(&idp::actions::Run) -> bool,
+    ) -> idp::actions::Run {
         for _ in 0..400 {
             let run = self.runs.get(id).await.expect("read").expect("run");
             if what(&run) {
@@ -256,9 +260,14 @@ async fn the_same_submission_twice_records_one_run_and_dispatches_once() {
         assert!(created, "{}", backend.name);
         let (second, created_again) =
             started(h.new_service(&mei, BACKEND_TEXT, "slack-view:V1").await);
-        assert!(!created_again, "{}: a repeat finds the first run", backend.name);
+        assert!(
+            !created_again,
+            "{}: a repeat finds the first run",
+            backend.name
+        );
         assert_eq!(first.id, second.id);
-        h.until(&first.id, |r| r.status == RunStatus::Dispatched).await;
+        h.until(&first.id, |r| r.status == RunStatus::Dispatched)
+            .await;
         let deliveries = h.receiver.deliveries();
         assert_eq!(deliveries.len(), 1, "{}: one dispatch", backend.name);
         assert!(deliveries[0].signed, "{}", backend.name);
@@ -278,18 +287,22 @@ async fn a_webhook_run_ends_in_created_and_the_new_service_answers_owner() {
     for backend in support::backends() {
         let h = Harness::start(&backend, true).await;
         let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k1").await);
-        h.until(&run.id, |r| r.status == RunStatus::Dispatched && r.message_ts.is_some())
-            .await;
+        h.until(&run.id, |r| {
+            r.status == RunStatus::Dispatched && r.message_ts.is_some()
+        })
+        .await;
         let now = support::now();
         let step = json!({"status": "step", "step": {"name": "Repository created", "url": "https://github.com/acme/inventory-api"}, "sequence": 2});
         let (code, _) = webhook::send_callback(&h.base, &run.id, &step, webhook::SECRET, now).await;
         assert_eq!(code, 200, "{}", backend.name);
         // An older report arriving late changes nothing.
         let late = json!({"status": "running", "sequence": 1});
-        let (code, body) = webhook::send_callback(&h.base, &run.id, &late, webhook::SECRET, now).await;
+        let (code, body) =
+            webhook::send_callback(&h.base, &run.id, &late, webhook::SECRET, now).await;
         assert_eq!(code, 200);
         assert!(body.contains("\"applied\":false"), "{body}");
-        let done = json!({"status": "succeeded", "url": "https://ci.example.com/runs/7", "sequence": 3});
+        let done =
+            json!({"status": "succeeded", "url": "https://ci.example.com/runs/7", "sequence": 3});
         let (code, _) = webhook::send_callback(&h.base, &run.id, &done, webhook::SECRET, now).await;
         assert_eq!(code, 200);
         let run = h.finished(&run.id).await;
@@ -300,16 +313,27 @@ async fn a_webhook_run_ends_in_created_and_the_new_service_answers_owner() {
         assert_eq!(posts[0]["channel"], json!("C1"));
         let updates = h.slack.posted("chat.update");
         let last = updates.last().expect("updates");
-        assert!(last["text"].as_str().unwrap_or("").contains("Created"), "{last}");
+        assert!(
+            last["text"].as_str().unwrap_or("").contains("Created"),
+            "{last}"
+        );
         let blocks = last["blocks"].to_string();
         assert!(blocks.contains("Repository created"), "{blocks}");
         // The new component is in the catalog, with its controls recorded.
         let reply = h
             .state
-            .dispatch(&h.mei(), "owner inventory-api", idp::command::Dialect::Plain)
+            .dispatch(
+                &h.mei(),
+                "owner inventory-api",
+                idp::command::Dialect::Plain,
+            )
             .await;
         let text = serde_json::to_string(&reply.blocks).expect("json");
-        assert!(text.contains("Payments Platform"), "{}: {text}", backend.name);
+        assert!(
+            text.contains("Payments Platform"),
+            "{}: {text}",
+            backend.name
+        );
         h.stop().await;
     }
 }
@@ -363,7 +387,8 @@ async fn a_run_interrupted_by_a_restart_completes_exactly_once() {
         assert!(receiver.deliveries().is_empty());
         // Second life on the same database: it dispatches once, the callback finishes it.
         let h = Harness::start_with(&backend, true, slack, receiver, github, |o| o).await;
-        h.until(&run.id, |r| r.status == RunStatus::Dispatched).await;
+        h.until(&run.id, |r| r.status == RunStatus::Dispatched)
+            .await;
         let (slack, receiver, github) = h.stop().await;
         // Third life: a callback arrives; nothing is dispatched again.
         let h = Harness::start_with(&backend, true, slack, receiver, github, |o| o).await;
@@ -374,7 +399,12 @@ async fn a_run_interrupted_by_a_restart_completes_exactly_once() {
         let finished = h.finished(&run.id).await;
         assert_eq!(finished.status, RunStatus::Succeeded);
         let deliveries = h.receiver.deliveries();
-        assert_eq!(deliveries.len(), 1, "{}: dispatched exactly once", backend.name);
+        assert_eq!(
+            deliveries.len(),
+            1,
+            "{}: dispatched exactly once",
+            backend.name
+        );
         assert!(!deliveries[0].duplicate);
         h.stop().await;
     }
@@ -388,18 +418,26 @@ async fn github_runs_retry_server_errors_and_rate_limits_and_are_found_by_their_
         let h = Harness::start(&backend, true).await;
         h.github.script([
             github::Answer::ServerError,
-            github::Answer::TooManyRequests { retry_after_secs: 1 },
+            github::Answer::TooManyRequests {
+                retry_after_secs: 1,
+            },
             github::Answer::Accept,
         ]);
         let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k4").await);
         let run = h
-            .until(&run.id, |r| r.status == RunStatus::Running || r.status.is_finished())
+            .until(&run.id, |r| {
+                r.status == RunStatus::Running || r.status.is_finished()
+            })
             .await;
         assert_eq!(run.attempts, 3, "{}: 500, 429, then 204", backend.name);
         let gh_runs = h.github.runs();
         assert_eq!(gh_runs.len(), 1);
-        assert_eq!(run.external_id.as_deref(), Some(gh_runs[0].id.to_string().as_str()));
-        h.github.advance(gh_runs[0].id, "completed", Some("success"));
+        assert_eq!(
+            run.external_id.as_deref(),
+            Some(gh_runs[0].id.to_string().as_str())
+        );
+        h.github
+            .advance(gh_runs[0].id, "completed", Some("success"));
         let run = h.finished(&run.id).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{}", backend.name);
         h.stop().await;
@@ -410,14 +448,18 @@ async fn github_runs_retry_server_errors_and_rate_limits_and_are_found_by_their_
 async fn a_github_422_fails_the_run_at_once_with_githubs_message() {
     let backend = &support::backends()[0];
     let h = Harness::start(backend, true).await;
-    h.github
-        .script([github::Answer::Unprocessable("Unexpected inputs provided: [\"foo\"]")]);
+    h.github.script([github::Answer::Unprocessable(
+        "Unexpected inputs provided: [\"foo\"]",
+    )]);
     let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k5").await);
     let run = h.finished(&run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.attempts, 1);
     assert!(
-        run.error.as_deref().unwrap_or("").contains("Unexpected inputs provided"),
+        run.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("Unexpected inputs provided"),
         "{:?}",
         run.error
     );
@@ -447,7 +489,10 @@ async fn a_run_with_no_news_fails_as_stale_with_a_clear_reason() {
     let run = h.finished(&run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert!(
-        run.error.as_deref().unwrap_or("").starts_with("no status from the scaffolding webhook for"),
+        run.error
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("no status from the scaffolding webhook for"),
         "{:?}",
         run.error
     );
@@ -460,7 +505,9 @@ async fn an_owner_the_caller_may_not_create_for_is_refused_with_the_policy_reaso
     let h = Harness::start(backend, false).await;
     let text = "new-service frontend-app name=shop-ui owner=storefront-web";
     match h.new_service(&h.mei(), text, "k7").await {
-        idp::actions::scaffold::NewService::Denied { field, decision, .. } => {
+        idp::actions::scaffold::NewService::Denied {
+            field, decision, ..
+        } => {
             assert_eq!(field, "owner");
             assert!(!decision.reason.is_empty());
         }
