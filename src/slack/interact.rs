@@ -446,6 +446,59 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
         Ok(v) => v,
         Err(errors) => return errors_response(on_screen(&template, step, &errors)),
     };
+    // The owner is checked on the step that asks for it, so a refusal shows under its input.
+    if let Some(owner_field) = template.owner_field()
+        && let Some(owner) = checked.get(&owner_field.name).and_then(Value::as_str)
+    {
+        let caller = state
+            .slack_caller(
+                &session.team_id,
+                interaction.user_id(),
+                &session.channel_id,
+                session.channel_name.as_deref(),
+            )
+            .await;
+        let target = EntityRef::parse(owner, Some("group"), "default")
+            .ok()
+            .and_then(|r| snapshot.get(&r));
+        let decision = authz::decide_on(
+            &state.policy,
+            &snapshot,
+            &caller,
+            Action::TemplateRun,
+            target,
+            chrono::Utc::now(),
+        );
+        if !decision.allowed() {
+            if let Some(audit) = &state.audit {
+                let entry = crate::audit::AuditEntry::for_caller(
+                    &caller,
+                    state.next_request_id(),
+                    Action::TemplateRun.as_str(),
+                    "new-service",
+                )
+                .with_arguments(json!({ "template": template.entity_ref.key(), "step": step }))
+                .with_target(owner.to_owned())
+                .with_decision(
+                    crate::audit::AuditDecision::Deny,
+                    decision.rule.clone(),
+                    Some(decision.reason.clone()),
+                )
+                .with_outcome("denied");
+                if let Err(e) = audit.record(entry).await {
+                    tracing::error!(error = %e, "could not record a refusal in the audit log");
+                }
+            }
+            return errors_response(on_screen(
+                &template,
+                step,
+                &BTreeMap::from([(
+                    owner_field.name.clone(),
+                    format!("You may not create for this team: {}", decision.reason),
+                )]),
+            ));
+        }
+    }
     session.values.extend(checked);
     if step + 1 < template.steps.len() {
         session.step = step + 1;

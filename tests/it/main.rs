@@ -9,6 +9,7 @@ mod cli;
 mod exec;
 mod fakes;
 mod gating;
+mod golden_slack;
 mod http;
 mod identity;
 mod oncall;
