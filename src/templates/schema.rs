@@ -289,7 +289,7 @@ fn kind(obj: &Map<String, Value>) -> Result<FieldKind, String> {
     if let Some(field) = text(obj, "ui:field") {
         if ty.is_some_and(|t| t != "string") {
             return Err(format!(
-                "ui:field {field} on a `{}` is not supported",
+                "ui:field {field} on a `{}` parameter is not supported",
                 ty.unwrap_or("")
             ));
         }
