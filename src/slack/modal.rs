@@ -88,7 +88,9 @@ fn modal(title: &str, blocks: Vec<SlackBlock>, private_metadata: &str) -> SlackM
 pub fn picker_view(templates: &[Template], private_metadata: &str) -> SlackView {
     let runnable: Vec<&Template> = templates
         .iter()
-        .filter(|t| t.is_runnable() && t.entity_ref.key().chars().count() <= MAX_OPTION_VALUE)
+        // A template's ref key is at most 136 characters (`template:` and two 63-character
+        // parts), so it always fits an option's value.
+        .filter(|t| t.is_runnable())
         .collect();
     let mut blocks: Vec<SlackBlock> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -224,7 +226,7 @@ fn element(field: &Field, values: &Values) -> SlackInputBlockElement {
                 .with_action_id(action)
                 .with_multiline(*multiline)
                 .opt_min_length(min_length.map(|m| m.min(limit)))
-                .opt_max_length(Some(max_length.map_or(limit, |m| m.clamp(1, limit))))
+                .opt_max_length(max_length.map(|m| m.clamp(1, limit)))
                 .opt_initial_value(
                     initial_text(raw.as_ref())
                         .filter(|s| s.chars().count() <= MAX_TEXT)

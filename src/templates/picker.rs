@@ -329,10 +329,10 @@ fn find_ignore_case(hay: &str, needle: &str) -> Option<usize> {
     hay.to_lowercase().find(needle)
 }
 
-/// Entities the field accepts that match `query`, best first, at most `limit`: names or titles
-/// starting with it, then those containing it; by name within each. An empty query lists the
-/// accepted entities by name. One pass over the snapshot with no allocation per ASCII entity
-/// (some 10 ms for 100,000 entities in a debug build).
+/// Entities the field accepts that match `query`, best first, at most `limit`: names, titles or
+/// display names (`spec.profile.displayName`) starting with it, then those containing it; by name within each. An empty query lists the
+/// accepted entities by name. One pass over the snapshot with no allocation per ASCII entity:
+/// about 0.1 s for 100,000 entities in an unoptimised test build, well inside Slack's 3 s.
 pub fn search(kind: &FieldKind, snapshot: &Snapshot, query: &str, limit: usize) -> Vec<u32> {
     let query = query.trim().to_lowercase();
     let mut prefix: Vec<u32> = Vec::new();
@@ -340,7 +340,11 @@ pub fn search(kind: &FieldKind, snapshot: &Snapshot, query: &str, limit: usize) 
     for i in 0..snapshot.len() as u32 {
         let e = &snapshot.node(i).entity;
         let name = find_ignore_case(&e.entity_ref.name, &query);
-        let title = e.title().and_then(|t| find_ignore_case(t, &query));
+        let title = [e.title(), e.profile().display_name]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| find_ignore_case(t, &query))
+            .min();
         let bucket = match (name, title) {
             (Some(0), _) | (_, Some(0)) => &mut prefix,
             (Some(_), _) | (_, Some(_)) => &mut inner,

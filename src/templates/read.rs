@@ -1,9 +1,7 @@
 //! Templates from the catalog: one entity into a [`Template`], every Template of a snapshot, and
 //! finding one by what a person typed.
 
-use super::{
-    FieldKind, FieldProblem, MAX_STEP_FIELDS, Template, TemplateDefaults, execution, schema,
-};
+use super::{FieldKind, MAX_STEP_FIELDS, Template, TemplateDefaults, execution, schema};
 use crate::catalog::{DEFAULT_NAMESPACE, Entity, EntityRef, NameQuery, Snapshot};
 
 /// The annotation that names the parameter holding the new component's name.
@@ -130,7 +128,6 @@ impl Template {
                     .get(&entity.entity_ref)
                     .and_then(|i| snapshot.owner_of(i))
             });
-        let problems: Vec<FieldProblem> = params.problems;
         Template {
             entity_ref: entity.entity_ref.clone(),
             title: entity.title().unwrap_or(&entity.entity_ref.name).to_owned(),
@@ -140,7 +137,7 @@ impl Template {
             spec_type: entity.spec_type().map(str::to_owned),
             steps: params.steps,
             execution,
-            unsupported: problems,
+            unsupported: params.problems,
             not_runnable: (!blocking.is_empty()).then(|| blocking.join("; ")),
             name_field,
             owner_field,

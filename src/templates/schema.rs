@@ -73,23 +73,19 @@ fn truthy(obj: &Map<String, Value>, key: &str) -> bool {
     obj.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn count(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
+/// A numeric keyword read with `read` (`as_u64` for lengths, `as_f64` for bounds); `what` says
+/// what it must be when it is something else.
+fn number<T>(
+    obj: &Map<String, Value>,
+    key: &str,
+    read: fn(&Value) -> Option<T>,
+    what: &str,
+) -> Result<Option<T>, String> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
+        Some(v) => read(v)
             .map(Some)
-            .ok_or_else(|| format!("`{key}` must be a whole number")),
-    }
-}
-
-fn bound(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| format!("`{key}` must be a number")),
+            .ok_or_else(|| format!("`{key}` must be {what}")),
     }
 }
 
@@ -293,7 +289,7 @@ fn kind(obj: &Map<String, Value>) -> Result<FieldKind, String> {
     if let Some(field) = text(obj, "ui:field") {
         if ty.is_some_and(|t| t != "string") {
             return Err(format!(
-                "ui:field {field} on a `{}` is not supported",
+                "ui:field {field} on a `{}` parameter is not supported",
                 ty.unwrap_or("")
             ));
         }
@@ -334,8 +330,8 @@ fn kind(obj: &Map<String, Value>) -> Result<FieldKind, String> {
                     "`pattern` `{p}` is not a regular expression idp can check ({why})"
                 ));
             }
-            let min_length = count(obj, "minLength")?;
-            let max_length = count(obj, "maxLength")?;
+            let min_length = number(obj, "minLength", Value::as_u64, "a whole number")?;
+            let max_length = number(obj, "maxLength", Value::as_u64, "a whole number")?;
             if min_length.is_some_and(|m| m > MAX_TEXT as u64) {
                 return Err(format!(
                     "`minLength` is more than the {MAX_TEXT} characters a Slack input takes"
@@ -354,8 +350,8 @@ fn kind(obj: &Map<String, Value>) -> Result<FieldKind, String> {
             })
         }
         Some(t @ ("number" | "integer")) => {
-            let minimum = bound(obj, "minimum")?;
-            let maximum = bound(obj, "maximum")?;
+            let minimum = number(obj, "minimum", Value::as_f64, "a number")?;
+            let maximum = number(obj, "maximum", Value::as_f64, "a number")?;
             if let (Some(lo), Some(hi)) = (minimum, maximum)
                 && lo > hi
             {

@@ -25,7 +25,8 @@ fn real_catalogs() -> Option<PathBuf> {
     Some(path)
 }
 
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+/// Every `*.yaml` / `*.yml` file under `dir`, sorted.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
