@@ -174,8 +174,10 @@ impl Store {
         const EXISTING: &str = "SELECT entity_ref, source, hash, location FROM catalog_entities";
         match self {
             Self::Sqlite(pool) => {
+                // Read then write: take the write lock up front, or a write committed by another
+                // connection in between makes SQLite refuse this one (SQLITE_BUSY_SNAPSHOT).
                 let mut tx = pool
-                    .begin()
+                    .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(q("starting the sync transaction"))?;
                 let existing: Vec<(String, String, String, String)> = sqlx::query_as(EXISTING)

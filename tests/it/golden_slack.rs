@@ -243,8 +243,9 @@ async fn new_service_from_slash_command_to_created_over_signed_http() {
         assert_eq!(status, 200);
         assert!(
             reply.contains("Payments Platform"),
-            "{}: {reply}",
-            backend.name
+            "{}: {reply}\nsteps: {:?}",
+            backend.name,
+            run.steps
         );
         h.stop().await;
     }
