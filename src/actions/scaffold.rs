@@ -198,6 +198,11 @@ pub async fn new_service(
     let Some(execution) = template.execution.clone() else {
         return Ok(NewService::NotRunnable(Box::new(template)));
     };
+    if let Err(why) = runs.check_backend(&execution) {
+        let mut template = template;
+        template.not_runnable = Some(why);
+        return Ok(NewService::NotRunnable(Box::new(template)));
+    }
     let controls = req.defaults.compliance.evaluate(&checked);
     let now = now_ms();
     let requested_by = caller

@@ -38,6 +38,14 @@ pub trait Delegate: Send + Sync {
 
     /// Whether the worker should poll runs of this backend (otherwise it waits for callbacks).
     fn polls(&self, execution: &Execution) -> bool;
+
+    /// Whether this backend is set up at all; the reason names the setting that is missing.
+    ///
+    /// # Errors
+    /// What to configure.
+    fn check(&self, _execution: &Execution) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Shows runs to people: the status message (posted once, then updated in place) and thread
@@ -270,6 +278,14 @@ impl RunService {
     pub fn with_notifier(mut self, notifier: Arc<dyn RunNotifier>) -> Self {
         self.notifier = notifier;
         self
+    }
+
+    /// Whether runs on `execution` can be handed over here (the backend is configured).
+    ///
+    /// # Errors
+    /// What to configure.
+    pub fn check_backend(&self, execution: &Execution) -> Result<(), String> {
+        self.delegate.check(execution)
     }
 
     /// The worker's options.

@@ -407,4 +407,8 @@ impl crate::actions::Delegate for Executors {
     fn polls(&self, execution: &Execution) -> bool {
         !matches!(execution, Execution::Webhook)
     }
+
+    fn check(&self, execution: &Execution) -> Result<(), String> {
+        Executors::check(self, execution).map_err(|e| e.to_string())
+    }
 }

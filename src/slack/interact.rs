@@ -579,7 +579,7 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
                 )]),
             )),
             NewService::NotRunnable(t) => problem(format!(
-                "this template cannot be run from Slack: {}",
+                "this template cannot be run here: {}",
                 t.not_runnable.unwrap_or_default()
             )),
             NewService::Lookup(e) => problem(e.to_string()),

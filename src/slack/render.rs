@@ -954,7 +954,7 @@ fn render_new_service(outcome: &crate::actions::scaffold::NewService) -> Reply {
         NewService::Lookup(e) => render_error(escape(&e.to_string()), e.to_string()),
         NewService::NotRunnable(t) => render_error(
             format!(
-                "{} cannot be run from Slack: {}",
+                "{} cannot be run here: {}",
                 escape(&t.title),
                 escape(
                     t.not_runnable
@@ -962,7 +962,7 @@ fn render_new_service(outcome: &crate::actions::scaffold::NewService) -> Reply {
                         .unwrap_or("it has no name or owner field")
                 )
             ),
-            format!("{} cannot be run from Slack", t.title),
+            format!("{} cannot be run here", t.title),
         ),
         NewService::Invalid { template, errors } => {
             let lines: Vec<String> = errors

@@ -253,3 +253,155 @@ fn check_passes_on_the_repo_and_names_each_problem_otherwise() {
     assert!(err.contains("unknown action `launch-missiles`"), "{err}");
     assert!(err.contains("nowhere does not exist"), "{err}");
 }
+
+/// `idp shell` runs `new-service` with the webhook backend on its own: it records the run, its
+/// worker dispatches it, its callback listener takes the receiver's reports, and it prints the
+/// steps until the service is created; the next shell then finds the service.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shell_creates_a_service_through_the_webhook_backend() {
+    use crate::fakes::webhook::{self, FakeReceiver};
+    let receiver = FakeReceiver::start().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let public = format!("http://{listen}");
+    let config = repo().join("idp.toml");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(tmp.path())
+        .args([
+            "--config",
+            config.to_str().expect("utf-8"),
+            "shell",
+            "--as",
+            "mei.tanaka",
+            "-c",
+            "new-service backend-service name=inventory-api owner=payments-platform system=payments language=rust dataClassification=internal",
+        ])
+        .env_remove("IDP_CONFIG")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env("DATABASE_URL", format!("sqlite://{}", tmp.path().join("test.db").display()))
+        .env("IDP_WEBHOOK_URL", &receiver.url)
+        .env("IDP_WEBHOOK_SECRET", webhook::SECRET)
+        .env("IDP_LISTEN", &listen)
+        .env("IDP_PUBLIC_URL", &public)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn idp shell");
+    let mut delivery = None;
+    for _ in 0..400 {
+        if let Some(d) = receiver.deliveries().first() {
+            delivery = Some(d.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let delivery = delivery.expect("the shell's worker dispatched the run");
+    let callback = delivery.body["callback_url"]
+        .as_str()
+        .expect("callback url");
+    assert_eq!(
+        callback,
+        format!(
+            "{public}/hooks/runs/{}",
+            delivery.run_id.clone().unwrap_or_default()
+        )
+    );
+    let run_id = delivery.run_id.clone().expect("run id");
+    let report = serde_json::json!({"status": "succeeded", "url": "https://ci.example.com/runs/1"});
+    let mut sent = 0;
+    for _ in 0..100 {
+        let (code, _) = webhook::send_callback(
+            &public,
+            &run_id,
+            &report,
+            webhook::SECRET,
+            crate::support::now(),
+        )
+        .await;
+        if code == 200 {
+            sent = code;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sent, 200, "the shell took the callback");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout.contains("Handed to the scaffolding webhook"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("inventory-api created"), "{stdout}");
+    assert_eq!(receiver.deliveries().len(), 1);
+    let owner = idp(
+        tmp.path(),
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "shell",
+            "-c",
+            "owner inventory-api",
+        ],
+        &[],
+    );
+    assert!(
+        String::from_utf8_lossy(&owner.stdout).contains("Payments Platform"),
+        "{}",
+        text(&owner)
+    );
+}
+
+/// The shell asks for what a typed `new-service` lacks, checks each answer with the form's rules
+/// (re-asking only what was wrong), and reports a backend that is not configured as the run's
+/// failure instead of hanging.
+#[test]
+fn the_shell_prompts_for_missing_fields_and_re_asks_the_wrong_ones() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = repo().join("idp.toml");
+    let mut child = Command::new(BIN)
+        .current_dir(tmp.path())
+        .args([
+            "--config",
+            config.to_str().expect("utf-8"),
+            "shell",
+            "--as",
+            "mei.tanaka",
+            "-c",
+            "new-service frontend-app owner=payments-platform",
+        ])
+        .env_remove("IDP_CONFIG")
+        .env_remove("GITHUB_TOKEN")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", tmp.path().join("test.db").display()),
+        )
+        .env("IDP_LISTEN", "127.0.0.1:0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Bad_Name\n\nshop-ui\n")
+        .expect("answers");
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout.contains("✗ name:"), "{stdout}");
+    assert_eq!(stdout.matches("Name").count(), 2, "asked twice: {stdout}");
+    assert!(
+        stdout.contains("cannot be run here: GitHub Actions is not configured: set GITHUB_TOKEN"),
+        "{stdout}"
+    );
+}
