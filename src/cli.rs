@@ -560,13 +560,32 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             .into_iter()
             .map(|p| format!("{config_name}: {p}")),
     );
-    let template_defaults = crate::templates::TemplateDefaults {
-        execution: None,
-        compliance: settings.file.compliance.clone(),
+    let template_defaults = match template_defaults(settings) {
+        Ok(d) => d,
+        Err(e) => {
+            problems.push(format!("{config_name}: {e}"));
+            crate::templates::TemplateDefaults {
+                execution: None,
+                compliance: settings.file.compliance.clone(),
+            }
+        }
     };
     let report = crate::check::templates(&catalog_snapshot, &template_defaults);
     notes.extend(report.notes);
     warnings.extend(report.warnings);
+    // Which backends the runnable templates need, and whether this environment configures them.
+    match crate::exec::Executors::new(crate::exec::ExecConfig::from_settings(settings)) {
+        Ok(executors) => {
+            for t in crate::templates::load(&catalog_snapshot, &template_defaults) {
+                if let (None, Some(execution)) = (&t.not_runnable, &t.execution)
+                    && let Err(e) = executors.check(execution)
+                {
+                    warnings.push(format!("{}: cannot run here yet: {e}", t.entity_ref));
+                }
+            }
+        }
+        Err(e) => problems.push(format!("execution backends: {e}")),
+    }
     let policy_path = settings
         .file
         .authz

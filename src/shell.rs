@@ -210,7 +210,11 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
         if let Outcome::NewService(outcome) = &handled.outcome {
             match outcome.as_ref() {
                 NewService::OpenForm { template: None, .. } => {
-                    let list = crate::templates::load(&snapshot, &state.templates);
+                    let list = crate::actions::scaffold::templates(
+                        &snapshot,
+                        &state.templates,
+                        state.runs.as_deref(),
+                    );
                     match pick(&list, input).await? {
                         Some(t) => template = Some(t),
                         None => return writeln!(std::io::stdout().lock(), "Nothing created."),

@@ -79,6 +79,27 @@ pub fn raw_values(template: &Template, values: &[(String, String)]) -> BTreeMap<
         .collect()
 }
 
+/// Every template of the catalog, with those whose backend this deployment does not configure
+/// marked not runnable (and why), so lists and pickers never offer what would be refused.
+pub fn templates(
+    snapshot: &Snapshot,
+    defaults: &TemplateDefaults,
+    runs: Option<&RunService>,
+) -> Vec<Template> {
+    let mut list = templates::load(snapshot, defaults);
+    if let Some(runs) = runs {
+        for t in &mut list {
+            if t.not_runnable.is_none()
+                && let Some(execution) = &t.execution
+                && let Err(why) = runs.check_backend(execution)
+            {
+                t.not_runnable = Some(why);
+            }
+        }
+    }
+    list
+}
+
 /// What the request needs besides the command.
 pub struct Request<'a> {
     /// The catalog snapshot.

@@ -445,9 +445,11 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
         },
         // Every command with a target resolved it above.
         (_, None) => Outcome::Help(None),
-        (Command::Templates, _) => {
-            Outcome::Templates(crate::templates::load(ctx.snapshot, ctx.templates))
-        }
+        (Command::Templates, _) => Outcome::Templates(crate::actions::scaffold::templates(
+            ctx.snapshot,
+            ctx.templates,
+            ctx.runs,
+        )),
         (Command::NewService { .. }, _) => Outcome::Help(None),
     };
     Handled {

@@ -182,7 +182,11 @@ pub async fn open_new_service(
     let view = match template {
         Some(t) => modal::step_view(t, 0, &session.values, &session_id),
         None => modal::picker_view(
-            &templates::load(&state.catalog.snapshot(), &state.templates),
+            &crate::actions::scaffold::templates(
+                &state.catalog.snapshot(),
+                &state.templates,
+                state.runs.as_deref(),
+            ),
             &session_id,
         ),
     };
