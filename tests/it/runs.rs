@@ -561,3 +561,78 @@ async fn a_queued_run_can_be_cancelled_and_is_then_never_dispatched() {
     let _ = Command::Templates;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_message_goes_to_a_direct_message_where_the_bot_cannot_post() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, true).await;
+    let parsed = idp::command::parse(BACKEND_TEXT, idp::command::Dialect::Plain);
+    let (_, handled) = h
+        .state
+        .execute(
+            "test",
+            &h.mei(),
+            parsed,
+            BACKEND_TEXT,
+            RequestMeta {
+                idempotency_key: Some("k12"),
+                channel_id: Some("CNOTIN"),
+            },
+        )
+        .await;
+    let Outcome::NewService(outcome) = handled.outcome else {
+        panic!("not new-service");
+    };
+    let (run, _) = started(*outcome);
+    let run = h.until(&run.id, |r| r.message_ts.is_some()).await;
+    assert_eq!(run.channel_id.as_deref(), Some("U1MEI"), "moved to the DM");
+    let channels: Vec<Value> = h
+        .slack
+        .posted("chat.postMessage")
+        .iter()
+        .map(|p| p["channel"].clone())
+        .collect();
+    assert_eq!(channels, vec![json!("CNOTIN"), json!("U1MEI")]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_a_github_dispatch_and_its_record_does_not_dispatch_twice() {
+    for backend in support::backends() {
+        let mut h = Harness::start(&backend, false).await;
+        let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k13").await);
+        // First life: a worker claimed the run and GitHub accepted the dispatch, then the process
+        // died before writing that down (the lease ran out).
+        let now = chrono::Utc::now().timestamp_millis();
+        let claimed = h
+            .state
+            .catalog
+            .store()
+            .claim_runs("dead-worker", now, now, 10)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 1);
+        let mut exec = ExecConfig::default()
+            .with_github(&h.github.url, github::TOKEN)
+            .with_timeout(Duration::from_secs(2));
+        exec.github.as_mut().expect("github").return_run_details = false;
+        let executors = Executors::new(exec).expect("executors");
+        let request = idp::exec::DispatchRequest {
+            run_id: run.id.clone(),
+            template: run.template.clone().unwrap_or_default(),
+            execution: run.execution.clone(),
+            inputs: run.inputs.clone(),
+            requested_by: "user:default/mei.tanaka".into(),
+            callback_url: format!("{}/hooks/runs/{}", h.base, run.id),
+            controls: vec![],
+            labels: Default::default(),
+        };
+        executors.dispatch(&request).await.expect("first dispatch");
+        // Second life: the worker finds GitHub's run by its idp_run_id instead of dispatching again.
+        h.start_worker();
+        let found = h.until(&run.id, |r| r.status == RunStatus::Running).await;
+        assert_eq!(h.github.dispatch_bodies().len(), 1, "{}", backend.name);
+        assert!(found.external_id.is_some());
+        h.stop().await;
+    }
+}
