@@ -32,9 +32,6 @@ impl RunNotifier for ShellNotifier {
         };
         let mut out = std::io::stdout().lock();
         for step in run.steps.iter().skip(from) {
-            if step.name == crate::actions::service::THREAD_MARK {
-                continue;
-            }
             let link = step
                 .url
                 .as_deref()

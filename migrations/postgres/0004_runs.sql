@@ -13,6 +13,7 @@
 -- attempts:        dispatch attempts so far; next_attempt_at is when the worker may try again.
 -- version / notified_version: every change bumps version; the status message in Slack is brought
 --                  up to date until notified_version catches up (so a restart never loses one).
+-- failure_told:    1 once a failure has been told in the status message's thread (told once).
 -- last_sequence:   the highest callback sequence applied (out-of-order callbacks are ignored).
 -- Times are Unix milliseconds (UTC).
 CREATE TABLE action_runs (
@@ -45,7 +46,8 @@ CREATE TABLE action_runs (
     updated_at       BIGINT NOT NULL,
     finished_at      BIGINT,
     version          BIGINT NOT NULL DEFAULT 1,
-    notified_version BIGINT NOT NULL DEFAULT 0
+    notified_version BIGINT NOT NULL DEFAULT 0,
+    failure_told     BIGINT NOT NULL DEFAULT 0
 );
 
 -- The worker's two questions: which runs are due (by status and time), which messages are stale.

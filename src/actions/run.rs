@@ -195,6 +195,8 @@ pub struct Run {
     pub version: i64,
     /// The version the status message shows.
     pub notified_version: i64,
+    /// Whether a failure has been told in the status message's thread.
+    pub failure_told: bool,
 }
 
 /// Current time in Unix milliseconds.

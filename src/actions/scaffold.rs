@@ -270,6 +270,7 @@ pub async fn new_service(
         finished_at: None,
         version: 1,
         notified_version: 0,
+        failure_told: false,
     };
     let (run, created) = runs.submit(run).await?;
     Ok(NewService::Started {

@@ -763,7 +763,7 @@ impl RunService {
                 }
                 let tell = run.status == RunStatus::Failed
                     && run.message_ts.is_some()
-                    && !run.steps.iter().any(|s| s.name == THREAD_MARK);
+                    && !run.failure_told;
                 if tell {
                     let text = format!(
                         "The run failed: {}",
@@ -772,17 +772,8 @@ impl RunService {
                     if let Err(e) = self.notifier.thread_reply(&run, &text).await {
                         tracing::warn!(run = %run.id, error = %e, "failure not told in the thread");
                     }
-                    let _ = self
-                        .mutate(&run.id, |r| {
-                            if !r.steps.iter().any(|s| s.name == THREAD_MARK) {
-                                r.steps.push(super::run::RunStep {
-                                    name: THREAD_MARK.to_owned(),
-                                    url: None,
-                                    at: now_ms(),
-                                });
-                            }
-                        })
-                        .await;
+                    // Not a change people need to see: the version (and the message) stay as they are.
+                    self.store.mark_failure_told(&run.id).await?;
                 }
                 Ok(())
             }
@@ -836,6 +827,3 @@ impl RunService {
         }
     }
 }
-
-/// The step name that marks "the failure was told in the thread" (kept out of the message).
-pub const THREAD_MARK: &str = "(failure told in thread)";

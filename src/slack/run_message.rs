@@ -7,7 +7,7 @@ use slack_morphism::prelude::*;
 
 use super::mrkdwn::{escape, is_safe_url, link};
 use super::render::{Blocks, Reply, code};
-use crate::actions::{Run, RunStatus, service::THREAD_MARK};
+use crate::actions::{Run, RunStatus};
 
 /// `action_id` of the Cancel button; its `value` is the run id.
 pub const CANCEL_ACTION: &str = "run_cancel";
@@ -69,7 +69,6 @@ pub fn run_status(run: &Run) -> Reply {
     let steps: Vec<String> = run
         .steps
         .iter()
-        .filter(|s| s.name != THREAD_MARK)
         .map(|s| {
             let at = chrono::DateTime::from_timestamp_millis(s.at)
                 .map(|t| t.format("%H:%M:%S").to_string())

@@ -21,7 +21,7 @@ macro_rules! on_pool {
 const COLUMNS: &str = "id, kind, idempotency_key, template, target, subject, execution, inputs, controls, \
     requester, requested_by, channel_id, message_ts, status, attempts, next_attempt_at, external_id, \
     external_url, error, steps, last_sequence, dispatched_at, last_news_at, created_at, updated_at, \
-    finished_at, version, notified_version";
+    finished_at, version, notified_version, failure_told";
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
@@ -53,6 +53,7 @@ struct RunRow {
     finished_at: Option<i64>,
     version: i64,
     notified_version: i64,
+    failure_told: i64,
 }
 
 fn corrupt(id: &str, what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -105,6 +106,7 @@ impl TryFrom<RunRow> for Run {
             finished_at: r.finished_at,
             version: r.version,
             notified_version: r.notified_version,
+            failure_told: r.failure_told != 0,
             id,
         })
     }
@@ -123,7 +125,7 @@ impl Store {
     pub async fn insert_run(&self, run: &Run) -> Result<(Run, bool), StoreError> {
         let sql = format!(
             "INSERT INTO action_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
+             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) \
              ON CONFLICT (idempotency_key) DO NOTHING"
         );
         let inserted = on_pool!(self, |pool| sqlx::query(&sql)
@@ -155,6 +157,7 @@ impl Store {
             .bind(run.finished_at)
             .bind(run.version)
             .bind(run.notified_version)
+            .bind(i64::from(run.failure_told))
             .execute(pool)
             .await
             .map(|r| r.rows_affected() == 1))
@@ -203,8 +206,8 @@ impl Store {
         const SQL: &str = "UPDATE action_runs SET status = $1, attempts = $2, next_attempt_at = $3, \
              external_id = $4, external_url = $5, error = $6, steps = $7, last_sequence = $8, \
              dispatched_at = $9, last_news_at = $10, updated_at = $11, finished_at = $12, \
-             message_ts = $13, channel_id = $14, version = version + 1 \
-             WHERE id = $15 AND version = $16";
+             message_ts = $13, channel_id = $14, failure_told = $15, version = version + 1 \
+             WHERE id = $16 AND version = $17";
         on_pool!(self, |pool| sqlx::query(SQL)
             .bind(run.status.as_str())
             .bind(run.attempts)
@@ -220,6 +223,7 @@ impl Store {
             .bind(run.finished_at)
             .bind(&run.message_ts)
             .bind(&run.channel_id)
+            .bind(i64::from(run.failure_told))
             .bind(&run.id)
             .bind(run.version)
             .execute(pool)
@@ -320,6 +324,21 @@ impl Store {
             .await
             .map(|_| ()))
         .map_err(q("recording a status message"))
+    }
+
+    /// Records that a run's failure was told in its thread, without counting it as a change of
+    /// the run (the status message needs no update for it).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn mark_failure_told(&self, id: &str) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE action_runs SET failure_told = 1 WHERE id = $1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(q("recording a failure told"))
     }
 
     /// How many runs are in each status (for `idp check` and tests).
