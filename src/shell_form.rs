@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, Lines};
 
-use crate::actions::{Run, RunNotifier, RunStatus};
+use crate::actions::{NotifyError, Run, RunNotifier, RunStatus};
 use crate::templates::{self, FieldKind, RawValue, Template};
 
 /// Prints a run's new steps to standard output.
@@ -22,9 +22,11 @@ pub struct ShellNotifier {
 
 #[async_trait]
 impl RunNotifier for ShellNotifier {
-    async fn show(&self, run: &Run) -> Result<Option<(String, String)>, String> {
+    async fn show(&self, run: &Run) -> Result<Option<(String, String)>, NotifyError> {
         let from = {
-            let mut shown = self.shown.lock().map_err(|_| "poisoned".to_owned())?;
+            let mut shown = self.shown.lock().map_err(|_| {
+                NotifyError::Refused("the shell's step list is unusable".to_owned())
+            })?;
             let seen = shown.entry(run.id.clone()).or_default();
             let from = *seen;
             *seen = run.steps.len();

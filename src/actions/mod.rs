@@ -9,4 +9,4 @@ pub mod scaffold;
 pub mod service;
 
 pub use run::{Requester, Run, RunControls, RunKind, RunStatus, RunStep};
-pub use service::{Delegate, RunNotifier, RunOptions, RunService, SubmitError};
+pub use service::{Delegate, NotifyError, RunNotifier, RunOptions, RunService, SubmitError};

@@ -48,6 +48,18 @@ pub trait Delegate: Send + Sync {
     }
 }
 
+/// Why a run could not be shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// The chat system refused for good (no such channel, no permission): this version of the
+    /// run is given up on, and the next change tries again.
+    #[error("{0}")]
+    Refused(String),
+    /// Worth trying again later (timeout, rate limit, unreachable).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// Shows runs to people: the status message (posted once, then updated in place) and thread
 /// replies. The Slack implementation lives in `slack/`; the shell prints.
 #[async_trait]
@@ -56,8 +68,8 @@ pub trait RunNotifier: Send + Sync {
     /// was posted or moved.
     ///
     /// # Errors
-    /// A message for the log.
-    async fn show(&self, run: &Run) -> Result<Option<(String, String)>, String>;
+    /// [`NotifyError`]; an unavailable chat system is retried after the run's lease runs out.
+    async fn show(&self, run: &Run) -> Result<Option<(String, String)>, NotifyError>;
 
     /// Adds a reply in the status message's thread (failures are told there too).
     ///
@@ -72,7 +84,7 @@ pub struct Silent;
 
 #[async_trait]
 impl RunNotifier for Silent {
-    async fn show(&self, _run: &Run) -> Result<Option<(String, String)>, String> {
+    async fn show(&self, _run: &Run) -> Result<Option<(String, String)>, NotifyError> {
         Ok(None)
     }
 
@@ -152,6 +164,8 @@ pub struct RunService {
     wake: Notify,
     worker_id: String,
     http: reqwest::Client,
+    /// When old modal sessions were last deleted (Unix ms).
+    last_cleanup: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for RunService {
@@ -263,6 +277,7 @@ impl RunService {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            last_cleanup: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -497,11 +512,18 @@ impl RunService {
         futures_util::stream::iter(runs)
             .for_each_concurrent(self.options.concurrency, |run| self.process(run))
             .await;
-        if n == 0 {
-            let _ = self
+        // Forms left open for a day are gone for good; tidy them up every ten minutes at most.
+        let last = self.last_cleanup.load(std::sync::atomic::Ordering::Relaxed);
+        if n == 0 && now - last > 10 * 60 * 1000 {
+            self.last_cleanup
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+            if let Err(e) = self
                 .store
                 .expire_modal_sessions(now - 24 * 3600 * 1000)
-                .await;
+                .await
+            {
+                tracing::warn!(error = %e, "old forms could not be deleted");
+            }
         }
         Ok(n)
     }
@@ -518,8 +540,13 @@ impl RunService {
         if let Err(e) = result {
             tracing::error!(run = %id, error = %e, "run could not be processed; it will be retried");
         }
-        if let Err(e) = self.notify(&id).await {
-            tracing::warn!(run = %id, error = %e, "status message not updated; will retry");
+        match self.notify(&id).await {
+            Ok(true) => {}
+            // Shown later: keep the lease until it runs out, so the retry waits that long.
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(run = %id, error = %e, "status message not updated; will retry")
+            }
         }
         if let Err(e) = self.store.release_run(&id, &self.worker_id).await {
             tracing::warn!(run = %id, error = %e, "lease not released; it expires by itself");
@@ -742,13 +769,14 @@ impl RunService {
         Ok(())
     }
 
-    /// Brings the status message up to the run's current version.
-    async fn notify(&self, id: &str) -> Result<(), SubmitError> {
+    /// Brings the status message up to the run's current version. Returns `false` when the chat
+    /// system was unavailable and the message should be tried again later.
+    async fn notify(&self, id: &str) -> Result<bool, SubmitError> {
         let Some(run) = self.store.run(id).await? else {
-            return Ok(());
+            return Ok(true);
         };
         if run.notified_version >= run.version {
-            return Ok(());
+            return Ok(true);
         }
         match self.notifier.show(&run).await {
             Ok(place) => {
@@ -775,11 +803,18 @@ impl RunService {
                     // Not a change people need to see: the version (and the message) stay as they are.
                     self.store.mark_failure_told(&run.id).await?;
                 }
-                Ok(())
+                Ok(true)
             }
-            Err(e) => {
-                tracing::warn!(run = %run.id, error = %e, "status message not shown");
-                Ok(())
+            Err(NotifyError::Refused(e)) => {
+                tracing::warn!(run = %run.id, error = %e, "the status message was refused; giving up on this update");
+                self.store
+                    .mark_run_notified(&run.id, run.version, None, None)
+                    .await?;
+                Ok(true)
+            }
+            Err(NotifyError::Unavailable(e)) => {
+                tracing::warn!(run = %run.id, error = %e, "status message not shown; will retry after the lease");
+                Ok(false)
             }
         }
     }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::client::{SlackApi, SlackApiError};
 use super::run_message::{failure_reply, run_status};
-use crate::actions::{Run, RunNotifier};
+use crate::actions::{NotifyError, Run, RunNotifier};
 
 /// Slack's errors that mean "post somewhere else".
 const CANNOT_POST_HERE: &[&str] = &[
@@ -29,13 +29,20 @@ impl SlackRunNotifier {
     }
 }
 
+fn classify(e: SlackApiError) -> NotifyError {
+    match e {
+        SlackApiError::Api { .. } => NotifyError::Refused(e.to_string()),
+        other => NotifyError::Unavailable(other.to_string()),
+    }
+}
+
 fn cannot_post_here(e: &SlackApiError) -> bool {
     matches!(e, SlackApiError::Api { code, .. } if CANNOT_POST_HERE.contains(&code.as_str()))
 }
 
 #[async_trait]
 impl RunNotifier for SlackRunNotifier {
-    async fn show(&self, run: &Run) -> Result<Option<(String, String)>, String> {
+    async fn show(&self, run: &Run) -> Result<Option<(String, String)>, NotifyError> {
         let reply = run_status(run);
         if let (Some(channel), Some(ts)) = (&run.channel_id, &run.message_ts) {
             return self
@@ -43,7 +50,7 @@ impl RunNotifier for SlackRunNotifier {
                 .chat_update(channel, ts, &reply)
                 .await
                 .map(|()| None)
-                .map_err(|e| e.to_string());
+                .map_err(classify);
         }
         let dm = run.requester.slack_user_id.as_deref();
         let first = run.channel_id.as_deref().or(dm);
@@ -59,9 +66,9 @@ impl RunNotifier for SlackRunNotifier {
                     .chat_post_message(dm, &reply, None)
                     .await
                     .map(Some)
-                    .map_err(|e| e.to_string())
+                    .map_err(classify)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(classify(e)),
         }
     }
 
