@@ -545,7 +545,7 @@ impl RunService {
             // Shown later: keep the lease until it runs out, so the retry waits that long.
             Ok(false) => return,
             Err(e) => {
-                tracing::warn!(run = %id, error = %e, "status message not updated; will retry")
+                tracing::warn!(run = %id, error = %e, "status message not updated; will retry");
             }
         }
         if let Err(e) = self.store.release_run(&id, &self.worker_id).await {
