@@ -40,6 +40,16 @@ pub struct Harness {
     server: tokio::task::JoinHandle<()>,
 }
 
+/// The repo's `idp.toml` compliance rules (pii → four controls and a label; a pinned cost center).
+pub fn repo_template_defaults() -> idp::templates::TemplateDefaults {
+    let file: idp::config::FileConfig =
+        toml::from_str(include_str!("../../idp.toml")).expect("the repo's idp.toml reads");
+    idp::templates::TemplateDefaults {
+        execution: None,
+        compliance: file.compliance,
+    }
+}
+
 /// Fast settings for tests: short polls and backoffs.
 pub fn test_options(base: &str) -> RunOptions {
     RunOptions {
@@ -125,7 +135,8 @@ impl Harness {
             .with_identity(Arc::new(identity))
             .with_audit(audit)
             .with_slack(api)
-            .with_runs(runs.clone()),
+            .with_runs(runs.clone())
+            .with_templates(repo_template_defaults()),
         );
         let router = idp::app(state.clone()).merge(idp::hooks::router(idp::hooks::HooksState {
             runs: runs.clone(),
@@ -274,9 +285,23 @@ async fn the_same_submission_twice_records_one_run_and_dispatches_once() {
         assert_eq!(deliveries[0].body["run_id"], json!(first.id));
         assert_eq!(
             deliveries[0].body["controls"],
-            json!([]),
-            "{}: no compliance rules configured in this harness",
+            json!([
+                "access_logging",
+                "encrypt_at_rest",
+                "private_network_only",
+                "secrets_manager"
+            ]),
+            "{}: pii requires four controls",
             backend.name
+        );
+        assert_eq!(
+            deliveries[0].body["labels"],
+            json!({"data-classification": "pii"})
+        );
+        assert_eq!(
+            deliveries[0].body["inputs"]["costCenter"],
+            json!("cc-1234"),
+            "pinned by [compliance] fixed"
         );
         h.stop().await;
     }
@@ -332,6 +357,17 @@ async fn a_webhook_run_ends_in_created_and_the_new_service_answers_owner() {
         assert!(
             text.contains("Payments Platform"),
             "{}: {text}",
+            backend.name
+        );
+        // The controls and labels the run required are on the new entity.
+        let snapshot = h.state.catalog.snapshot();
+        let created = snapshot
+            .get(&EntityRef::new("component", "default", "inventory-api"))
+            .expect("catalogued");
+        assert_eq!(
+            snapshot.node(created).entity.annotation("idp.dev/controls"),
+            Some("access_logging,encrypt_at_rest,private_network_only,secrets_manager"),
+            "{}",
             backend.name
         );
         h.stop().await;
