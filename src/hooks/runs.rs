@@ -1,4 +1,4 @@
-//! Inbound hooks from the systems idp delegates to. Every hook is authenticated before its body
+//! Run progress from the systems idp delegates to. Every hook is authenticated before its body
 //! is read as anything:
 //!
 //! - `POST /hooks/runs/{run_id}`: progress of a run from the webhook backend, signed with
