@@ -506,7 +506,7 @@ async fn shell_background(
                 }));
             }
             Err(e) => {
-                tracing::warn!(listen = %settings.listen, error = %e, "the shell cannot listen for run callbacks; an `idp serve` on the same database will receive them");
+                tracing::info!(listen = %settings.listen, error = %e, "the shell cannot listen for run callbacks on IDP_LISTEN; they reach whichever idp listens there");
             }
         }
     }

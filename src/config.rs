@@ -408,7 +408,17 @@ impl Settings {
         let pagerduty_token = non_empty("PAGERDUTY_TOKEN").map(SecretString::from);
         let exec = ExecSettings::load(&non_empty)?;
         let public_url = match non_empty("IDP_PUBLIC_URL") {
-            Some(url) => http_url("IDP_PUBLIC_URL", &url, "https://idp.example.com")?,
+            Some(url) => {
+                let url = http_url("IDP_PUBLIC_URL", &url, "https://idp.example.com")?;
+                if url.contains(['?', '#']) {
+                    return Err(ConfigError::Invalid {
+                        name: "IDP_PUBLIC_URL",
+                        reason: "a base URL such as https://idp.example.com, without a query or fragment"
+                            .to_owned(),
+                    });
+                }
+                url.trim_end_matches('/').to_owned()
+            }
             None => format!("http://{listen}"),
         };
         let runs = &file.runs;

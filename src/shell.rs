@@ -241,6 +241,11 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
                         return Ok(());
                     };
                     runs.wake();
+                    writeln!(
+                        std::io::stdout().lock(),
+                        "Waiting for {} to report back (Ctrl-C stops waiting; the run goes on).",
+                        crate::actions::run::execution_label(&run.execution)
+                    )?;
                     if let Some(done) = follow(runs, &run.id).await {
                         writeln!(std::io::stdout().lock(), "{}", summary(&done))?;
                     }

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::run::Run;
-use crate::catalog::CatalogService;
 use crate::catalog::ingest::{SourceRead, read_descriptor_text};
+use crate::catalog::{CatalogService, EntityRef};
 
 /// Largest descriptor fetched from a location, in bytes.
 pub const MAX_DESCRIPTOR_BYTES: usize = 256 * 1024;
@@ -132,54 +132,132 @@ async fn fetch(http: &reqwest::Client, location: &str) -> Result<String, Created
     String::from_utf8(bytes.to_vec()).map_err(|_| err("not UTF-8 text".to_owned()))
 }
 
-/// Stores the new entity (or entities) of a finished run and refreshes the snapshot. Returns the
-/// new Component's ref key.
+/// What [`register`] stored, and what it left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The new Component's ref key.
+    pub entity: String,
+    /// Why the backend's descriptor was not used as sent (each a sentence for the run's steps).
+    pub notes: Vec<String>,
+}
+
+/// Whether a read entity is the run's new Component, owned by the team the run was authorized
+/// for; otherwise why not.
+fn accept(entity: &crate::catalog::ReadEntity, run: &Run) -> Result<(), String> {
+    let r = &entity.entity_ref;
+    let key = r.key();
+    if !r.kind.eq_ignore_ascii_case("component") {
+        return Err(format!("{key} is not a Component"));
+    }
+    if run
+        .subject
+        .as_deref()
+        .is_some_and(|s| !s.eq_ignore_ascii_case(&r.name))
+    {
+        return Err(format!(
+            "{key} is not the component this run creates ({})",
+            run.subject.as_deref().unwrap_or_default()
+        ));
+    }
+    let doc: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+    let owner = doc
+        .pointer("/spec/owner")
+        .and_then(Value::as_str)
+        .and_then(|o| EntityRef::parse(o, Some("group"), &r.namespace).ok());
+    let target = run
+        .target
+        .as_deref()
+        .and_then(|t| EntityRef::parse(t, Some("group"), "default").ok());
+    match (owner, target) {
+        (Some(o), Some(t)) if o.same_as(&t) => Ok(()),
+        (o, t) => Err(format!(
+            "{key} names owner {} but the run was allowed for {}",
+            o.map_or_else(|| "nobody".to_owned(), |o| o.key()),
+            t.map_or_else(|| "nobody".to_owned(), |t| t.key())
+        )),
+    }
+}
+
+/// Stores the new Component of a finished run and refreshes the snapshot. Only the Component the
+/// run was authorized to create is taken from a backend's descriptor or location (a backend can
+/// never add groups, users or other entities this way); when the backend sent nothing usable,
+/// idp writes the descriptor from the run's inputs, and says why in [`Registered::notes`].
 ///
 /// # Errors
-/// [`CreatedError`]; the run's success stands either way.
+/// [`CreatedError::Store`] when the catalog cannot store it; the run's success stands either way.
 pub async fn register(
     catalog: &CatalogService,
     http: &reqwest::Client,
     run: &Run,
     descriptor: Option<&str>,
     location: Option<&str>,
-) -> Result<String, CreatedError> {
+) -> Result<Registered, CreatedError> {
     let source = source_of(run);
-    let text = match (descriptor, location) {
-        (Some(d), _) if !d.trim().is_empty() => d.to_owned(),
-        (_, Some(l)) if !l.trim().is_empty() => fetch(http, l).await?,
-        _ => descriptor_from_inputs(run).to_string(),
+    let mut notes = Vec::new();
+    let sent = match (descriptor, location) {
+        (Some(d), _) if !d.trim().is_empty() => Some(d.to_owned()),
+        (_, Some(l)) if !l.trim().is_empty() => match fetch(http, l).await {
+            Ok(text) => Some(text),
+            Err(e) => {
+                notes.push(format!("The backend's location was not used: {e}"));
+                None
+            }
+        },
+        _ => None,
     };
-    let mut read: SourceRead = read_descriptor_text(&source, &text);
-    if read.entities.is_empty() {
+    let mut read: Option<SourceRead> = None;
+    if let Some(text) = sent {
+        let mut candidate = read_descriptor_text(&source, &text);
+        for problem in &candidate.problems {
+            notes.push(format!(
+                "Part of the backend's descriptor was skipped: {problem}"
+            ));
+        }
+        let mut kept = Vec::new();
+        for entity in std::mem::take(&mut candidate.entities) {
+            match accept(&entity, run) {
+                Ok(()) if kept.is_empty() => kept.push(entity),
+                Ok(()) => {}
+                Err(why) => notes.push(format!("Left out of the catalog: {why}")),
+            }
+        }
+        if kept.is_empty() {
+            notes.push(
+                "The backend's descriptor held no usable component; idp wrote one from the inputs"
+                    .to_owned(),
+            );
+        } else {
+            candidate.entities = kept;
+            candidate.problems.clear();
+            read = Some(candidate);
+        }
+    }
+    let mut read = match read {
+        Some(r) => r,
+        None => read_descriptor_text(&source, &descriptor_from_inputs(run).to_string()),
+    };
+    let Some(entity) = read.entities.first_mut() else {
         let why = read
             .problems
             .first()
             .map_or_else(|| "it is empty".to_owned(), ToString::to_string);
         return Err(CreatedError::Invalid(why));
-    }
-    for problem in &read.problems {
-        tracing::warn!(run = %run.id, %problem, "part of a run's descriptor was skipped");
-    }
-    let mut created = None;
-    for entity in &mut read.entities {
-        if !entity.entity_ref.kind.eq_ignore_ascii_case("component") {
-            continue;
-        }
-        let Ok(mut doc) = serde_json::from_str::<Value>(&entity.body) else {
-            continue;
-        };
+    };
+    if let Ok(mut doc) = serde_json::from_str::<Value>(&entity.body) {
         stamp(&mut doc, run);
         entity.body = doc.to_string();
         entity.hash = hex::encode(Sha256::digest(entity.body.as_bytes()));
-        if created.is_none() || run.subject.as_deref() == Some(entity.entity_ref.name.as_str()) {
-            created = Some(entity.entity_ref.key());
-        }
     }
-    let created = created.unwrap_or_else(|| read.entities[0].entity_ref.key());
+    let created = entity.entity_ref.key();
+    for note in &notes {
+        tracing::warn!(run = %run.id, note = %note, "a finished run's descriptor was not used as sent");
+    }
     catalog
         .apply_read(&read)
         .await
         .map_err(|e| CreatedError::Store(e.to_string()))?;
-    Ok(created)
+    Ok(Registered {
+        entity: created,
+        notes,
+    })
 }

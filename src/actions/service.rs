@@ -431,22 +431,31 @@ impl RunService {
                     location.as_deref(),
                 )
                 .await;
-                let note = match &outcome {
-                    Ok(entity) => format!("{entity} is in the catalog"),
-                    Err(e) => format!("The new component could not be added to the catalog: {e}"),
+                let mut notes = match &outcome {
+                    Ok(done) => {
+                        let mut n = done.notes.clone();
+                        n.push(format!("{} is in the catalog", done.entity));
+                        n
+                    }
+                    Err(e) => vec![format!(
+                        "The new component could not be added to the catalog: {e}"
+                    )],
                 };
                 if let Err(e) = &outcome {
                     tracing::warn!(run = %run.id, error = %e, "a finished run's component was not catalogued");
                 }
+                notes.dedup();
                 let now = now_ms();
                 let _ = self
                     .mutate(&run.id, |r| {
-                        if !r.steps.iter().any(|s| s.name == note) {
-                            r.steps.push(super::run::RunStep {
-                                name: note.clone(),
-                                url: None,
-                                at: now,
-                            });
+                        for note in &notes {
+                            if !r.steps.iter().any(|s| &s.name == note) {
+                                r.steps.push(super::run::RunStep {
+                                    name: note.clone(),
+                                    url: None,
+                                    at: now,
+                                });
+                            }
                         }
                     })
                     .await;
@@ -781,13 +790,10 @@ impl RunService {
         match self.notifier.show(&run).await {
             Ok(place) => {
                 let (channel, ts) = place.unzip();
-                self.store
-                    .mark_run_notified(&run.id, run.version, channel.as_deref(), ts.as_deref())
-                    .await?;
                 let mut run = run;
                 if ts.is_some() {
-                    run.message_ts = ts;
-                    run.channel_id = channel.or(run.channel_id);
+                    run.message_ts.clone_from(&ts);
+                    run.channel_id = channel.clone().or(run.channel_id);
                 }
                 let tell = run.status == RunStatus::Failed
                     && run.message_ts.is_some()
@@ -803,6 +809,9 @@ impl RunService {
                     // Not a change people need to see: the version (and the message) stay as they are.
                     self.store.mark_failure_told(&run.id).await?;
                 }
+                self.store
+                    .mark_run_notified(&run.id, run.version, channel.as_deref(), ts.as_deref())
+                    .await?;
                 Ok(true)
             }
             Err(NotifyError::Refused(e)) => {

@@ -444,12 +444,12 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             },
         },
         // Every command with a target resolved it above.
-        (_, None) => Outcome::Help(None),
         (Command::Templates, _) => Outcome::Templates(crate::actions::scaffold::templates(
             ctx.snapshot,
             ctx.templates,
             ctx.runs,
         )),
+        (_, None) => Outcome::Help(None),
         (Command::NewService { .. }, _) => Outcome::Help(None),
     };
     Handled {

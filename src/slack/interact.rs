@@ -61,6 +61,21 @@ pub struct ModalSession {
     pub values: Values,
 }
 
+/// A view's `private_metadata`: the session id and the step the view shows, so a submission can
+/// be matched to the step the user saw (a repeated submission of an earlier step is not taken as
+/// the next one).
+fn metadata(session_id: &str, step: usize) -> String {
+    format!("{session_id}:{step}")
+}
+
+/// Reads [`metadata`]: the session id, and the step when present.
+fn parse_metadata(text: &str) -> (&str, Option<usize>) {
+    match text.rsplit_once(':') {
+        Some((id, step)) => (id, step.parse().ok()),
+        None => (text, None),
+    }
+}
+
 fn new_session_id() -> String {
     format!(
         "ms_{}",
@@ -180,20 +195,18 @@ pub async fn open_new_service(
         values,
     };
     let view = match template {
-        Some(t) => modal::step_view(t, 0, &session.values, &session_id),
+        Some(t) => modal::step_view(t, 0, &session.values, &metadata(&session_id, 0)),
         None => modal::picker_view(
             &crate::actions::scaffold::templates(
                 &state.catalog.snapshot(),
                 &state.templates,
                 state.runs.as_deref(),
             ),
-            &session_id,
+            &metadata(&session_id, 0),
         ),
     };
-    let (opened, saved) = tokio::join!(
-        api.views_open(trigger, view),
-        save_session(state, &session_id, &session)
-    );
+    // The session first: a quick user must not submit a form whose session is not there yet.
+    let saved = save_session(state, &session_id, &session).await;
     if !saved {
         tell(
             state,
@@ -203,7 +216,7 @@ pub async fn open_new_service(
         .await;
         return;
     }
-    match opened {
+    match api.views_open(trigger, view).await {
         Ok(_) => {}
         Err(SlackApiError::Api { code, .. }) if EXPIRED_TRIGGER.contains(&code.as_str()) => {
             tracing::warn!(code = %code, "views.open refused the trigger_id: it expired before the form could open");
@@ -244,7 +257,8 @@ async fn choose_template(
     let Some(chosen) = action.selected_option.as_ref().map(|o| o.value.clone()) else {
         return;
     };
-    let session_id = view.private_metadata.clone().unwrap_or_default();
+    let raw_metadata = view.private_metadata.clone().unwrap_or_default();
+    let session_id = parse_metadata(&raw_metadata).0.to_owned();
     let Some(mut session) = load_session(state, Some(&session_id)).await else {
         tracing::warn!("template chosen in a form whose session is gone");
         return;
@@ -262,7 +276,7 @@ async fn choose_template(
     if !save_session(state, &session_id, &session).await {
         return;
     }
-    let next = modal::step_view(&template, 0, &session.values, &session_id);
+    let next = modal::step_view(&template, 0, &session.values, &metadata(&session_id, 0));
     if let Err(e) = api.views_update(&view.id, view.hash.as_deref(), next).await {
         tracing::warn!(error = %e, "views.update failed after a template was chosen");
     }
@@ -400,7 +414,9 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
         tracing::debug!(callback_id = ?view.callback_id, "submission of a view idp did not open");
         return json!({});
     }
-    let session_id = view.private_metadata.clone().unwrap_or_default();
+    let raw_metadata = view.private_metadata.clone().unwrap_or_default();
+    let (session_id, shown_step) = parse_metadata(&raw_metadata);
+    let session_id = session_id.to_owned();
     let Some(mut session) = load_session(state, Some(&session_id)).await else {
         return json!({
             "response_action": "update",
@@ -439,11 +455,23 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
             }
             return json!({
                 "response_action": "update",
-                "view": modal::step_view(&template, 0, &session.values, &session_id),
+                "view": modal::step_view(&template, 0, &session.values, &metadata(&session_id, 0)),
             });
         }
     };
     let step = session.step.min(template.steps.len().saturating_sub(1));
+    if session.user_id != interaction.user_id() {
+        tracing::warn!("a form was submitted by someone other than the person who opened it");
+        return json!({"response_action": "update", "view": modal::notice_view("This form belongs to someone else.")});
+    }
+    // A second submission of a step already done (a double click, a retry): show the step the
+    // form is at, instead of reading the old values as this step's.
+    if shown_step.is_some_and(|s| s < step) {
+        return json!({
+            "response_action": "update",
+            "view": modal::step_view(&template, step, &session.values, &metadata(&session_id, step)),
+        });
+    }
     let state_values = view.state.clone().unwrap_or(Value::Null);
     let raw = modal::read_state(&state_values, &template, step);
     let checked = match templates::validate_step(&template, step, &raw, &snapshot) {
@@ -518,7 +546,7 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
         }
         return json!({
             "response_action": "update",
-            "view": modal::step_view(&template, step + 1, &session.values, &session_id),
+            "view": modal::step_view(&template, step + 1, &session.values, &metadata(&session_id, step + 1)),
         });
     }
     let values: Vec<(String, String)> = session
@@ -606,7 +634,8 @@ pub async fn block_suggestion(state: &AppState, interaction: Interaction) -> Val
     let Some(view) = &interaction.view else {
         return empty;
     };
-    let Some(session) = load_session(state, view.private_metadata.as_deref()).await else {
+    let raw_metadata = view.private_metadata.clone().unwrap_or_default();
+    let Some(session) = load_session(state, Some(parse_metadata(&raw_metadata).0)).await else {
         return empty;
     };
     let snapshot = state.catalog.snapshot();

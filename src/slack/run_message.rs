@@ -80,6 +80,18 @@ pub fn run_status(run: &Run) -> Reply {
         let skip = steps.len().saturating_sub(SHOWN_STEPS);
         b.section(steps[skip..].join("\n"));
     }
+    if run.status == RunStatus::Queued
+        && let Some(e) = &run.error
+    {
+        let when = chrono::DateTime::from_timestamp_millis(run.next_attempt_at)
+            .map(|t| t.format("%H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        b.section(format!(
+            ":repeat: Attempt {} did not get through: {}. Next try at {when}.",
+            run.attempts,
+            escape(e)
+        ));
+    }
     if run.status == RunStatus::Failed
         && let Some(e) = &run.error
     {

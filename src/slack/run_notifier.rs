@@ -31,7 +31,11 @@ impl SlackRunNotifier {
 
 fn classify(e: SlackApiError) -> NotifyError {
     match e {
-        SlackApiError::Api { .. } => NotifyError::Refused(e.to_string()),
+        SlackApiError::Api { ref code, .. }
+            if code != "ratelimited" && code != "internal_error" =>
+        {
+            NotifyError::Refused(e.to_string())
+        }
         other => NotifyError::Unavailable(other.to_string()),
     }
 }

@@ -198,7 +198,10 @@ impl Store {
     }
 
     /// Writes a changed run if nobody changed it since it was read (its `version` is still
-    /// `run.version`); bumps the version. Returns whether it was written.
+    /// `run.version`); bumps the version. Returns whether it was written. Where the status
+    /// message is (`channel_id`, `message_ts`) and `failure_told` are not written here: only
+    /// [`Store::mark_run_notified`] and [`Store::mark_failure_told`] set them, so a change made
+    /// while a message is being posted never erases them.
     ///
     /// # Errors
     /// [`StoreError::Query`].
@@ -206,8 +209,8 @@ impl Store {
         const SQL: &str = "UPDATE action_runs SET status = $1, attempts = $2, next_attempt_at = $3, \
              external_id = $4, external_url = $5, error = $6, steps = $7, last_sequence = $8, \
              dispatched_at = $9, last_news_at = $10, updated_at = $11, finished_at = $12, \
-             message_ts = $13, channel_id = $14, failure_told = $15, version = version + 1 \
-             WHERE id = $16 AND version = $17";
+             version = version + 1 \
+             WHERE id = $13 AND version = $14";
         on_pool!(self, |pool| sqlx::query(SQL)
             .bind(run.status.as_str())
             .bind(run.attempts)
@@ -221,9 +224,6 @@ impl Store {
             .bind(run.last_news_at)
             .bind(now_ms)
             .bind(run.finished_at)
-            .bind(&run.message_ts)
-            .bind(&run.channel_id)
-            .bind(i64::from(run.failure_told))
             .bind(&run.id)
             .bind(run.version)
             .execute(pool)

@@ -179,6 +179,22 @@ async fn new_service_from_slash_command_to_created_over_signed_http() {
         .await;
         assert_eq!(answer["response_action"], json!("update"), "{answer}");
         let second = answer["view"].clone();
+        // The same step submitted again (a double click): the form stays on step two.
+        let (_, again) = interact(
+            &h,
+            &submission(
+                "U1MEI",
+                &view,
+                "V1",
+                step_one("inventory-api", "group:default/payments-platform"),
+            ),
+        )
+        .await;
+        assert_eq!(again["response_action"], json!("update"), "{again}");
+        assert_eq!(
+            again["view"]["private_metadata"],
+            second["private_metadata"]
+        );
         assert!(second["blocks"].as_array().is_some_and(|b| b.len() <= 100));
         // Step two passes: the modal closes; a Slack retry of the same submission changes nothing.
         let last = submission("U1MEI", &second, "V1", step_two());

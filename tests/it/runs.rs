@@ -672,3 +672,85 @@ async fn a_crash_between_a_github_dispatch_and_its_record_does_not_dispatch_twic
         h.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backends_descriptor_can_add_only_the_runs_own_component() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, true).await;
+    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k14").await);
+    h.until(&run.id, |r| r.status == RunStatus::Dispatched)
+        .await;
+    let descriptor = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: inventory-api}\nspec: {type: service, lifecycle: production, owner: payments-platform}\n---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: sneaky}\nspec: {type: team, parent: platform-sre, children: [], members: [mei.tanaka]}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: checkout-api}\nspec: {type: service, lifecycle: production, owner: payments-platform}\n";
+    let done = json!({"status": "succeeded", "descriptor": descriptor});
+    let (code, _) =
+        webhook::send_callback(&h.base, &run.id, &done, webhook::SECRET, support::now()).await;
+    assert_eq!(code, 200);
+    let run = h.finished(&run.id).await;
+    let snapshot = h.state.catalog.snapshot();
+    assert!(
+        snapshot
+            .get(&EntityRef::new("group", "default", "sneaky"))
+            .is_none()
+    );
+    let created = snapshot
+        .get(&EntityRef::new("component", "default", "inventory-api"))
+        .expect("the run's component");
+    assert_eq!(
+        snapshot.node(created).entity.lifecycle(),
+        Some("production")
+    );
+    let steps: Vec<&str> = run.steps.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("group:default/sneaky is not a Component")),
+        "{steps:?}"
+    );
+    let whoami = h
+        .state
+        .dispatch(&h.mei(), "whoami", idp::command::Dialect::Plain)
+        .await;
+    assert!(!whoami.text.contains("platform-admin"), "{}", whoami.text);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_location_that_cannot_be_read_falls_back_to_a_descriptor_from_the_inputs() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, true).await;
+    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k15").await);
+    h.until(&run.id, |r| r.status == RunStatus::Dispatched)
+        .await;
+    let done = json!({"status": "succeeded", "location": format!("{}/nothing-here/catalog-info.yaml", h.base)});
+    let (code, _) =
+        webhook::send_callback(&h.base, &run.id, &done, webhook::SECRET, support::now()).await;
+    assert_eq!(code, 200);
+    let run = h.finished(&run.id).await;
+    assert!(
+        run.steps
+            .iter()
+            .any(|s| s.name.starts_with("The backend's location was not used")),
+        "{:?}",
+        run.steps
+    );
+    let reply = h
+        .state
+        .dispatch(
+            &h.mei(),
+            "owner inventory-api",
+            idp::command::Dialect::Plain,
+        )
+        .await;
+    assert!(reply.text.contains("inventory-api"), "{}", reply.text);
+    let templates = h
+        .state
+        .dispatch(&h.mei(), "templates", idp::command::Dialect::Plain)
+        .await;
+    let listed = serde_json::to_string(&templates.blocks).expect("json");
+    assert!(listed.contains("Backend service on Kubernetes"), "{listed}");
+    assert!(
+        listed.contains("not runnable"),
+        "the Backstage one is not configured: {listed}"
+    );
+    h.stop().await;
+}
