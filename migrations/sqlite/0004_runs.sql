@@ -2,7 +2,11 @@
 -- A run is written here BEFORE anything is called, so it survives a restart; the worker claims due
 -- runs by taking a lease (lease_owner, lease_until), then dispatches, polls and finishes them.
 --
--- status:          queued → dispatched → running → succeeded | failed | cancelled
+-- status:          queued → dispatched → running → succeeded | failed | cancelled; a run that
+--                  needs an approval first waits as awaiting_approval (approved → queued,
+--                  denied or expired → cancelled).
+-- lock_key:        what the run holds exclusively while unfinished (`rollback:<service>:<env>`):
+--                  a partial unique index makes a second one fail to insert.
 -- idempotency_key: taken from the Slack request (view id) or the shell; a second submission with
 --                  the same key finds the first run instead of making another.
 -- execution:       JSON of the backend and where (exec::Execution).
@@ -47,12 +51,15 @@ CREATE TABLE action_runs (
     finished_at      INTEGER,
     version          INTEGER NOT NULL DEFAULT 1,
     notified_version INTEGER NOT NULL DEFAULT 0,
+    lock_key         TEXT,
     failure_told     INTEGER NOT NULL DEFAULT 0
 );
 
 -- The worker's two questions: which runs are due (by status and time), which messages are stale.
 CREATE INDEX action_runs_due ON action_runs (status, next_attempt_at);
 CREATE INDEX action_runs_unnotified ON action_runs (notified_version, version);
+CREATE UNIQUE INDEX action_runs_lock ON action_runs (lock_key)
+    WHERE lock_key IS NOT NULL AND status IN ('awaiting_approval', 'queued', 'dispatched', 'running');
 
 -- Modal sessions: what a multi-step new-service modal has collected so far, keyed by a session id
 -- carried in the view's private_metadata (which Slack caps at 3,000 characters). Rows older than

@@ -43,6 +43,8 @@ impl RunKind {
 /// Where a run stands: `queued → dispatched → running → succeeded | failed | cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunStatus {
+    /// Recorded, waiting for someone to approve it; nothing is handed over before.
+    AwaitingApproval,
     /// Recorded; not handed over yet (or waiting to retry).
     Queued,
     /// Handed over; the backend has not reported it running yet.
@@ -61,6 +63,7 @@ impl RunStatus {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AwaitingApproval => "awaiting_approval",
             Self::Queued => "queued",
             Self::Dispatched => "dispatched",
             Self::Running => "running",
@@ -76,6 +79,7 @@ impl RunStatus {
     /// The unknown name.
     pub fn parse(s: &str) -> Result<Self, String> {
         Ok(match s {
+            "awaiting_approval" => Self::AwaitingApproval,
             "queued" => Self::Queued,
             "dispatched" => Self::Dispatched,
             "running" => Self::Running,
@@ -197,6 +201,8 @@ pub struct Run {
     pub notified_version: i64,
     /// Whether a failure has been told in the status message's thread.
     pub failure_told: bool,
+    /// What the run holds exclusively while unfinished (`rollback:<service>:<env>`), if anything.
+    pub lock_key: Option<String>,
 }
 
 /// Current time in Unix milliseconds.
@@ -281,9 +287,21 @@ impl Run {
         self.finish(RunStatus::Failed, at);
     }
 
-    /// Cancelled by someone before it was handed over. Returns whether it was cancelled.
+    /// Approved by `by`: queued for the worker. Returns whether it was waiting for that.
+    pub fn approve(&mut self, by: &str, at: i64) -> bool {
+        if self.status != RunStatus::AwaitingApproval {
+            return false;
+        }
+        self.step(format!("Approved by {by}"), None, at);
+        self.status = RunStatus::Queued;
+        self.next_attempt_at = at;
+        true
+    }
+
+    /// Cancelled by someone before it was handed over (a queued run, or one waiting for an
+    /// approval: denied or expired). Returns whether it was cancelled.
     pub fn cancel(&mut self, by: &str, at: i64) -> bool {
-        if self.status != RunStatus::Queued {
+        if !matches!(self.status, RunStatus::Queued | RunStatus::AwaitingApproval) {
             return false;
         }
         self.step(format!("Cancelled by {by}"), None, at);

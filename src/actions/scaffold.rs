@@ -271,6 +271,7 @@ pub async fn new_service(
         version: 1,
         notified_version: 0,
         failure_told: false,
+        lock_key: None,
     };
     let (run, created) = runs.submit(run).await?;
     Ok(NewService::Started {

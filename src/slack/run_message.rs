@@ -7,23 +7,50 @@ use slack_morphism::prelude::*;
 
 use super::mrkdwn::{escape, is_safe_url, link};
 use super::render::{Blocks, Reply, code};
-use crate::actions::{Run, RunStatus};
+use crate::actions::{Run, RunKind, RunStatus};
 
 /// `action_id` of the Cancel button; its `value` is the run id.
 pub const CANCEL_ACTION: &str = "run_cancel";
+/// `action_id` of the Approve button of a run waiting for approval; its `value` is the run id.
+pub const APPROVE_ACTION: &str = "run_approve";
+/// `action_id` of the Deny button of a run waiting for approval; its `value` is the run id.
+pub const DENY_ACTION: &str = "run_deny";
 
 /// Steps shown (the latest ones).
 const SHOWN_STEPS: usize = 12;
 
-fn status_line(status: RunStatus) -> &'static str {
-    match status {
+fn status_line(run: &Run) -> &'static str {
+    let rollback = run.kind == RunKind::Rollback;
+    match run.status {
+        RunStatus::AwaitingApproval => ":raised_hand: Waiting for approval",
         RunStatus::Queued => ":hourglass_flowing_sand: Queued",
         RunStatus::Dispatched => ":outbox_tray: Handed over, waiting for CI to start",
         RunStatus::Running => ":gear: Running",
+        RunStatus::Succeeded if rollback => ":white_check_mark: Rolled back",
         RunStatus::Succeeded => ":white_check_mark: Created",
         RunStatus::Failed => ":x: Failed",
         RunStatus::Cancelled => ":no_entry_sign: Cancelled",
     }
+}
+
+fn input<'r>(run: &'r Run, key: &str) -> &'r str {
+    run.inputs
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("?")
+}
+
+fn button(
+    label: &str,
+    action: &str,
+    value: &str,
+    style: SlackBlockButtonStyle,
+) -> SlackActionBlockElement {
+    SlackBlockButtonElement::new(SlackBlockPlainTextOnly::from(label))
+        .with_action_id(action.into())
+        .with_value(value.to_owned())
+        .with_style(style)
+        .into()
 }
 
 fn maybe_link(url: Option<&str>, label: &str) -> String {
@@ -44,28 +71,49 @@ fn requester(run: &Run) -> String {
     }
 }
 
-/// The status message for a run.
+/// The status message for a run: a template run's ("New service: …") or a rollback's ("<who> is
+/// rolling back … from … to …", with Approve and Deny while it waits for an approval).
 pub fn run_status(run: &Run) -> Reply {
     let mut b = Blocks::default();
     let subject = run.subject.as_deref().unwrap_or("a new service");
-    let template = run
-        .template
-        .as_deref()
-        .map(|t| t.rsplit('/').next().unwrap_or(t))
-        .unwrap_or("a template");
-    b.header(&format!("New service: {subject}"));
-    b.fields(vec![
-        format!("*Status*\n{}", status_line(run.status)),
-        format!("*Requested by*\n{}", requester(run)),
-        format!("*Template*\n{}", code(template)),
-        format!(
-            "*Runs on*\n{}",
-            maybe_link(
-                run.external_url.as_deref(),
-                &crate::actions::run::execution_label(&run.execution)
-            )
-        ),
-    ]);
+    let backend = maybe_link(
+        run.external_url.as_deref(),
+        &crate::actions::run::execution_label(&run.execution),
+    );
+    let text = match run.kind {
+        RunKind::Template => {
+            let template = run
+                .template
+                .as_deref()
+                .map(|t| t.rsplit('/').next().unwrap_or(t))
+                .unwrap_or("a template");
+            b.header(&format!("New service: {subject}"));
+            b.fields(vec![
+                format!("*Status*\n{}", status_line(run)),
+                format!("*Requested by*\n{}", requester(run)),
+                format!("*Template*\n{}", code(template)),
+                format!("*Runs on*\n{backend}"),
+            ]);
+            format!("New service {subject}")
+        }
+        RunKind::Rollback => {
+            let env = input(run, "environment");
+            b.header(&format!("Rollback of {subject} in {env}"));
+            b.section(format!(
+                "{} is rolling back {} in {} from {} to {}",
+                requester(run),
+                code(subject),
+                escape(env),
+                code(input(run, "from_version")),
+                code(input(run, "version"))
+            ));
+            b.fields(vec![
+                format!("*Status*\n{}", status_line(run)),
+                format!("*Done by*\n{backend}"),
+            ]);
+            format!("Rollback of {subject} in {env}")
+        }
+    };
     let steps: Vec<String> = run
         .steps
         .iter()
@@ -92,7 +140,7 @@ pub fn run_status(run: &Run) -> Reply {
             escape(e)
         ));
     }
-    if run.status == RunStatus::Failed
+    if matches!(run.status, RunStatus::Failed | RunStatus::Cancelled)
         && let Some(e) = &run.error
     {
         b.section(format!("*Why:* {}", escape(e)));
@@ -108,31 +156,60 @@ pub fn run_status(run: &Run) -> Reply {
                 .join(", ")
         )]);
     }
-    if run.status == RunStatus::Queued {
-        let confirm = SlackBlockConfirmItem::new(
-            pt!("Cancel this run?"),
-            md!(format!("{} will not be created.", code(subject))),
-            pt!("Cancel the run"),
-            pt!("Keep it"),
-        );
-        b.push(
-            SlackActionsBlock::new(vec![
-                SlackBlockButtonElement::new(SlackBlockPlainTextOnly::from("Cancel"))
-                    .with_action_id(CANCEL_ACTION.into())
-                    .with_value(run.id.clone())
-                    .with_style(SlackBlockButtonStyle::Danger)
-                    .with_confirm(confirm)
-                    .into(),
-            ])
-            .into(),
-        );
+    match run.status {
+        RunStatus::AwaitingApproval => {
+            let who = run
+                .inputs
+                .get("approvers")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("an approver");
+            let until = run
+                .inputs
+                .get("approval_expires_at")
+                .and_then(serde_json::Value::as_i64)
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.format("%H:%M UTC").to_string())
+                .unwrap_or_default();
+            b.section(format!(
+                "Needs approval from {} (not the requester), until {until}.",
+                escape(who)
+            ));
+            b.push(
+                SlackActionsBlock::new(vec![
+                    button(
+                        "Approve",
+                        APPROVE_ACTION,
+                        &run.id,
+                        SlackBlockButtonStyle::Primary,
+                    ),
+                    button("Deny", DENY_ACTION, &run.id, SlackBlockButtonStyle::Danger),
+                ])
+                .into(),
+            );
+        }
+        RunStatus::Queued => {
+            let confirm = SlackBlockConfirmItem::new(
+                pt!("Cancel this run?"),
+                md!(format!(
+                    "Nothing will be handed over for {}.",
+                    code(subject)
+                )),
+                pt!("Cancel the run"),
+                pt!("Keep it"),
+            );
+            let cancel = SlackBlockButtonElement::new(SlackBlockPlainTextOnly::from("Cancel"))
+                .with_action_id(CANCEL_ACTION.into())
+                .with_value(run.id.clone())
+                .with_style(SlackBlockButtonStyle::Danger)
+                .with_confirm(confirm);
+            b.push(SlackActionsBlock::new(vec![cancel.into()]).into());
+        }
+        _ => {}
     }
     b.context(vec![format!("Run {}", code(&run.id))]);
     let text = format!(
-        "New service {subject}: {}",
-        status_line(run.status)
-            .split_once(' ')
-            .map_or("", |(_, s)| s)
+        "{text}: {}",
+        status_line(run).split_once(' ').map_or("", |(_, s)| s)
     );
     b.finish(&text)
 }

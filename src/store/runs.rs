@@ -21,7 +21,7 @@ macro_rules! on_pool {
 const COLUMNS: &str = "id, kind, idempotency_key, template, target, subject, execution, inputs, controls, \
     requester, requested_by, channel_id, message_ts, status, attempts, next_attempt_at, external_id, \
     external_url, error, steps, last_sequence, dispatched_at, last_news_at, created_at, updated_at, \
-    finished_at, version, notified_version, failure_told";
+    finished_at, version, notified_version, failure_told, lock_key";
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
@@ -54,6 +54,7 @@ struct RunRow {
     version: i64,
     notified_version: i64,
     failure_told: i64,
+    lock_key: Option<String>,
 }
 
 fn corrupt(id: &str, what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -107,6 +108,7 @@ impl TryFrom<RunRow> for Run {
             version: r.version,
             notified_version: r.notified_version,
             failure_told: r.failure_told != 0,
+            lock_key: r.lock_key,
             id,
         })
     }
@@ -125,7 +127,7 @@ impl Store {
     pub async fn insert_run(&self, run: &Run) -> Result<(Run, bool), StoreError> {
         let sql = format!(
             "INSERT INTO action_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) \
+             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) \
              ON CONFLICT (idempotency_key) DO NOTHING"
         );
         let inserted = on_pool!(self, |pool| sqlx::query(&sql)
@@ -158,10 +160,25 @@ impl Store {
             .bind(run.version)
             .bind(run.notified_version)
             .bind(i64::from(run.failure_told))
+            .bind(&run.lock_key)
             .execute(pool)
             .await
-            .map(|r| r.rows_affected() == 1))
-        .map_err(q("recording a run"))?;
+            .map(|r| r.rows_affected() == 1));
+        let inserted = match inserted {
+            Ok(inserted) => inserted,
+            // Another unfinished run holds the lock: that one is the answer.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && run.lock_key.is_some() => {
+                let key = run.lock_key.as_deref().unwrap_or_default();
+                if let Some(holder) = self.run_holding(key).await? {
+                    return Ok((holder, false));
+                }
+                return Err(StoreError::Query {
+                    doing: "recording a run",
+                    source: sqlx::Error::Database(e),
+                });
+            }
+            Err(e) => return Err(q("recording a run")(e)),
+        };
         let stored = self
             .run_by_key(&run.idempotency_key)
             .await?
@@ -177,6 +194,23 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM action_runs WHERE id = $1");
         let row: Option<RunRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(id)
+            .fetch_optional(pool)
+            .await)
+        .map_err(q("reading a run"))?;
+        row.map(Run::try_from).transpose()
+    }
+
+    /// The unfinished run holding `lock_key`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn run_holding(&self, lock_key: &str) -> Result<Option<Run>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM action_runs WHERE lock_key = $1 AND status IN \
+             ('awaiting_approval', 'queued', 'dispatched', 'running')"
+        );
+        let row: Option<RunRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(lock_key)
             .fetch_optional(pool)
             .await)
         .map_err(q("reading a run"))?;
