@@ -380,6 +380,22 @@ impl RunService {
         Ok((run, changed))
     }
 
+    /// Approves a run waiting for an approval: it is queued for the worker. Returns the run and
+    /// whether it was approved now.
+    ///
+    /// # Errors
+    /// [`SubmitError`].
+    pub async fn approve(&self, id: &str, by: &str) -> Result<(Run, bool), SubmitError> {
+        let now = now_ms();
+        let (run, changed) = self.mutate(id, |r| _ = r.approve(by, now)).await?;
+        if changed {
+            self.audit_run(&run, "run.approved", AuditDecision::Allow, Some(by))
+                .await;
+            self.wake.notify_one();
+        }
+        Ok((run, changed))
+    }
+
     /// Applies a backend's report (a callback or a webhook). Returns the run and whether it
     /// changed (an old or repeated report changes nothing).
     ///

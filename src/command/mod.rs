@@ -49,6 +49,18 @@ pub enum Command {
         /// `field=value` pairs in the order given (values as typed, not yet validated).
         values: Vec<(String, String)>,
     },
+    /// `rollback [service] [environment] [to <version>]`. A confirmation button sends the same
+    /// command with the plan's hash.
+    Rollback {
+        /// The service, when named (else inferred from the incident channel).
+        service: Option<NameQuery>,
+        /// The environment, when named.
+        environment: Option<String>,
+        /// The version to go back to, when named.
+        to: Option<String>,
+        /// The hash of the plan being confirmed (only from the preview's button).
+        confirm: Option<String>,
+    },
     /// `help [command]`: the command list, or one command's usage.
     Help(Option<String>),
 }
@@ -67,6 +79,7 @@ impl Command {
             Self::Can { .. } => "can",
             Self::Templates => "templates",
             Self::NewService { .. } => "new-service",
+            Self::Rollback { .. } => "rollback",
             Self::Help(_) => "help",
         }
     }
@@ -259,6 +272,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
         }
         "can" => parse_can(spec, args),
         "new-service" => parse_new_service(spec, args),
+        "rollback" => parse_rollback(spec, args),
         "templates" => {
             if !args.is_empty() {
                 return Err(ParseError::UnexpectedArgument {
@@ -495,6 +509,60 @@ fn parse_new_service(spec: &'static CommandSpec, args: &[Token]) -> Result<Comma
         }
     }
     Ok(Command::NewService { template, values })
+}
+
+/// `rollback [service] [environment] [to <version>]`.
+fn parse_rollback(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
+    let usage = spec.usage.clone();
+    let mut words: Vec<String> = args.iter().map(token_text).collect();
+    let mut to = None;
+    if let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("to")) {
+        let Some(version) = words.get(i + 1).cloned() else {
+            return Err(ParseError::MissingArgument {
+                command: "rollback",
+                argument: "version after `to`".to_owned(),
+                usage,
+            });
+        };
+        if words.len() > i + 2 {
+            return Err(ParseError::UnexpectedArgument {
+                command: "rollback",
+                argument: "version".to_owned(),
+                extra: words[i + 2..].join(" "),
+                usage,
+            });
+        }
+        if version.chars().count() > 128 {
+            return Err(ParseError::InvalidArgument {
+                command: "rollback",
+                argument: "version".to_owned(),
+                given: version.chars().take(40).collect::<String>() + "…",
+                reason: "versions are at most 128 characters".to_owned(),
+                usage,
+            });
+        }
+        to = Some(version);
+        words.truncate(i);
+    }
+    if words.len() > 2 {
+        return Err(ParseError::UnexpectedArgument {
+            command: "rollback",
+            argument: "environment".to_owned(),
+            extra: words[2..].join(" "),
+            usage,
+        });
+    }
+    let service = match args.first() {
+        Some(_) if !words.is_empty() => Some(one_name(spec, "rollback", &args[..1])?),
+        _ => None,
+    };
+    let environment = words.get(1).map(|e| e.to_ascii_lowercase());
+    Ok(Command::Rollback {
+        service,
+        environment,
+        to,
+        confirm: None,
+    })
 }
 
 /// Up to 3 command names or aliases close to `word`.

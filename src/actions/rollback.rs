@@ -1,0 +1,510 @@
+//! `rollback`: from an incident channel to a bound plan, a decision, and a locked run. The plan
+//! (service, environment, from which deploy to which, the backend) has a hash; a confirmation or
+//! an approval binds to it, so nobody acts on a plan they did not see. One rollback per service
+//! and environment at a time: the run's `lock_key` makes a second one find the first.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::run::{Run, RunControls, RunKind, RunStatus, new_run_id, now_ms};
+use super::service::{RunService, SubmitError, requester_of};
+use crate::authz::{self, AccessRequest, Action, Caller, ChannelKind, Decision, OnCallStatus, Outcome};
+use crate::catalog::Snapshot;
+use crate::deploys::{Deployment, service_key};
+use crate::exec::Execution;
+use crate::store::{Store, StoreError};
+
+/// The annotation naming a service's Argo CD application (as Backstage's Argo CD plugin reads it).
+pub const ARGOCD_ANNOTATION: &str = "argocd/app-name";
+/// The annotation naming a service's rollback workflow: `<owner>/<repo>/<workflow>@<ref>`.
+pub const ROLLBACK_WORKFLOW_ANNOTATION: &str = "idp.dev/rollback-workflow";
+
+/// `[rollbacks]` settings, resolved.
+#[derive(Debug, Clone)]
+pub struct RollbackSettings {
+    /// Picks the service out of an incident channel's name: the `service` group, else group 1
+    /// (`^inc-\d+-(?P<service>.+)$` makes `inc-1234-checkout-api` → `checkout-api`).
+    pub service_from_channel: Option<regex::Regex>,
+    /// The environment when none is named.
+    pub default_environment: String,
+    /// How long an approval request stays open, in minutes.
+    pub approval_ttl_mins: i64,
+    /// The backend for services with neither an Argo CD application nor a rollback workflow.
+    pub default_execution: Option<Execution>,
+}
+
+impl Default for RollbackSettings {
+    fn default() -> Self {
+        Self {
+            service_from_channel: regex::Regex::new(r"^inc-\d+-(?P<service>[a-z0-9][a-z0-9._-]*)$")
+                .ok(),
+            default_environment: "production".to_owned(),
+            approval_ttl_mins: 30,
+            default_execution: Some(Execution::Webhook),
+        }
+    }
+}
+
+/// A rollback plan: what would change, and who acts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The service's snapshot index.
+    pub target: u32,
+    /// The service's ref key.
+    pub service: String,
+    /// Its name.
+    pub service_name: String,
+    /// The environment.
+    pub environment: String,
+    /// What runs now.
+    pub from: Deployment,
+    /// What it goes back to.
+    pub to: Deployment,
+    /// Who does the rollback.
+    pub execution: Execution,
+    /// `sha256(service, environment, from, to, backend)`, hex, first 16 digits.
+    pub hash: String,
+}
+
+/// What `rollback` comes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackOutcome {
+    /// Not in an incident channel.
+    NotHere(String),
+    /// Something is missing to make a plan (no service named or inferred, no history, an unknown
+    /// version, nothing older to go back to, no backend).
+    NoPlan(String),
+    /// The plan to confirm, with what the policy said.
+    Preview {
+        /// The plan.
+        plan: Box<Plan>,
+        /// Allow, or require approval.
+        decision: Decision,
+    },
+    /// The plan changed between the preview and the confirmation: the new one.
+    PlanChanged(Box<Plan>),
+    /// Refused by the policy.
+    Denied(Decision),
+    /// Another rollback of this service and environment is under way.
+    InProgress(Box<Run>),
+    /// Recorded: queued, or waiting for an approval.
+    Started {
+        /// The run.
+        run: Box<Run>,
+        /// Whether this request created it (false: the same confirmation came before).
+        created: bool,
+    },
+}
+
+/// The service a channel's name points at, if the settings' pattern finds one.
+pub fn service_from_channel(settings: &RollbackSettings, channel: &str) -> Option<String> {
+    let captures = settings.service_from_channel.as_ref()?.captures(channel)?;
+    captures
+        .name("service")
+        .or_else(|| captures.get(1))
+        .map(|m| m.as_str().to_owned())
+}
+
+fn plan_hash(service: &str, environment: &str, from: &Deployment, to: &Deployment, execution: &Execution) -> String {
+    let text = json!([service, environment, from.id, from.version, to.id, to.version, execution]).to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))[..16].to_owned()
+}
+
+/// The backend a service's rollback goes to: its Argo CD application, its rollback workflow, or
+/// the default.
+pub fn execution_for(snapshot: &Snapshot, target: u32, settings: &RollbackSettings) -> Result<Execution, String> {
+    let entity = &snapshot.node(target).entity;
+    if let Some(app) = entity.annotation(ARGOCD_ANNOTATION).map(str::trim).filter(|a| !a.is_empty()) {
+        return Ok(Execution::ArgoCd {
+            application: app.to_owned(),
+        });
+    }
+    if let Some(workflow) = entity.annotation(ROLLBACK_WORKFLOW_ANNOTATION) {
+        return crate::templates::parse_github_workflow(workflow);
+    }
+    settings.default_execution.clone().ok_or_else(|| {
+        format!(
+            "{} has no `{ARGOCD_ANNOTATION}` or `{ROLLBACK_WORKFLOW_ANNOTATION}` annotation and no default rollback backend is configured",
+            entity.entity_ref.name
+        )
+    })
+}
+
+/// Builds the plan for `target` in `environment`, back to `to` (a version) or to the last good
+/// deploy before the current one.
+///
+/// # Errors
+/// A sentence saying what is missing; [`StoreError`] wrapped as text.
+pub async fn make_plan(
+    store: &Store,
+    snapshot: &Snapshot,
+    settings: &RollbackSettings,
+    target: u32,
+    environment: &str,
+    to: Option<&str>,
+    not_after: Option<DateTime<Utc>>,
+) -> Result<Plan, String> {
+    let entity = &snapshot.node(target).entity;
+    let name = entity.entity_ref.name.clone();
+    let service = service_key(&entity.entity_ref.key());
+    let db = |e: StoreError| format!("the deploy history could not be read: {e}");
+    let Some(from) = store.current_deployment(&service, environment).await.map_err(db)? else {
+        return Err(format!(
+            "idp has no successful deploy of {name} in {environment} on record, so there is nothing to roll back"
+        ));
+    };
+    let to = match to {
+        Some(version) => match store
+            .succeeded_version(&service, environment, version)
+            .await
+            .map_err(db)?
+        {
+            Some(d) if d.version == from.version => {
+                return Err(format!("{name} already runs {version} in {environment}"));
+            }
+            Some(d) => d,
+            None => {
+                let known: Vec<String> = store
+                    .deployments(&service, Some(environment), 10)
+                    .await
+                    .map_err(db)?
+                    .into_iter()
+                    .filter(|d| d.status == crate::deploys::DeployStatus::Succeeded)
+                    .map(|d| d.version)
+                    .collect();
+                return Err(format!(
+                    "{version} was never deployed successfully to {name} in {environment} (recent: {})",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ));
+            }
+        },
+        None => store
+            .deployment_before(&service, environment, &from, not_after)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| {
+                format!(
+                    "{name} has no earlier successful deploy in {environment} than {} to go back to",
+                    from.version
+                )
+            })?,
+    };
+    let execution = execution_for(snapshot, target, settings)?;
+    let hash = plan_hash(&service, environment, &from, &to, &execution);
+    Ok(Plan {
+        target,
+        service,
+        service_name: name,
+        environment: environment.to_owned(),
+        from,
+        to,
+        execution,
+        hash,
+    })
+}
+
+/// What a rollback request needs besides the command.
+pub struct RollbackRequest<'a> {
+    /// The snapshot.
+    pub snapshot: &'a Snapshot,
+    /// The policy.
+    pub policy: &'a authz::Policy,
+    /// The store (deploy history).
+    pub store: &'a Store,
+    /// The run queue.
+    pub runs: Option<&'a RunService>,
+    /// `[rollbacks]`.
+    pub settings: &'a RollbackSettings,
+    /// The caller's on-call status for the service, already looked up.
+    pub on_call: OnCallStatus,
+    /// The request's idempotency key (the confirmation's interaction).
+    pub idempotency_key: Option<&'a str>,
+    /// The Slack channel.
+    pub channel_id: Option<&'a str>,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// The policy's answer for this caller and plan.
+pub fn decide(req: &RollbackRequest<'_>, caller: &Caller, plan: &Plan) -> Decision {
+    let groups = authz::groups_of(req.snapshot, caller.user.as_ref());
+    let facts = authz::TargetFacts::of(req.snapshot, plan.target);
+    authz::decide(
+        req.policy,
+        &AccessRequest {
+            action: Action::Rollback,
+            caller,
+            groups: &groups,
+            target: Some(&facts),
+            environment: Some(&plan.environment),
+            on_call: req.on_call.clone(),
+            requester: None,
+            now: req.now,
+        },
+    )
+}
+
+/// Whether the caller is in an incident channel; otherwise the refusal.
+pub fn check_channel(caller: &Caller) -> Result<&str, String> {
+    match &caller.channel {
+        ChannelKind::Incident(name) => Ok(name),
+        ChannelKind::DirectMessage => Err(
+            "rollbacks happen in the incident channel, where everyone working the incident sees them, not in a direct message".to_owned(),
+        ),
+        ChannelKind::Other(Some(name)) => Err(format!(
+            "#{name} is not an incident channel; run rollbacks in the incident's channel (named like inc-42-checkout-api)"
+        )),
+        ChannelKind::Other(None) => Err(
+            "this channel is not an incident channel (private channels and unknown ones are not); run rollbacks in the incident's channel".to_owned(),
+        ),
+    }
+}
+
+/// Records the confirmed plan as a run: queued when allowed, waiting for an approval when the
+/// policy requires one. A run already holding the service and environment is returned instead.
+///
+/// # Errors
+/// [`SubmitError`].
+pub async fn start(
+    req: &RollbackRequest<'_>,
+    caller: &Caller,
+    plan: &Plan,
+    decision: &Decision,
+) -> Result<RollbackOutcome, SubmitError> {
+    let Some(runs) = req.runs else {
+        return Err(SubmitError::NotConfigured("runs are not set up in this process".to_owned()));
+    };
+    if let Err(why) = runs.check_backend(&plan.execution) {
+        return Ok(RollbackOutcome::NoPlan(why));
+    }
+    let now = now_ms();
+    let awaiting = matches!(decision.outcome, Outcome::RequireApproval(_));
+    let approvers = match &decision.outcome {
+        Outcome::RequireApproval(a) => describe_approvers(a),
+        _ => String::new(),
+    };
+    let mut inputs: BTreeMap<String, Value> = BTreeMap::new();
+    inputs.insert("service".into(), json!(plan.service_name));
+    inputs.insert("environment".into(), json!(plan.environment));
+    inputs.insert("version".into(), json!(plan.to.version));
+    inputs.insert("from_version".into(), json!(plan.from.version));
+    if let Some(r) = &plan.to.revision {
+        inputs.insert("revision".into(), json!(r));
+    }
+    if let Some(h) = plan.to.argocd_history_id {
+        inputs.insert("argocd_history_id".into(), json!(h.to_string()));
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert("plan_hash".to_owned(), json!(plan.hash));
+    if awaiting {
+        meta.insert("approvers".to_owned(), json!(approvers));
+        meta.insert(
+            "approval_expires_at".to_owned(),
+            json!(now + req.settings.approval_ttl_mins * 60_000),
+        );
+    }
+    let id = new_run_id();
+    let requested_by = caller
+        .user
+        .as_ref()
+        .and_then(|u| req.snapshot.get(u))
+        .map(|i| req.snapshot.node(i).entity.display_name().to_owned())
+        .unwrap_or_else(|| "a guest".to_owned());
+    let run = Run {
+        idempotency_key: req
+            .idempotency_key
+            .map_or_else(|| format!("once:{id}"), str::to_owned),
+        id,
+        kind: RunKind::Rollback,
+        template: None,
+        target: Some(plan.service.clone()),
+        subject: Some(plan.service_name.clone()),
+        execution: plan.execution.clone(),
+        inputs: inputs.into_iter().chain(meta).collect(),
+        controls: RunControls::default(),
+        requester: requester_of(caller),
+        requested_by,
+        channel_id: req.channel_id.map(str::to_owned),
+        message_ts: None,
+        status: if awaiting {
+            RunStatus::AwaitingApproval
+        } else {
+            RunStatus::Queued
+        },
+        attempts: 0,
+        next_attempt_at: now,
+        external_id: None,
+        external_url: None,
+        error: None,
+        steps: Vec::new(),
+        last_sequence: None,
+        dispatched_at: None,
+        last_news_at: None,
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+        version: 1,
+        notified_version: 0,
+        failure_told: false,
+        lock_key: Some(format!("rollback:{}:{}", plan.service, plan.environment)),
+    };
+    let (stored, created) = runs.submit(run.clone()).await?;
+    if !created && stored.idempotency_key != run.idempotency_key {
+        return Ok(RollbackOutcome::InProgress(Box::new(stored)));
+    }
+    Ok(RollbackOutcome::Started {
+        run: Box::new(stored),
+        created,
+    })
+}
+
+fn describe_approvers(a: &authz::Approvers) -> String {
+    let mut who = Vec::new();
+    if a.on_call_of_owner {
+        who.push("the owning team's on-call".to_owned());
+    }
+    if let Some(role) = &a.role {
+        who.push(format!("a {role}"));
+    }
+    if who.is_empty() {
+        who.push("an approver".to_owned());
+    }
+    who.join(" or ")
+}
+
+/// What an Approve or Deny click comes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApprovalOutcome {
+    /// Approved: the run is queued.
+    Approved(Box<Run>),
+    /// Denied: the run is cancelled.
+    Denied(Box<Run>),
+    /// Not done, and why (not allowed, the requester themself, expired, already decided, the
+    /// plan changed).
+    Refused(String),
+}
+
+/// Applies an approver's decision to a run waiting for approval. The approver must be allowed to
+/// `approve` by the policy (never the requester); an expired request or a plan that no longer
+/// holds (a newer deploy since) is cancelled instead.
+///
+/// # Errors
+/// [`SubmitError`].
+pub async fn decide_approval(
+    req: &RollbackRequest<'_>,
+    approver: &Caller,
+    run: &Run,
+    approve: bool,
+) -> Result<ApprovalOutcome, SubmitError> {
+    let Some(runs) = req.runs else {
+        return Err(SubmitError::NotConfigured("runs are not set up in this process".to_owned()));
+    };
+    if run.status != RunStatus::AwaitingApproval {
+        return Ok(ApprovalOutcome::Refused(format!(
+            "this rollback is already {}",
+            run.status.as_str().replace('_', " ")
+        )));
+    }
+    let by = approver
+        .user
+        .as_ref()
+        .map_or_else(|| "a guest".to_owned(), |u| u.name.clone());
+    let now = now_ms();
+    let expires = run
+        .inputs
+        .get("approval_expires_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MAX);
+    if now > expires {
+        runs.cancel(&run.id, "nobody (the approval request expired)").await?;
+        return Ok(ApprovalOutcome::Refused(
+            "the approval request expired; ask for the rollback again".to_owned(),
+        ));
+    }
+    let Some(target) = run
+        .target
+        .as_deref()
+        .and_then(|t| crate::catalog::EntityRef::parse(t, Some("component"), "default").ok())
+        .and_then(|r| req.snapshot.get(&r))
+    else {
+        return Ok(ApprovalOutcome::Refused("the service is no longer in the catalog".to_owned()));
+    };
+    let requester = run
+        .requester
+        .user
+        .as_deref()
+        .and_then(|u| crate::catalog::EntityRef::parse(u, Some("user"), "default").ok());
+    let groups = authz::groups_of(req.snapshot, approver.user.as_ref());
+    let facts = authz::TargetFacts::of(req.snapshot, target);
+    let environment = run.inputs.get("environment").and_then(Value::as_str).unwrap_or("production");
+    let same_person = match (&requester, &approver.user) {
+        (Some(r), Some(a)) => r.same_as(a),
+        _ => run.requester.slack_user_id.is_some()
+            && run.requester.slack_user_id == slack_user(approver),
+    };
+    if same_person {
+        return Ok(ApprovalOutcome::Refused(
+            "you asked for this rollback, so someone else has to approve it".to_owned(),
+        ));
+    }
+    let decision = authz::decide(
+        req.policy,
+        &AccessRequest {
+            action: Action::Approve,
+            caller: approver,
+            groups: &groups,
+            target: Some(&facts),
+            environment: Some(environment),
+            on_call: req.on_call.clone(),
+            requester: requester.as_ref(),
+            now: req.now,
+        },
+    );
+    if !decision.allowed() {
+        return Ok(ApprovalOutcome::Refused(format!(
+            "you may not approve this: {}",
+            decision.reason
+        )));
+    }
+    if !approve {
+        let (run, _) = runs.cancel(&run.id, &format!("{by} (denied)")).await?;
+        return Ok(ApprovalOutcome::Denied(Box::new(run)));
+    }
+    // The plan must still be the one asked for.
+    let version = run.inputs.get("version").and_then(Value::as_str).unwrap_or_default();
+    let current = make_plan(req.store, req.snapshot, req.settings, target, environment, Some(version), None).await;
+    let asked = run.inputs.get("plan_hash").and_then(Value::as_str).unwrap_or_default();
+    match current {
+        Ok(plan) if plan.hash == asked => {}
+        Ok(plan) => {
+            runs.cancel(&run.id, "nobody (the plan changed before it was approved)").await?;
+            return Ok(ApprovalOutcome::Refused(format!(
+                "the plan changed since it was asked for ({} now runs {}); ask for the rollback again",
+                plan.service_name, plan.from.version
+            )));
+        }
+        Err(why) => {
+            runs.cancel(&run.id, "nobody (the plan no longer holds)").await?;
+            return Ok(ApprovalOutcome::Refused(why));
+        }
+    }
+    let (run, approved) = runs.approve(&run.id, &by).await?;
+    if approved {
+        Ok(ApprovalOutcome::Approved(Box::new(run)))
+    } else {
+        Ok(ApprovalOutcome::Refused(format!(
+            "this rollback is already {}",
+            run.status.as_str()
+        )))
+    }
+}
+
+fn slack_user(caller: &Caller) -> Option<String> {
+    match &caller.origin {
+        authz::Origin::Slack { user_id, .. } => Some(user_id.clone()),
+        _ => None,
+    }
+}
