@@ -20,6 +20,9 @@
 //! | `IDP_WEBHOOK_SECRET` | none | signs requests to the receiver and verifies its callbacks |
 //! | `BACKSTAGE_URL` | none | Backstage base URL (`https://backstage.example.com`); enables the scaffolder backend |
 //! | `BACKSTAGE_TOKEN` | none | Backstage token (`Authorization: Bearer`), e.g. a static external-access token |
+//! | `ARGOCD_URL` | none | Argo CD base URL (`https://argocd.example.com`); with `ARGOCD_TOKEN`, enables the Argo CD rollback backend |
+//! | `ARGOCD_TOKEN` | none | Argo CD API token (`Authorization: Bearer`) of an account allowed to get, update and sync the applications |
+//! | `ARGOCD_DISABLE_AUTOSYNC` | `false` | `true` lets idp turn auto-sync off for an application before rolling it back (Argo CD refuses to roll back while it is on) |
 //! | `IDP_EXEC_TIMEOUT_SECS` | `10` | timeout of one call to an execution backend, 1 to 300 |
 
 use std::net::SocketAddr;
@@ -241,6 +244,12 @@ pub struct Settings {
     pub backstage_url: Option<String>,
     /// `BACKSTAGE_TOKEN`.
     pub backstage_token: Option<SecretString>,
+    /// `ARGOCD_URL`, without a trailing `/`.
+    pub argocd_url: Option<String>,
+    /// `ARGOCD_TOKEN`.
+    pub argocd_token: Option<SecretString>,
+    /// `ARGOCD_DISABLE_AUTOSYNC`.
+    pub argocd_disable_autosync: bool,
     /// `IDP_EXEC_TIMEOUT_SECS`.
     pub exec_timeout: Duration,
     /// `IDP_PUBLIC_URL`: the base URL backends reach idp at (callbacks go to
@@ -275,6 +284,9 @@ impl std::fmt::Debug for Settings {
                 &self.backstage_url.as_deref().map(url_origin),
             )
             .field("backstage_token", &redact(&self.backstage_token))
+            .field("argocd_url", &self.argocd_url.as_deref().map(url_origin))
+            .field("argocd_token", &redact(&self.argocd_token))
+            .field("argocd_disable_autosync", &self.argocd_disable_autosync)
             .field("exec_timeout", &self.exec_timeout)
             .field("public_url", &redact_url(&self.public_url))
             .finish()
@@ -443,6 +455,9 @@ impl Settings {
             webhook_secret: exec.webhook_secret,
             backstage_url: exec.backstage_url,
             backstage_token: exec.backstage_token,
+            argocd_url: exec.argocd_url,
+            argocd_token: exec.argocd_token,
+            argocd_disable_autosync: exec.argocd_disable_autosync,
             exec_timeout: exec.timeout,
             config_path,
             file,
@@ -519,6 +534,9 @@ struct ExecSettings {
     webhook_secret: Option<SecretString>,
     backstage_url: Option<String>,
     backstage_token: Option<SecretString>,
+    argocd_url: Option<String>,
+    argocd_token: Option<SecretString>,
+    argocd_disable_autosync: bool,
     timeout: Duration,
 }
 
@@ -530,19 +548,8 @@ impl ExecSettings {
             &non_empty("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned()),
             "https://api.github.com or https://ghe.example.com/api/v3",
         )?;
-        let github_return_run_details = match non_empty("GITHUB_RETURN_RUN_DETAILS")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "GITHUB_RETURN_RUN_DETAILS",
-                    reason: format!("`{other}` is not true or false"),
-                });
-            }
-        };
+        let github_return_run_details = flag(non_empty, "GITHUB_RETURN_RUN_DETAILS", true)?;
+        let argocd_disable_autosync = flag(non_empty, "ARGOCD_DISABLE_AUTOSYNC", false)?;
         let webhook_url = non_empty("IDP_WEBHOOK_URL")
             .map(|v| http_url("IDP_WEBHOOK_URL", &v, "https://hooks.example.com/idp"))
             .transpose()?;
@@ -555,6 +562,9 @@ impl ExecSettings {
         }
         let backstage_url = non_empty("BACKSTAGE_URL")
             .map(|v| http_url("BACKSTAGE_URL", &v, "https://backstage.example.com"))
+            .transpose()?;
+        let argocd_url = non_empty("ARGOCD_URL")
+            .map(|v| http_url("ARGOCD_URL", &v, "https://argocd.example.com"))
             .transpose()?;
         let timeout = match non_empty("IDP_EXEC_TIMEOUT_SECS") {
             None => Duration::from_secs(DEFAULT_EXEC_TIMEOUT_SECS),
@@ -577,8 +587,31 @@ impl ExecSettings {
             webhook_secret,
             backstage_url,
             backstage_token: secret("BACKSTAGE_TOKEN"),
+            argocd_url,
+            argocd_token: secret("ARGOCD_TOKEN"),
+            argocd_disable_autosync,
             timeout,
         })
+    }
+}
+
+/// A boolean setting: `true`/`1`/`yes` or `false`/`0`/`no` (any case), `default` when unset.
+fn flag(
+    non_empty: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match non_empty(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("`{other}` is not true or false"),
+        }),
     }
 }
 
@@ -680,12 +713,17 @@ mod tests {
                     "https://user:SECRET6@backstage.example.com",
                 ),
                 ("BACKSTAGE_TOKEN", "bs-SECRET7"),
+                ("ARGOCD_URL", "https://argocd.example.com/"),
+                ("ARGOCD_TOKEN", "argo-SECRET8"),
+                ("ARGOCD_DISABLE_AUTOSYNC", "TRUE"),
                 ("IDP_EXEC_TIMEOUT_SECS", "3"),
             ]),
         )
         .expect("valid");
         assert_eq!(s.github_api_url, "https://ghe.example.com/api/v3");
         assert!(!s.github_return_run_details);
+        assert_eq!(s.argocd_url.as_deref(), Some("https://argocd.example.com"));
+        assert!(s.argocd_disable_autosync);
         assert_eq!(s.exec_timeout, Duration::from_secs(3));
         let shown = format!("{s:?}");
         assert!(!shown.contains("SECRET"), "{shown}");
@@ -694,6 +732,7 @@ mod tests {
         let defaults = Settings::load(None, env(&[])).expect("valid");
         assert_eq!(defaults.github_api_url, DEFAULT_GITHUB_API_URL);
         assert!(defaults.github_return_run_details && defaults.webhook_url.is_none());
+        assert!(!defaults.argocd_disable_autosync && defaults.argocd_url.is_none());
         assert_eq!(defaults.exec_timeout, Duration::from_secs(10));
 
         let error = |pairs: &[(&str, &str)]| {
@@ -717,5 +756,10 @@ mod tests {
             error(&[("GITHUB_RETURN_RUN_DETAILS", "maybe")])
                 .starts_with("GITHUB_RETURN_RUN_DETAILS is invalid")
         );
+        assert!(
+            error(&[("ARGOCD_DISABLE_AUTOSYNC", "sometimes")])
+                .starts_with("ARGOCD_DISABLE_AUTOSYNC is invalid")
+        );
+        assert!(error(&[("ARGOCD_URL", "argocd:443")]).starts_with("ARGOCD_URL is invalid"));
     }
 }

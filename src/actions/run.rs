@@ -379,5 +379,6 @@ pub fn execution_label(execution: &Execution) -> String {
         } => format!("GitHub Actions ({owner}/{repo}, {workflow})"),
         Execution::Webhook => "the scaffolding webhook".to_owned(),
         Execution::Backstage { .. } => "the Backstage scaffolder".to_owned(),
+        Execution::ArgoCd { application } => format!("Argo CD ({application})"),
     }
 }

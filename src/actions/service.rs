@@ -659,6 +659,7 @@ impl RunService {
         }
         let request = DispatchRequest {
             run_id: run.id.clone(),
+            kind: run.kind.as_str().to_owned(),
             template: run.template.clone().unwrap_or_default(),
             execution: run.execution.clone(),
             inputs: run.inputs.clone(),

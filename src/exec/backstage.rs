@@ -120,6 +120,7 @@ impl Backstage {
         Ok(Dispatched {
             url: self.task_page(&created.id),
             external_id: Some(created.id),
+            notes: Vec::new(),
         })
     }
 

@@ -42,6 +42,16 @@ pub struct BackstageConfig {
     pub token: Option<SecretString>,
 }
 
+/// Argo CD's API server.
+#[derive(Clone)]
+pub struct ArgoCdConfig {
+    /// Argo CD's base URL without a trailing `/` (`ARGOCD_URL`); the API is under `{url}/api/v1`
+    /// and an application's page is `{url}/applications/{name}`.
+    pub url: String,
+    /// An API token (`ARGOCD_TOKEN`), sent as `Authorization: Bearer`.
+    pub token: SecretString,
+}
+
 /// Every execution backend's settings.
 #[derive(Clone)]
 pub struct ExecConfig {
@@ -55,6 +65,11 @@ pub struct ExecConfig {
     pub webhook_secret: Option<SecretString>,
     /// The Backstage scaffolder, when `BACKSTAGE_URL` is set.
     pub backstage: Option<BackstageConfig>,
+    /// Argo CD, when `ARGOCD_URL` and `ARGOCD_TOKEN` are both set.
+    pub argocd: Option<ArgoCdConfig>,
+    /// Whether idp may turn auto-sync off for an application it rolls back
+    /// (`ARGOCD_DISABLE_AUTOSYNC`, default false: it refuses and says how instead).
+    pub argocd_disable_autosync: bool,
     /// The timeout of one HTTP call, connect to last byte (`IDP_EXEC_TIMEOUT_SECS`, default 10 s).
     pub timeout: Duration,
 }
@@ -68,6 +83,8 @@ impl Default for ExecConfig {
             webhook: None,
             webhook_secret: None,
             backstage: None,
+            argocd: None,
+            argocd_disable_autosync: false,
             timeout: Duration::from_secs(DEFAULT_EXEC_TIMEOUT_SECS),
         }
     }
@@ -106,6 +123,14 @@ impl std::fmt::Debug for ExecConfig {
                     .as_ref()
                     .map(|b| format!("{} token={}", url_origin(&b.url), set(b.token.is_some()))),
             )
+            .field(
+                "argocd",
+                &self
+                    .argocd
+                    .as_ref()
+                    .map(|a| format!("{} token=[set]", url_origin(&a.url))),
+            )
+            .field("argocd_disable_autosync", &self.argocd_disable_autosync)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -128,12 +153,19 @@ impl ExecConfig {
             url,
             token: settings.backstage_token.clone(),
         });
+        let argocd = settings
+            .argocd_url
+            .clone()
+            .zip(settings.argocd_token.clone())
+            .map(|(url, token)| ArgoCdConfig { url, token });
         Self {
             github,
             github_webhook_secret: settings.github_webhook_secret.clone(),
             webhook,
             webhook_secret: settings.webhook_secret.clone(),
             backstage,
+            argocd,
+            argocd_disable_autosync: settings.argocd_disable_autosync,
             timeout: settings.exec_timeout,
         }
     }
@@ -167,6 +199,16 @@ impl ExecConfig {
         self
     }
 
+    /// Argo CD at `url` with `token`; `disable_autosync` as `ARGOCD_DISABLE_AUTOSYNC`.
+    pub fn with_argocd(mut self, url: &str, token: &str, disable_autosync: bool) -> Self {
+        self.argocd = Some(ArgoCdConfig {
+            url: url.trim_end_matches('/').to_owned(),
+            token: SecretString::from(token),
+        });
+        self.argocd_disable_autosync = disable_autosync;
+        self
+    }
+
     /// Replaces the per-call timeout.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -188,6 +230,8 @@ mod tests {
                 "https://hooks.example.com/idp?token=SECRET",
             ),
             ("IDP_WEBHOOK_SECRET", "whsec-SECRET"),
+            ("ARGOCD_URL", "https://argocd.example.com"),
+            ("ARGOCD_TOKEN", "argo-SECRET"),
         ];
         let settings = Settings::load(None, |name| {
             vars.iter()
@@ -196,7 +240,8 @@ mod tests {
         })
         .expect("valid");
         let config = ExecConfig::from_settings(&settings);
-        assert!(config.github.is_some() && config.webhook.is_some());
+        assert!(config.github.is_some() && config.webhook.is_some() && config.argocd.is_some());
+        assert!(!config.argocd_disable_autosync);
         assert!(config.backstage.is_none() && config.github_webhook_secret.is_none());
         assert_eq!(config.timeout, Duration::from_secs(10));
         let shown = format!("{config:?}");

@@ -327,6 +327,7 @@ impl GithubActions {
             Ok(details) => Ok(Dispatched {
                 external_id: Some(details.workflow_run_id.to_string()),
                 url: details.html_url,
+                notes: Vec::new(),
             }),
             Err(e) => {
                 tracing::warn!(

@@ -6,6 +6,8 @@
 //! - A signed webhook ([`Execution::Webhook`]), a `POST` to the organisation's own receiver,
 //!   which reports back on `POST /hooks/runs/{run_id}`.
 //! - Backstage ([`Execution::Backstage`]), the scaffolder API (`POST /api/scaffolder/v2/tasks`).
+//! - Argo CD ([`Execution::ArgoCd`]), for rollbacks: `POST /api/v1/applications/{name}/rollback`
+//!   to the history entry of the target revision.
 //!
 //! [`Executors`] holds the configured ones and routes a run to its backend: [`Executors::dispatch`]
 //! hands it over once, [`Executors::poll`] asks where it stands. The webhook receiver and GitHub
@@ -13,6 +15,7 @@
 //! [`Executors::verify_github`] and read them with [`parse_callback`] / [`parse_workflow_run`].
 //! Every HTTP failure becomes an [`ExecError`] in one place ([`http`]).
 
+mod argocd;
 mod backstage;
 mod config;
 mod github;
@@ -26,7 +29,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use config::{BackstageConfig, ExecConfig, GithubConfig, WebhookConfig};
+pub use argocd::{
+    CLOCK_SKEW as ARGOCD_CLOCK_SKEW, HISTORY_ID_INPUT, REVISION_INPUT, VERSION_INPUT,
+};
+pub use config::{ArgoCdConfig, BackstageConfig, ExecConfig, GithubConfig, WebhookConfig};
 pub use github::{
     API_VERSION as GITHUB_API_VERSION, CONTROLS_INPUT, GithubEventError, LABELS_INPUT,
     MAX_INPUTS as GITHUB_MAX_INPUTS, MAX_INPUTS_CHARS as GITHUB_MAX_INPUTS_CHARS, RUN_ID_INPUT,
@@ -38,12 +44,13 @@ pub use webhook::{
     parse_callback,
 };
 
+use argocd::ArgoCd;
 use backstage::Backstage;
 use github::{GithubActions, Workflow};
 use webhook::WebhookBackend;
 
-/// Which system runs a template, and where. Read from a Template's annotations (or the config's
-/// default) by [`crate::templates`].
+/// Which system runs a template or a rollback, and where. Read from a Template's annotations (or
+/// the config's default) by [`crate::templates`]; for rollbacks, from the service's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "backend", rename_all = "kebab-case")]
 pub enum Execution {
@@ -65,26 +72,39 @@ pub enum Execution {
         /// The template's entity ref as Backstage knows it.
         template_ref: String,
     },
+    /// An Argo CD application, rolled back to an entry of its deploy history (rollbacks only).
+    #[serde(rename = "argocd")]
+    ArgoCd {
+        /// The application's name (the `argocd/app-name` annotation).
+        application: String,
+    },
 }
 
 impl Execution {
     /// A short name for logs, the audit log and the status message: `github-actions`, `webhook`,
-    /// `backstage`.
+    /// `backstage`, `argocd`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::GithubActions { .. } => "github-actions",
             Self::Webhook => "webhook",
             Self::Backstage { .. } => "backstage",
+            Self::ArgoCd { .. } => "argocd",
         }
     }
 }
 
 /// What a backend is asked to do for one run.
+///
+/// A rollback run (`kind` `rollback`) has no template (`template` is empty) and these string
+/// inputs: `service`, `environment`, `version` (the target), `revision` (the target's git
+/// revision, may be absent), `from_version`, and `argocd_history_id` (may be absent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DispatchRequest {
     /// idp's run id (`run_…`); the receiver's idempotency key.
     pub run_id: String,
-    /// The template's entity ref key (`template:default/backend-service`).
+    /// What the run is: `template` or `rollback`.
+    pub kind: String,
+    /// The template's entity ref key (`template:default/backend-service`); empty for a rollback.
     pub template: String,
     /// Where to run it.
     pub execution: Execution,
@@ -107,6 +127,9 @@ pub struct Dispatched {
     pub external_id: Option<String>,
     /// A link a person can open.
     pub url: Option<String>,
+    /// What the backend did besides starting the work that people must know about (Argo CD:
+    /// auto-sync turned off, to be turned back on), one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// One step a backend reported.
@@ -217,6 +240,7 @@ enum Route<'a> {
     Github(&'a GithubActions, Workflow<'a>),
     Webhook(&'a WebhookBackend),
     Backstage(&'a Backstage, &'a str),
+    ArgoCd(&'a ArgoCd, &'a str),
 }
 
 /// The configured execution backends, sharing one HTTP client. Cheap to clone.
@@ -227,6 +251,7 @@ pub struct Executors {
     webhook: Option<WebhookBackend>,
     webhook_secret: Option<secrecy::SecretString>,
     backstage: Option<Backstage>,
+    argocd: Option<ArgoCd>,
 }
 
 impl std::fmt::Debug for Executors {
@@ -235,6 +260,7 @@ impl std::fmt::Debug for Executors {
             .field("github", &self.github.is_some())
             .field("webhook", &self.webhook.is_some())
             .field("backstage", &self.backstage.is_some())
+            .field("argocd", &self.argocd.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -256,7 +282,12 @@ impl Executors {
                 .webhook
                 .map(|c| WebhookBackend::new(client.clone(), c, timeout)),
             webhook_secret: config.webhook_secret,
-            backstage: config.backstage.map(|c| Backstage::new(client, c, timeout)),
+            backstage: config
+                .backstage
+                .map(|c| Backstage::new(client.clone(), c, timeout)),
+            argocd: config
+                .argocd
+                .map(|c| ArgoCd::new(client, c, config.argocd_disable_autosync, timeout)),
         })
     }
 
@@ -290,6 +321,10 @@ impl Executors {
                 Some(backstage) => return Ok(Route::Backstage(backstage, template_ref)),
                 None => "the Backstage scaffolder is not configured: set BACKSTAGE_URL",
             },
+            Execution::ArgoCd { application } => match &self.argocd {
+                Some(argocd) => return Ok(Route::ArgoCd(argocd, application)),
+                None => "Argo CD is not configured: set ARGOCD_URL and ARGOCD_TOKEN",
+            },
         };
         Err(ExecError::NotConfigured(missing.to_owned()))
     }
@@ -309,6 +344,8 @@ impl Executors {
     ///   details (else the run is found by [`Self::poll`]).
     /// - Webhook: the signed `POST`; `external_id` and `url` when the receiver answers them.
     /// - Backstage: a new task; its id and page.
+    /// - Argo CD: a rollback of the application; its name and page, and a note when auto-sync
+    ///   was turned off first.
     ///
     /// # Errors
     /// [`ExecError::NotConfigured`] for a backend without settings; the backend's refusals and
@@ -320,6 +357,7 @@ impl Executors {
             Route::Backstage(backstage, template_ref) => {
                 backstage.dispatch(template_ref, req).await
             }
+            Route::ArgoCd(argocd, application) => argocd.dispatch(application, req).await,
         }
     }
 
@@ -330,6 +368,8 @@ impl Executors {
     ///   ([`Progress::Pending`] until one does).
     /// - Webhook: always [`Progress::Pending`]; the receiver reports through callbacks.
     /// - Backstage: the task `external_id` ([`Progress::Pending`] without one).
+    /// - Argo CD: the application's operation, once one started after `dispatched_at` (less
+    ///   [`ARGOCD_CLOCK_SKEW`]).
     ///
     /// # Errors
     /// As [`Self::dispatch`].
@@ -348,6 +388,7 @@ impl Executors {
             }
             Route::Webhook(_) => Ok(Progress::Pending),
             Route::Backstage(backstage, _) => backstage.poll(external_id).await,
+            Route::ArgoCd(argocd, application) => argocd.poll(application, dispatched_at).await,
         }
     }
 

@@ -5,9 +5,10 @@
 //! **Dispatch.** `POST {IDP_WEBHOOK_URL}` with `Content-Type: application/json`, signed as
 //! [`super::signing`] describes (`X-Idp-Timestamp`, `X-Idp-Signature: v1=…`), with
 //! `Idempotency-Key: {run_id}`, and the body
-//! `{"run_id", "template", "inputs", "requested_by", "callback_url", "controls", "labels"}`
-//! (inputs as the template's typed values; controls a list of strings; labels an object of
-//! strings). Any 2xx accepts the run; its body may be `{"external_id", "url"}` (both optional).
+//! `{"run_id", "kind", "template", "inputs", "requested_by", "callback_url", "controls",
+//! "labels"}` (kind `template` or `rollback`; template empty for a rollback; inputs as the
+//! template's typed values, or a rollback's strings; controls a list of strings; labels an object
+//! of strings). Any 2xx accepts the run; its body may be `{"external_id", "url"}` (both optional).
 //! Other statuses map as in [`super::http`].
 //!
 //! **Callbacks.** `POST {callback_url}`, signed the same way, body at most 256 KiB:
@@ -64,6 +65,7 @@ impl WebhookBackend {
     pub(crate) fn body(req: &DispatchRequest) -> Value {
         json!({
             "run_id": req.run_id,
+            "kind": req.kind,
             "template": req.template,
             "inputs": req.inputs,
             "requested_by": req.requested_by,
@@ -134,7 +136,11 @@ fn read_acceptance(run_id: &str, bytes: &[u8]) -> Dispatched {
             None
         }
     };
-    Dispatched { external_id, url }
+    Dispatched {
+        external_id,
+        url,
+        notes: Vec::new(),
+    }
 }
 
 fn is_http_url(s: &str) -> bool {
@@ -339,7 +345,8 @@ mod tests {
             ),
             Dispatched {
                 external_id: Some("981".to_owned()),
-                url: Some("https://ci.example.com/981".to_owned())
+                url: Some("https://ci.example.com/981".to_owned()),
+                notes: Vec::new(),
             }
         );
         assert_eq!(read_acceptance("run_1", b""), Dispatched::default());

@@ -42,6 +42,7 @@ fn request(run_id: &str, execution: Execution) -> DispatchRequest {
     .collect();
     DispatchRequest {
         run_id: run_id.to_owned(),
+        kind: "template".to_owned(),
         template: "template:default/backend-service".to_owned(),
         execution,
         inputs,
@@ -168,6 +169,7 @@ async fn run_details_give_the_run_at_once_also_under_a_github_enterprise_api_pat
         Dispatched {
             external_id: Some(run.id.to_string()),
             url: Some(run.html_url()),
+            notes: Vec::new(),
         }
     );
     assert_eq!(fake.dispatch_bodies()[0]["return_run_details"], json!(true));
@@ -521,6 +523,7 @@ async fn a_webhook_dispatch_is_signed_and_carries_the_documented_body() {
         Ok(Dispatched {
             external_id: Some("job-981".to_owned()),
             url: Some("https://ci.example.com/jobs/981".to_owned()),
+            notes: Vec::new(),
         })
     );
     assert_eq!(receiver.problems(), Vec::<String>::new());
@@ -879,6 +882,7 @@ async fn a_backstage_task_is_followed_to_completion_and_points_at_the_new_entity
         Dispatched {
             external_id: Some(task.id.clone()),
             url: Some(page.clone()),
+            notes: Vec::new(),
         }
     );
     assert_eq!(task.template_ref, TEMPLATE);

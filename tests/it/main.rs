@@ -2,6 +2,7 @@
 
 mod support;
 
+mod argocd;
 mod audit;
 mod authz;
 mod catalog_real;

@@ -655,6 +655,7 @@ async fn a_crash_between_a_github_dispatch_and_its_record_does_not_dispatch_twic
         let executors = Executors::new(exec).expect("executors");
         let request = idp::exec::DispatchRequest {
             run_id: run.id.clone(),
+            kind: run.kind.as_str().to_owned(),
             template: run.template.clone().unwrap_or_default(),
             execution: run.execution.clone(),
             inputs: run.inputs.clone(),

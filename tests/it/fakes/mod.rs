@@ -1,6 +1,7 @@
 //! HTTP fakes of the systems idp talks to, each an axum app on 127.0.0.1 that checks what it
 //! receives and records it.
 
+pub mod argocd;
 pub mod backstage;
 pub mod github;
 pub mod pagerduty;

@@ -2,7 +2,7 @@
 //! service behind `IDP_WEBHOOK_URL`. It checks each dispatch as `docs/webhook-backend.md` says a
 //! receiver must: the signature (`X-Idp-Signature: v1=` HMAC-SHA256 of `v1:{ts}:{body}`, computed
 //! here independently of idp), the timestamp window, `Content-Type`, `Idempotency-Key`, and the
-//! body's seven fields and their types. It treats `run_id` as an idempotency key (a repeat is
+//! body's eight fields and their types. It treats `run_id` as an idempotency key (a repeat is
 //! recorded as a duplicate), answers each dispatch with the next scripted [`Answer`], and
 //! [`send_callback`] reports progress back the way a receiver would.
 
@@ -153,8 +153,11 @@ fn shape_problems(body: &Value) -> Vec<String> {
     let Some(fields) = body.as_object() else {
         return vec!["body is not a JSON object".to_owned()];
     };
-    let expected: [(&str, TypeCheck); 7] = [
+    let expected: [(&str, TypeCheck); 8] = [
         ("run_id", Value::is_string),
+        ("kind", |v| {
+            matches!(v.as_str(), Some("template" | "rollback"))
+        }),
         ("template", Value::is_string),
         ("inputs", Value::is_object),
         ("requested_by", Value::is_string),
