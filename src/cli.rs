@@ -459,7 +459,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         runs,
         executors: executors.clone(),
     });
-    let mut router = crate::app(state);
+    let events = crate::hooks::events::EventsState {
+        store: service.store().clone(),
+        sources: Arc::new(settings.event_sources.clone()),
+        github_secret: settings.github_webhook_secret.clone(),
+    };
+    let mut router = crate::app(state).merge(crate::hooks::events::router(events));
     if let Some(hooks) = hooks {
         router = router.merge(crate::hooks::router(hooks));
     }

@@ -164,6 +164,91 @@ pub struct FileConfig {
     /// The compliance section: fixed inputs and the controls parameter values require.
     #[serde(default)]
     pub compliance: crate::templates::ComplianceConfig,
+    /// The events section: who may send deploy events.
+    #[serde(default)]
+    pub events: EventsConfig,
+}
+
+/// `[events]`: the sources allowed to send events to `POST /hooks/events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// `[events.sources.<name>]`, by source name (`X-Idp-Source`; letters, digits, `-`, `_`).
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, EventSourceConfig>,
+}
+
+/// `[events.sources.<name>]`: how one source authenticates. Exactly one of the two; each names an
+/// environment variable holding the secret (the secret itself is never in the file).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSourceConfig {
+    /// The variable holding the HMAC-SHA256 secret the source signs with (`X-Idp-Signature`).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// The variable holding a bearer token (`Authorization: Bearer …`), for senders that cannot
+    /// compute an HMAC (Argo CD notifications).
+    #[serde(default)]
+    pub token_env: Option<String>,
+}
+
+/// How one event source proves itself, resolved from the environment.
+#[derive(Clone)]
+pub enum EventCredential {
+    /// It signs every request with this secret (idp's `v1` scheme, 5-minute window).
+    Hmac(SecretString),
+    /// It sends this bearer token.
+    Bearer(SecretString),
+}
+
+impl std::fmt::Debug for EventCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Hmac(_) => "Hmac([set])",
+            Self::Bearer(_) => "Bearer([set])",
+        })
+    }
+}
+
+/// Resolves `[events.sources]` against the environment.
+fn event_sources(
+    config: &EventsConfig,
+    non_empty: &dyn Fn(&str) -> Option<String>,
+) -> Result<std::collections::BTreeMap<String, EventCredential>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "[events.sources]",
+        reason,
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (name, source) in &config.sources {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(format!(
+                "`{name}` is not a source name (1 to 64 letters, digits, - or _)"
+            )));
+        }
+        let (var, make): (&str, fn(SecretString) -> EventCredential) =
+            match (&source.secret_env, &source.token_env) {
+                (Some(var), None) => (var, EventCredential::Hmac),
+                (None, Some(var)) => (var, EventCredential::Bearer),
+                _ => {
+                    return Err(invalid(format!(
+                        "source `{name}` needs exactly one of secret_env or token_env"
+                    )));
+                }
+            };
+        let value = non_empty(var).ok_or_else(|| {
+            invalid(format!(
+                "source `{name}` reads its secret from {var}, which is not set"
+            ))
+        })?;
+        out.insert(name.clone(), make(SecretString::from(value)));
+    }
+    Ok(out)
 }
 
 /// `[runs]`: how the worker treats delegated work.
@@ -255,6 +340,8 @@ pub struct Settings {
     /// `IDP_PUBLIC_URL`: the base URL backends reach idp at (callbacks go to
     /// `{public_url}/hooks/runs/{run_id}`); default `http://{IDP_LISTEN}`.
     pub public_url: String,
+    /// The event sources of `[events.sources]`, with their secrets from the environment.
+    pub event_sources: std::collections::BTreeMap<String, EventCredential>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -289,6 +376,7 @@ impl std::fmt::Debug for Settings {
             .field("argocd_disable_autosync", &self.argocd_disable_autosync)
             .field("exec_timeout", &self.exec_timeout)
             .field("public_url", &redact_url(&self.public_url))
+            .field("event_sources", &self.event_sources)
             .finish()
     }
 }
@@ -443,7 +531,9 @@ impl Settings {
                 reason: "stale_after_mins and poll_interval_secs must be at least 1, max_attempts 1 to 50".to_owned(),
             });
         }
+        let event_sources = event_sources(&file.events, &non_empty)?;
         Ok(Self {
+            event_sources,
             public_url,
             pagerduty_api_url,
             pagerduty_token,

@@ -15,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod deploys;
 pub mod exec;
 pub mod handlers;
 pub mod hooks;

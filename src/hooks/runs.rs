@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 
+use super::{bad_request, header};
 use crate::actions::{RunService, SubmitError};
 use crate::exec::signing::{GITHUB_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::exec::{Executors, Progress};
@@ -40,18 +41,6 @@ pub fn router(state: HooksState) -> Router {
         .route("/hooks/github", post(github))
         .layer(DefaultBodyLimit::max(MAX_CALLBACK_BYTES + 1024))
         .with_state(state)
-}
-
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn bad_request(message: impl std::fmt::Display) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        axum::Json(json!({ "error": message.to_string() })),
-    )
-        .into_response()
 }
 
 /// Whether `id` has the shape of idp's run ids (`run_` and 16 hex digits): anything else is no run

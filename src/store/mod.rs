@@ -3,6 +3,7 @@
 
 mod audit;
 mod catalog;
+mod deploys;
 mod identity;
 mod runs;
 

@@ -7,6 +7,7 @@ mod audit;
 mod authz;
 mod catalog_real;
 mod cli;
+mod deploys;
 mod exec;
 mod fakes;
 mod gating;

@@ -1,0 +1,141 @@
+//! Deploy history: which version of a service runs in which environment, since when, who put it
+//! there. Built from events (see [`event`] and `docs/deploy-events.md`) that CI, Kubernetes and
+//! GitOps tools send to `POST /hooks/events`, and from native webhooks ([`github`]'s
+//! `deployment_status`). No Slack or HTTP types here; the SQL lives in `store::deploys`.
+//!
+//! Reading the history ([`crate::store::Store`]):
+//!
+//! - `deployments(service, environment, limit)`: newest first;
+//! - `current_deployment(service, environment)`: the latest succeeded deploy;
+//! - `current_deployments(service)`: that, for every environment (one query, for the card);
+//! - `deployment_before(service, environment, before, not_after)`: a rollback's default target;
+//! - `succeeded_version(service, environment, version)`: whether (and when) a version ran;
+//! - `record_event(event)`: stores an event once and folds it into the history.
+
+pub mod event;
+pub mod github;
+pub mod history;
+
+use chrono::{DateTime, Utc};
+
+pub use event::{DeployData, DeployEvent, EventError, EventType, parse_event};
+
+/// One deploy of a service to an environment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Deployment {
+    /// Stable id: `{source}:{deployment_id}` when the sender names the deployment, else the id of
+    /// the event that opened the row.
+    pub id: String,
+    /// The component's entity ref key, lower-case: `component:default/checkout-api`
+    /// ([`service_key`]).
+    pub service: String,
+    /// The environment as sent (`production`, `staging`), lower-case.
+    pub environment: String,
+    /// The version deployed (a tag, a chart version, an image tag).
+    pub version: String,
+    /// The commit (git sha) behind the version, when known.
+    pub revision: Option<String>,
+    /// Who or what deployed it (a person's login, a pipeline), when known.
+    pub deployed_by: Option<String>,
+    /// When the deploy started, when a `deploy.started` event said so.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it succeeded or failed.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: DeployStatus,
+    /// A link to the pipeline run, the Argo CD application or the GitHub deployment.
+    pub url: Option<String>,
+    /// The event source that reported it (`ci`, `argocd`, `github`).
+    pub source: String,
+    /// Argo CD's history id of this sync (`status.history[].id`), which its rollback API takes.
+    pub argocd_history_id: Option<i64>,
+}
+
+impl Deployment {
+    /// The time the history sorts by: `finished_at`, else `started_at`.
+    pub fn sort_time(&self) -> Option<DateTime<Utc>> {
+        self.finished_at.or(self.started_at)
+    }
+}
+
+/// Where a deploy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployStatus {
+    /// Started, no outcome yet.
+    Started,
+    /// Finished and healthy: the version runs in the environment.
+    Succeeded,
+    /// Finished and failed.
+    Failed,
+}
+
+impl DeployStatus {
+    /// The stored word: `started`, `succeeded` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored word.
+    ///
+    /// # Errors
+    /// The word itself, when it is none of the three.
+    pub fn parse(word: &str) -> Result<Self, String> {
+        match word {
+            "started" => Ok(Self::Started),
+            "succeeded" => Ok(Self::Succeeded),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown deploy status `{other}`")),
+        }
+    }
+
+    /// Whether the deploy is over.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::Started)
+    }
+}
+
+/// What [`crate::store::Store::record_event`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// First seen: stored (and folded into the history when it is a deploy event).
+    Stored,
+    /// An event with this id was stored before; nothing changed.
+    Duplicate,
+}
+
+/// The key deploys are stored under for a service name or ref: `checkout-api`,
+/// `default/checkout-api` and `component:default/Checkout-API` all give
+/// `component:default/checkout-api` (kind `component` and namespace `default` when absent,
+/// lower-case). Text that is no ref is lower-cased and trimmed into the name.
+pub fn service_key(name: &str) -> String {
+    match crate::catalog::EntityRef::parse(name, Some("component"), "default") {
+        Ok(r) => r.key(),
+        Err(_) => format!("component:default/{}", name.trim().to_ascii_lowercase()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_keys_are_lower_case_component_refs() {
+        assert_eq!(
+            service_key("checkout-api"),
+            "component:default/checkout-api"
+        );
+        assert_eq!(
+            service_key("Payments/Checkout-API"),
+            "component:payments/checkout-api"
+        );
+        assert_eq!(
+            service_key("component:default/checkout-api"),
+            "component:default/checkout-api"
+        );
+    }
+}

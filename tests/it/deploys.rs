@@ -1,0 +1,549 @@
+//! Deploy history from events: `/hooks/events` and `/hooks/github/deployments` over real HTTP on
+//! 127.0.0.1, on both backends.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use idp::config::EventCredential;
+use idp::deploys::{DeployStatus, Deployment};
+use idp::exec::signing::{sign, sign_github};
+use idp::hooks::events::{EventsState, router};
+use idp::store::Store;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::support::{self, Backend};
+
+const CI_SECRET: &str = "ci-secret-0123456789";
+const ARGO_TOKEN: &str = "argo-token-abcdef";
+const GITHUB_SECRET: &str = "gh-secret-9876";
+
+struct Hooks {
+    base: String,
+    client: reqwest::Client,
+    store: Store,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Hooks {
+    async fn start(backend: &Backend) -> Self {
+        let store = backend.store().await;
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "ci".to_owned(),
+            EventCredential::Hmac(SecretString::from(CI_SECRET)),
+        );
+        sources.insert(
+            "argocd".to_owned(),
+            EventCredential::Bearer(SecretString::from(ARGO_TOKEN)),
+        );
+        let app = router(EventsState {
+            store: store.clone(),
+            sources: Arc::new(sources),
+            github_secret: Some(SecretString::from(GITHUB_SECRET)),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            server,
+        }
+    }
+
+    /// Posts `body` as source `ci`, signed at `ts` with `secret`.
+    async fn post_signed(&self, body: &str, ts: i64, secret: &str) -> (u16, String) {
+        let signature = sign(&SecretString::from(secret), ts, body.as_bytes());
+        let response = self
+            .client
+            .post(format!("{}/hooks/events", self.base))
+            .header("X-Idp-Source", "ci")
+            .header("X-Idp-Timestamp", ts.to_string())
+            .header("X-Idp-Signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    async fn post(&self, event: &Value) -> (u16, String) {
+        self.post_signed(&event.to_string(), support::now(), CI_SECRET)
+            .await
+    }
+}
+
+fn deploy(id: &str, kind: &str, time: &str, service: &str, version: &str) -> Value {
+    json!({
+        "id": id,
+        "type": kind,
+        "source": "ci",
+        "time": time,
+        "data": {
+            "service": service,
+            "environment": "production",
+            "version": version,
+            "deployed_by": "mei.tanaka",
+            "deployment_id": format!("{service}-{version}"),
+        }
+    })
+}
+
+fn versions(history: &[Deployment]) -> Vec<(&str, DeployStatus)> {
+    history
+        .iter()
+        .map(|d| (d.version.as_str(), d.status))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_signature_a_stale_timestamp_or_an_unknown_source_gets_401() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let body = deploy(
+            "e1",
+            "deploy.started",
+            "2026-11-30T09:00:00Z",
+            "checkout-api",
+            "1.0",
+        )
+        .to_string();
+        let now = support::now();
+        assert_eq!(hooks.post_signed(&body, now, "wrong").await.0, 401);
+        assert_eq!(hooks.post_signed(&body, now - 301, CI_SECRET).await.0, 401);
+        let unknown = hooks
+            .client
+            .post(format!("{}/hooks/events", hooks.base))
+            .header("X-Idp-Source", "elsewhere")
+            .header("X-Idp-Timestamp", now.to_string())
+            .header(
+                "X-Idp-Signature",
+                sign(&SecretString::from(CI_SECRET), now, body.as_bytes()),
+            )
+            .body(body.clone())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(unknown.status().as_u16(), 401);
+        assert_eq!(unknown.text().await.expect("body"), "");
+        let wrong_token = hooks
+            .client
+            .post(format!("{}/hooks/events", hooks.base))
+            .header("X-Idp-Source", "argocd")
+            .header("Authorization", "Bearer nope")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(wrong_token.status().as_u16(), 401);
+        assert!(
+            hooks
+                .store
+                .deployments("checkout-api", None, 10)
+                .await
+                .expect("history")
+                .is_empty(),
+            "{}: nothing stored",
+            backend.name
+        );
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_event_id_is_stored_once() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let event = deploy(
+            "dup-1",
+            "deploy.succeeded",
+            "2026-11-30T09:00:00Z",
+            "checkout-api",
+            "1.0",
+        );
+        let first = hooks.post(&event).await;
+        assert_eq!(first, (200, r#"{"ok":true,"stored":true}"#.to_owned()));
+        let again = hooks.post(&event).await;
+        assert_eq!(again, (200, r#"{"ok":true,"stored":false}"#.to_owned()));
+        let history = hooks
+            .store
+            .deployments("checkout-api", Some("production"), 10)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 1, "{}", backend.name);
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_out_of_order_build_the_history_by_their_time() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let svc = "checkout-api";
+        // Arrival order scrambled: 1.2 finishes before its start arrives; 1.1's events come last.
+        let events = [
+            deploy(
+                "c-ok",
+                "deploy.succeeded",
+                "2026-11-30T12:05:00Z",
+                svc,
+                "1.2",
+            ),
+            deploy(
+                "c-start",
+                "deploy.started",
+                "2026-11-30T12:00:00Z",
+                svc,
+                "1.2",
+            ),
+            deploy(
+                "d-start",
+                "deploy.started",
+                "2026-11-30T13:00:00Z",
+                svc,
+                "1.3",
+            ),
+            deploy(
+                "d-fail",
+                "deploy.failed",
+                "2026-11-30T13:02:00Z",
+                svc,
+                "1.3",
+            ),
+            deploy(
+                "b-ok",
+                "deploy.succeeded",
+                "2026-11-30T11:05:00Z",
+                svc,
+                "1.1",
+            ),
+            deploy(
+                "a-ok",
+                "deploy.succeeded",
+                "2026-11-30T10:05:00Z",
+                svc,
+                "1.0",
+            ),
+            deploy(
+                "b-start",
+                "deploy.started",
+                "2026-11-30T11:00:00Z",
+                svc,
+                "1.1",
+            ),
+        ];
+        for e in &events {
+            assert_eq!(hooks.post(e).await.0, 200);
+        }
+        let store = &hooks.store;
+        let history = store
+            .deployments("Checkout-API", Some("production"), 10)
+            .await
+            .expect("history");
+        assert_eq!(
+            versions(&history),
+            [
+                ("1.3", DeployStatus::Failed),
+                ("1.2", DeployStatus::Succeeded),
+                ("1.1", DeployStatus::Succeeded),
+                ("1.0", DeployStatus::Succeeded),
+            ],
+            "{}",
+            backend.name
+        );
+        assert!(history[1].started_at.is_some() && history[1].started_at < history[1].finished_at);
+        let current = store
+            .current_deployment(svc, "production")
+            .await
+            .expect("current")
+            .expect("a current deploy");
+        assert_eq!(current.version, "1.2");
+        let before = store
+            .deployment_before(svc, "production", &current, None)
+            .await
+            .expect("before")
+            .expect("a previous deploy");
+        assert_eq!(before.version, "1.1");
+        let incident = chrono::DateTime::parse_from_rfc3339("2026-11-30T11:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let before_incident = store
+            .deployment_before(svc, "production", &current, Some(incident))
+            .await
+            .expect("before")
+            .expect("a deploy before the incident");
+        assert_eq!(before_incident.version, "1.0");
+        assert!(
+            store
+                .succeeded_version(svc, "production", "1.3")
+                .await
+                .expect("lookup")
+                .is_none(),
+            "1.3 failed"
+        );
+        assert_eq!(
+            store
+                .succeeded_version(svc, "production", "1.0")
+                .await
+                .expect("lookup")
+                .map(|d| d.version),
+            Some("1.0".to_owned())
+        );
+        let per_env = store.current_deployments(svc).await.expect("current");
+        assert_eq!(per_env.len(), 1);
+        assert_eq!(per_env[0].version, "1.2");
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_without_a_deployment_id_are_correlated_by_version() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let mut ok = deploy(
+            "n-ok",
+            "deploy.succeeded",
+            "2026-11-30T12:05:00Z",
+            "cart",
+            "2.0",
+        );
+        let mut start = deploy(
+            "n-start",
+            "deploy.started",
+            "2026-11-30T12:00:00Z",
+            "cart",
+            "2.0",
+        );
+        for e in [&mut ok, &mut start] {
+            e["data"]
+                .as_object_mut()
+                .expect("data")
+                .remove("deployment_id");
+        }
+        assert_eq!(hooks.post(&ok).await.0, 200);
+        assert_eq!(hooks.post(&start).await.0, 200);
+        let history = hooks
+            .store
+            .deployments("cart", None, 10)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 1, "{}", backend.name);
+        assert!(history[0].started_at.is_some());
+        assert_eq!(history[0].status, DeployStatus::Succeeded);
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_events_get_specific_400s_and_store_nothing() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let cases = [
+            ("not json".to_owned(), "not a JSON object"),
+            (json!({"type": "deploy.started"}).to_string(), "`id` is required"),
+            (
+                json!({"id": "x", "type": "deploy.shipped", "time": "2026-11-30T09:00:00Z", "data": {}})
+                    .to_string(),
+                "`type` `deploy.shipped` is not one of",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "noon", "data": {}}).to_string(),
+                "`time` is not an RFC 3339 time",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"service": "a", "environment": "production"}})
+                .to_string(),
+                "`data.version` is required",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"service": "a", "environment": "production", "version": "1",
+                                "argocd_history_id": "seven"}})
+                .to_string(),
+                "`data.argocd_history_id` must be an integer",
+            ),
+            (
+                json!({"id": "x", "source": "argocd", "type": "git.repo.created",
+                       "time": "2026-11-30T09:00:00Z", "data": {}})
+                .to_string(),
+                "signed as source `ci`",
+            ),
+        ];
+        for (body, expected) in cases {
+            let (status, answer) = hooks.post_signed(&body, support::now(), CI_SECRET).await;
+            assert_eq!(status, 400, "{body}");
+            let answer: Value = serde_json::from_str(&answer).expect("json error");
+            let message = answer["error"].as_str().expect("error");
+            assert!(message.contains(expected), "{body}: {message}");
+        }
+        assert!(
+            hooks
+                .store
+                .deployments("a", None, 10)
+                .await
+                .expect("history")
+                .is_empty()
+        );
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_of_a_service_not_in_the_catalog_attaches_when_it_appears() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let event = deploy(
+            "new-1",
+            "deploy.succeeded",
+            "2026-11-30T09:00:00Z",
+            "Not-Yet-Svc",
+            "0.1",
+        );
+        assert_eq!(hooks.post(&event).await.0, 200);
+        // The catalog later gains component:default/not-yet-svc: its key finds the deploy, as do
+        // the name alone and the ref in any case.
+        for name in [
+            "not-yet-svc",
+            "component:default/not-yet-svc",
+            "default/NOT-YET-SVC",
+        ] {
+            let current = hooks
+                .store
+                .current_deployment(name, "Production")
+                .await
+                .expect("current");
+            assert_eq!(
+                current.map(|d| d.service),
+                Some("component:default/not-yet-svc".to_owned()),
+                "{name}"
+            );
+        }
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn argo_cd_sends_with_a_bearer_token() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let mut event = deploy(
+            "argo-1",
+            "deploy.succeeded",
+            "2026-11-30T09:00:00Z",
+            "checkout-api",
+            "1.4.2",
+        );
+        event["source"] = json!("argocd");
+        event["data"]["argocd_history_id"] = json!(12);
+        let response = hooks
+            .client
+            .post(format!("{}/hooks/events", hooks.base))
+            .header("X-Idp-Source", "argocd")
+            .header("Authorization", format!("Bearer {ARGO_TOKEN}"))
+            .body(event.to_string())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status().as_u16(), 200);
+        let current = hooks
+            .store
+            .current_deployment("checkout-api", "production")
+            .await
+            .expect("current")
+            .expect("deployed");
+        assert_eq!(
+            (current.source.as_str(), current.argocd_history_id),
+            ("argocd", Some(12))
+        );
+        hooks.server.abort();
+    }
+}
+
+fn deployment_status(status_id: i64, state: &str, at: &str) -> String {
+    // The fields GitHub sends that idp reads, as in GitHub's webhook payload reference.
+    json!({
+        "action": "created",
+        "deployment_status": {
+            "id": status_id,
+            "state": state,
+            "environment": "production",
+            "target_url": "https://github.com/acme/checkout-api/actions/runs/42",
+            "created_at": at,
+            "updated_at": at,
+            "creator": {"login": "github-actions[bot]"}
+        },
+        "deployment": {
+            "id": 1_234_567,
+            "sha": "9f2c1e4b",
+            "ref": "v1.5.0",
+            "environment": "production",
+            "payload": {},
+            "creator": {"login": "mei-tanaka"},
+            "created_at": "2026-11-30T08:59:00Z"
+        },
+        "repository": {"name": "checkout-api", "full_name": "acme/checkout-api"}
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_deployment_status_is_verified_and_mapped() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let send = |body: String, signature: String, event: &'static str| {
+            hooks
+                .client
+                .post(format!("{}/hooks/github/deployments", hooks.base))
+                .header("X-GitHub-Event", event)
+                .header("X-Hub-Signature-256", signature)
+                .body(body)
+                .send()
+        };
+        let secret = SecretString::from(GITHUB_SECRET);
+        let pending = deployment_status(1, "in_progress", "2026-11-30T09:00:00Z");
+        let forged = send(
+            pending.clone(),
+            sign_github(&SecretString::from("x"), pending.as_bytes()),
+            "deployment_status",
+        )
+        .await
+        .expect("send");
+        assert_eq!(forged.status().as_u16(), 401);
+        for body in [
+            pending,
+            deployment_status(2, "success", "2026-11-30T09:03:00Z"),
+        ] {
+            let signature = sign_github(&secret, body.as_bytes());
+            let r = send(body, signature, "deployment_status")
+                .await
+                .expect("send");
+            assert_eq!(r.status().as_u16(), 200);
+        }
+        let history = hooks
+            .store
+            .deployments("checkout-api", Some("production"), 10)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 1, "{}", backend.name);
+        let d = &history[0];
+        assert_eq!(d.id, "github:1234567");
+        assert_eq!(d.version, "v1.5.0");
+        assert_eq!(d.revision.as_deref(), Some("9f2c1e4b"));
+        assert_eq!(d.deployed_by.as_deref(), Some("mei-tanaka"));
+        assert_eq!(d.status, DeployStatus::Succeeded);
+        assert!(d.started_at.is_some() && d.finished_at.is_some());
+        let ping = r#"{"zen":"Keep it logically awesome."}"#.to_owned();
+        let signature = sign_github(&secret, ping.as_bytes());
+        let r = send(ping, signature, "ping").await.expect("send");
+        assert_eq!(r.status().as_u16(), 200);
+        hooks.server.abort();
+    }
+}
