@@ -217,6 +217,7 @@ fn hot_path(c: &mut Criterion) {
     let caller = idp::authz::Caller::user(idp::authz::Origin::Shell, member);
     let now = chrono::Utc::now();
     let defaults = idp::templates::TemplateDefaults::default();
+    let rollbacks = idp::actions::rollback::RollbackSettings::default();
     let decide_once = || async {
         let ctx = idp::handlers::Context {
             snapshot: &snapshot,
@@ -228,6 +229,7 @@ fn hot_path(c: &mut Criterion) {
             runs: None,
             idempotency_key: None,
             channel_id: None,
+            rollbacks: &rollbacks,
         };
         let groups = idp::authz::groups_of(&snapshot, caller.user.as_ref());
         let facts = idp::authz::TargetFacts::of(&snapshot, team);

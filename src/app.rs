@@ -48,6 +48,8 @@ pub struct AppState {
     pub runs: Option<Arc<RunService>>,
     /// Template defaults (execution backend, compliance rules).
     pub templates: TemplateDefaults,
+    /// `[rollbacks]` settings.
+    pub rollbacks: crate::actions::rollback::RollbackSettings,
     request_counter: AtomicU64,
     boot: u64,
 }
@@ -96,6 +98,7 @@ impl AppState {
             slack: None,
             runs: None,
             templates: TemplateDefaults::default(),
+            rollbacks: crate::actions::rollback::RollbackSettings::default(),
             request_counter: AtomicU64::new(0),
             boot,
         }
@@ -128,6 +131,12 @@ impl AppState {
     /// The same state with template defaults.
     pub fn with_templates(mut self, templates: TemplateDefaults) -> Self {
         self.templates = templates;
+        self
+    }
+
+    /// The same state with `[rollbacks]` settings.
+    pub fn with_rollbacks(mut self, rollbacks: crate::actions::rollback::RollbackSettings) -> Self {
+        self.rollbacks = rollbacks;
         self
     }
 
@@ -209,6 +218,7 @@ impl AppState {
                     runs: self.runs.as_deref(),
                     idempotency_key: meta.idempotency_key,
                     channel_id: meta.channel_id,
+                    rollbacks: &self.rollbacks,
                 };
                 (handlers::handle(&ctx, caller, &cmd).await, cmd.name())
             }

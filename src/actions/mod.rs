@@ -4,6 +4,7 @@
 //! keeps the status message up to date. A restart loses nothing: every step is a row change.
 
 pub mod created;
+pub mod rollback;
 pub mod run;
 pub mod scaffold;
 pub mod service;

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::run::{Run, RunControls, RunKind, RunStatus, new_run_id, now_ms};
 use super::service::{RunService, SubmitError, requester_of};
-use crate::authz::{self, AccessRequest, Action, Caller, ChannelKind, Decision, OnCallStatus, Outcome};
+use crate::authz::{
+    self, AccessRequest, Action, Caller, ChannelKind, Decision, OnCallStatus, Outcome,
+};
 use crate::catalog::Snapshot;
 use crate::deploys::{Deployment, service_key};
 use crate::exec::Execution;
@@ -108,16 +110,39 @@ pub fn service_from_channel(settings: &RollbackSettings, channel: &str) -> Optio
         .map(|m| m.as_str().to_owned())
 }
 
-fn plan_hash(service: &str, environment: &str, from: &Deployment, to: &Deployment, execution: &Execution) -> String {
-    let text = json!([service, environment, from.id, from.version, to.id, to.version, execution]).to_string();
+fn plan_hash(
+    service: &str,
+    environment: &str,
+    from: &Deployment,
+    to: &Deployment,
+    execution: &Execution,
+) -> String {
+    let text = json!([
+        service,
+        environment,
+        from.id,
+        from.version,
+        to.id,
+        to.version,
+        execution
+    ])
+    .to_string();
     hex::encode(Sha256::digest(text.as_bytes()))[..16].to_owned()
 }
 
 /// The backend a service's rollback goes to: its Argo CD application, its rollback workflow, or
 /// the default.
-pub fn execution_for(snapshot: &Snapshot, target: u32, settings: &RollbackSettings) -> Result<Execution, String> {
+pub fn execution_for(
+    snapshot: &Snapshot,
+    target: u32,
+    settings: &RollbackSettings,
+) -> Result<Execution, String> {
     let entity = &snapshot.node(target).entity;
-    if let Some(app) = entity.annotation(ARGOCD_ANNOTATION).map(str::trim).filter(|a| !a.is_empty()) {
+    if let Some(app) = entity
+        .annotation(ARGOCD_ANNOTATION)
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         return Ok(Execution::ArgoCd {
             application: app.to_owned(),
         });
@@ -151,7 +176,11 @@ pub async fn make_plan(
     let name = entity.entity_ref.name.clone();
     let service = service_key(&entity.entity_ref.key());
     let db = |e: StoreError| format!("the deploy history could not be read: {e}");
-    let Some(from) = store.current_deployment(&service, environment).await.map_err(db)? else {
+    let Some(from) = store
+        .current_deployment(&service, environment)
+        .await
+        .map_err(db)?
+    else {
         return Err(format!(
             "idp has no successful deploy of {name} in {environment} on record, so there is nothing to roll back"
         ));
@@ -275,7 +304,9 @@ pub async fn start(
     decision: &Decision,
 ) -> Result<RollbackOutcome, SubmitError> {
     let Some(runs) = req.runs else {
-        return Err(SubmitError::NotConfigured("runs are not set up in this process".to_owned()));
+        return Err(SubmitError::NotConfigured(
+            "runs are not set up in this process".to_owned(),
+        ));
     };
     if let Err(why) = runs.check_backend(&plan.execution) {
         return Ok(RollbackOutcome::NoPlan(why));
@@ -400,7 +431,9 @@ pub async fn decide_approval(
     approve: bool,
 ) -> Result<ApprovalOutcome, SubmitError> {
     let Some(runs) = req.runs else {
-        return Err(SubmitError::NotConfigured("runs are not set up in this process".to_owned()));
+        return Err(SubmitError::NotConfigured(
+            "runs are not set up in this process".to_owned(),
+        ));
     };
     if run.status != RunStatus::AwaitingApproval {
         return Ok(ApprovalOutcome::Refused(format!(
@@ -419,7 +452,8 @@ pub async fn decide_approval(
         .and_then(Value::as_i64)
         .unwrap_or(i64::MAX);
     if now > expires {
-        runs.cancel(&run.id, "nobody (the approval request expired)").await?;
+        runs.cancel(&run.id, "nobody (the approval request expired)")
+            .await?;
         return Ok(ApprovalOutcome::Refused(
             "the approval request expired; ask for the rollback again".to_owned(),
         ));
@@ -430,7 +464,9 @@ pub async fn decide_approval(
         .and_then(|t| crate::catalog::EntityRef::parse(t, Some("component"), "default").ok())
         .and_then(|r| req.snapshot.get(&r))
     else {
-        return Ok(ApprovalOutcome::Refused("the service is no longer in the catalog".to_owned()));
+        return Ok(ApprovalOutcome::Refused(
+            "the service is no longer in the catalog".to_owned(),
+        ));
     };
     let requester = run
         .requester
@@ -439,11 +475,17 @@ pub async fn decide_approval(
         .and_then(|u| crate::catalog::EntityRef::parse(u, Some("user"), "default").ok());
     let groups = authz::groups_of(req.snapshot, approver.user.as_ref());
     let facts = authz::TargetFacts::of(req.snapshot, target);
-    let environment = run.inputs.get("environment").and_then(Value::as_str).unwrap_or("production");
+    let environment = run
+        .inputs
+        .get("environment")
+        .and_then(Value::as_str)
+        .unwrap_or("production");
     let same_person = match (&requester, &approver.user) {
         (Some(r), Some(a)) => r.same_as(a),
-        _ => run.requester.slack_user_id.is_some()
-            && run.requester.slack_user_id == slack_user(approver),
+        _ => {
+            run.requester.slack_user_id.is_some()
+                && run.requester.slack_user_id == slack_user(approver)
+        }
     };
     if same_person {
         return Ok(ApprovalOutcome::Refused(
@@ -474,20 +516,39 @@ pub async fn decide_approval(
         return Ok(ApprovalOutcome::Denied(Box::new(run)));
     }
     // The plan must still be the one asked for.
-    let version = run.inputs.get("version").and_then(Value::as_str).unwrap_or_default();
-    let current = make_plan(req.store, req.snapshot, req.settings, target, environment, Some(version), None).await;
-    let asked = run.inputs.get("plan_hash").and_then(Value::as_str).unwrap_or_default();
+    let version = run
+        .inputs
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let current = make_plan(
+        req.store,
+        req.snapshot,
+        req.settings,
+        target,
+        environment,
+        Some(version),
+        None,
+    )
+    .await;
+    let asked = run
+        .inputs
+        .get("plan_hash")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match current {
         Ok(plan) if plan.hash == asked => {}
         Ok(plan) => {
-            runs.cancel(&run.id, "nobody (the plan changed before it was approved)").await?;
+            runs.cancel(&run.id, "nobody (the plan changed before it was approved)")
+                .await?;
             return Ok(ApprovalOutcome::Refused(format!(
                 "the plan changed since it was asked for ({} now runs {}); ask for the rollback again",
                 plan.service_name, plan.from.version
             )));
         }
         Err(why) => {
-            runs.cancel(&run.id, "nobody (the plan no longer holds)").await?;
+            runs.cancel(&run.id, "nobody (the plan no longer holds)")
+                .await?;
             return Ok(ApprovalOutcome::Refused(why));
         }
     }

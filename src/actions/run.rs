@@ -377,7 +377,7 @@ pub fn execution_label(execution: &Execution) -> String {
             workflow,
             ..
         } => format!("GitHub Actions ({owner}/{repo}, {workflow})"),
-        Execution::Webhook => "the scaffolding webhook".to_owned(),
+        Execution::Webhook => "the webhook backend".to_owned(),
         Execution::Backstage { .. } => "the Backstage scaffolder".to_owned(),
         Execution::ArgoCd { application } => format!("Argo CD ({application})"),
     }

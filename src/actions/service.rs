@@ -685,6 +685,16 @@ impl RunService {
                             dispatched.url.clone(),
                             now,
                         );
+                        // What the backend did on the way (Argo CD turning auto-sync off).
+                        for note in &dispatched.notes {
+                            if !r.steps.iter().any(|s| &s.name == note) {
+                                r.steps.push(super::run::RunStep {
+                                    name: note.clone(),
+                                    url: None,
+                                    at: now,
+                                });
+                            }
+                        }
                         if !r.status.is_finished() {
                             self.schedule_check(r, now);
                         }
@@ -732,7 +742,7 @@ impl RunService {
             let message = format!(
                 "no status from {} for {minutes} min",
                 match run.execution {
-                    Execution::Webhook => "the scaffolding webhook",
+                    Execution::Webhook => "the webhook backend",
                     _ => "CI",
                 }
             );

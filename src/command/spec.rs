@@ -61,7 +61,10 @@ pub const COMMAND_FILES: &[(&str, &str)] = &[
         "new-service.toml",
         include_str!("../../commands/new-service.toml"),
     ),
-    ("rollback.toml", include_str!("../../commands/rollback.toml")),
+    (
+        "rollback.toml",
+        include_str!("../../commands/rollback.toml"),
+    ),
     ("help.toml", include_str!("../../commands/help.toml")),
 ];
 

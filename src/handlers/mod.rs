@@ -104,6 +104,8 @@ pub enum Outcome {
     Templates(Vec<crate::templates::Template>),
     /// `new-service`: the form to open, the problems, the refusal or the run started.
     NewService(Box<crate::actions::scaffold::NewService>),
+    /// `rollback`: the plan to confirm, the refusal, or the run started.
+    Rollback(Box<crate::actions::rollback::RollbackOutcome>),
     /// Something on idp's side failed; the message is safe to show.
     Failed(String),
 }
@@ -172,6 +174,18 @@ impl Handled {
             Outcome::Ambiguous { .. } => "ambiguous",
             Outcome::Invalid(_) => "invalid",
             Outcome::Failed(_) => "failed",
+            Outcome::Rollback(r) => {
+                use crate::actions::rollback::RollbackOutcome as R;
+                match r.as_ref() {
+                    R::NotHere(_) | R::Denied(_) => "denied",
+                    R::NoPlan(_) => "no_plan",
+                    R::Preview { .. } => "previewed",
+                    R::PlanChanged(_) => "plan_changed",
+                    R::InProgress(_) => "in_progress",
+                    R::Started { created: true, .. } => "started",
+                    R::Started { created: false, .. } => "repeated",
+                }
+            }
             Outcome::NewService(n) => {
                 use crate::actions::scaffold::NewService;
                 match n.as_ref() {
@@ -209,6 +223,8 @@ pub struct Context<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The Slack channel the request came from, where run status messages go.
     pub channel_id: Option<&'a str>,
+    /// `[rollbacks]` settings.
+    pub rollbacks: &'a crate::actions::rollback::RollbackSettings,
 }
 
 fn query_text(q: &NameQuery) -> String {
@@ -309,6 +325,24 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
     // new-service decides on the owner it is given, once it knows it.
     if let Command::NewService { template, values } = command {
         return new_service(ctx, caller, template.as_deref(), values).await;
+    }
+    // rollback decides on the plan it makes (service, environment, on-call), once it has one.
+    if let Command::Rollback {
+        service,
+        environment,
+        to,
+        confirm,
+    } = command
+    {
+        return rollback(
+            ctx,
+            caller,
+            service.as_ref(),
+            environment.as_deref(),
+            to.as_deref(),
+            confirm.as_deref(),
+        )
+        .await;
     }
     let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
 
@@ -450,7 +484,7 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             ctx.runs,
         )),
         (_, None) => Outcome::Help(None),
-        (Command::NewService { .. }, _) => Outcome::Help(None),
+        (Command::NewService { .. } | Command::Rollback { .. }, _) => Outcome::Help(None),
     };
     Handled {
         outcome,
@@ -500,5 +534,129 @@ async fn new_service(
             handled.outcome = Outcome::Failed(format!("the run could not be recorded: {e}"));
         }
     }
+    handled
+}
+
+async fn rollback(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    service: Option<&NameQuery>,
+    environment: Option<&str>,
+    to: Option<&str>,
+    confirm: Option<&str>,
+) -> Handled {
+    use crate::actions::rollback::{self, RollbackOutcome, RollbackRequest};
+    let mut handled = Handled::plain(Outcome::Help(None), Action::Rollback);
+    let done = |handled: &mut Handled, outcome: RollbackOutcome| {
+        handled.outcome = Outcome::Rollback(Box::new(outcome));
+    };
+    let channel = match rollback::check_channel(caller) {
+        Ok(name) => name.to_owned(),
+        Err(why) => {
+            handled.decision = Some(Decision {
+                outcome: Verdict::Deny,
+                rule: None,
+                reason: why.clone(),
+            });
+            done(&mut handled, RollbackOutcome::NotHere(why));
+            return handled;
+        }
+    };
+    let inferred;
+    let query = match service {
+        Some(q) => q,
+        None => match rollback::service_from_channel(ctx.rollbacks, &channel) {
+            Some(name) => {
+                inferred = NameQuery::parse(&name);
+                &inferred
+            }
+            None => {
+                done(
+                    &mut handled,
+                    RollbackOutcome::NoPlan(format!(
+                        "#{channel} does not name a service; say which: `/idp rollback <service>`"
+                    )),
+                );
+                return handled;
+            }
+        },
+    };
+    let target = match resolve(ctx.snapshot, query, OWNED_KINDS, "service", "rollback") {
+        Ok(i) => i,
+        Err(outcome) => {
+            handled.outcome = *outcome;
+            return handled;
+        }
+    };
+    let environment = environment
+        .map(str::to_owned)
+        .unwrap_or_else(|| ctx.rollbacks.default_environment.clone());
+    handled.target = Some(ctx.snapshot.node(target).entity.entity_ref.clone());
+    handled.environment = Some(environment.clone());
+    let on_call = on_call_status(ctx, caller, target).await;
+    let request = RollbackRequest {
+        snapshot: ctx.snapshot,
+        policy: ctx.policy,
+        store: ctx.store,
+        runs: ctx.runs,
+        settings: ctx.rollbacks,
+        on_call,
+        idempotency_key: ctx.idempotency_key,
+        channel_id: ctx.channel_id,
+        now: ctx.now,
+    };
+    let plan = match rollback::make_plan(
+        ctx.store,
+        ctx.snapshot,
+        ctx.rollbacks,
+        target,
+        &environment,
+        to,
+        None,
+    )
+    .await
+    {
+        Ok(plan) => plan,
+        Err(why) => {
+            done(&mut handled, RollbackOutcome::NoPlan(why));
+            return handled;
+        }
+    };
+    let decision = rollback::decide(&request, caller, &plan);
+    handled.decision = Some(decision.clone());
+    if decision.outcome == Verdict::Deny {
+        done(&mut handled, RollbackOutcome::Denied(decision));
+        return handled;
+    }
+    let lock = format!("rollback:{}:{}", plan.service, plan.environment);
+    match ctx.store.run_holding(&lock).await {
+        Ok(Some(run)) if confirm.is_none() => {
+            done(&mut handled, RollbackOutcome::InProgress(Box::new(run)));
+            return handled;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "could not check for a rollback in progress");
+            handled.outcome = Outcome::Failed("the run queue could not be read".to_owned());
+            return handled;
+        }
+    }
+    let outcome = match confirm {
+        None => RollbackOutcome::Preview {
+            plan: Box::new(plan),
+            decision,
+        },
+        Some(hash) if hash != plan.hash => RollbackOutcome::PlanChanged(Box::new(plan)),
+        Some(_) => match rollback::start(&request, caller, &plan, &decision).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(error = %e, "a rollback could not be recorded");
+                handled.outcome =
+                    Outcome::Failed(format!("the rollback could not be recorded: {e}"));
+                return handled;
+            }
+        },
+    };
+    done(&mut handled, outcome);
     handled
 }

@@ -260,11 +260,28 @@ impl SlackApi {
     /// # Errors
     /// [`SlackApiError`]; a URL that does not parse is `Transport`.
     pub async fn respond(&self, response_url: &str, reply: &Reply) -> Result<(), SlackApiError> {
+        self.respond_with(response_url, reply, false).await
+    }
+
+    /// Like [`SlackApi::respond`], replacing the message the interaction came from (an ephemeral
+    /// preview) when `replace` is true.
+    ///
+    /// # Errors
+    /// [`SlackApiError`].
+    pub async fn respond_with(
+        &self,
+        response_url: &str,
+        reply: &Reply,
+        replace: bool,
+    ) -> Result<(), SlackApiError> {
         let url = url::Url::parse(response_url).map_err(|e| SlackApiError::Transport {
             method: "response_url",
             detail: e.to_string(),
         })?;
-        let request = SlackApiPostWebhookMessageRequest::new(content_of(reply));
+        let mut request = SlackApiPostWebhookMessageRequest::new(content_of(reply));
+        if replace {
+            request = request.with_replace_original(true);
+        }
         self.timed(
             "response_url",
             self.timeout,

@@ -163,12 +163,15 @@ pub struct Interaction {
     pub message: Option<MessageRef>,
 }
 
-/// An object of which idp reads only the id (`team`, `user`, `channel`).
+/// An object of which idp reads the id (`team`, `user`, `channel`) and, for a channel, its name.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct IdOnly {
     /// `T…`, `U…`, `C…`.
     #[serde(default)]
     pub id: String,
+    /// A channel's name (`inc-42-checkout-api`; `directmessage` for DMs), when Slack sends it.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The message an action came from.

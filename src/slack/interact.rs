@@ -17,7 +17,8 @@ use super::client::SlackApiError;
 use super::inbound::{Interaction, SlashCommand};
 use super::modal;
 use super::render::Reply;
-use super::run_message::CANCEL_ACTION;
+use super::rollback_message::{CONFIRM_ACTION, ConfirmValue, DISMISS_ACTION};
+use super::run_message::{APPROVE_ACTION, CANCEL_ACTION, DENY_ACTION};
 use crate::actions::run::now_ms;
 use crate::actions::scaffold::NewService;
 use crate::app::{AppState, RequestMeta};
@@ -241,6 +242,23 @@ pub async fn block_actions(state: &AppState, interaction: Interaction) {
         match action.action_id.as_str() {
             modal::TEMPLATE_SELECT => choose_template(state, &interaction, action).await,
             CANCEL_ACTION => cancel_run(state, &interaction, action.value.as_deref()).await,
+            CONFIRM_ACTION => confirm_rollback(state, &interaction, action.value.as_deref()).await,
+            DISMISS_ACTION => {
+                if let (Some(api), Some(url)) = (&state.slack, interaction.response_url.as_deref())
+                {
+                    let reply = Reply {
+                        text: "Rollback not started.".to_owned(),
+                        blocks: Vec::new(),
+                    };
+                    if let Err(e) = api.respond_with(url, &reply, true).await {
+                        tracing::warn!(error = %e, "could not withdraw a rollback preview");
+                    }
+                }
+            }
+            APPROVE_ACTION | DENY_ACTION => {
+                let approve = action.action_id == APPROVE_ACTION;
+                decide_rollback(state, &interaction, action.value.as_deref(), approve).await;
+            }
             other => tracing::debug!(action_id = other, "block action ignored"),
         }
     }
@@ -649,4 +667,156 @@ pub async fn block_suggestion(state: &AppState, interaction: Interaction) -> Val
     let field = interaction.block_id.as_deref().unwrap_or_default();
     let query = interaction.value.as_deref().unwrap_or_default();
     modal::options_response(&modal::suggestions(&snapshot, &template, field, query))
+}
+
+fn channel_of(interaction: &Interaction) -> (String, Option<String>) {
+    interaction
+        .channel
+        .as_ref()
+        .map_or((String::new(), None), |c| (c.id.clone(), c.name.clone()))
+}
+
+/// [Roll back] on a preview: the same `rollback` command with the plan's hash, so the plan is made
+/// again and refused when it changed. The preview is replaced with the answer.
+async fn confirm_rollback(state: &AppState, interaction: &Interaction, value: Option<&str>) {
+    let Some(value) = value.and_then(|v| serde_json::from_str::<ConfirmValue>(v).ok()) else {
+        tracing::warn!("a rollback confirmation without a readable plan");
+        return;
+    };
+    let (channel_id, channel_name) = channel_of(interaction);
+    let caller = state
+        .slack_caller(
+            interaction.team_id(),
+            interaction.user_id(),
+            &channel_id,
+            channel_name.as_deref(),
+        )
+        .await;
+    // A double click or a retried interaction carries the same plan from the same person.
+    let key = format!("slack-rollback:{}:{}", value.h, interaction.user_id());
+    let command = Command::Rollback {
+        service: Some(crate::catalog::NameQuery::parse(&value.s)),
+        environment: Some(value.e.clone()),
+        to: Some(value.t.clone()),
+        confirm: Some(value.h.clone()),
+    };
+    let request_id = state.next_request_id();
+    let (snapshot, handled) = state
+        .execute(
+            &request_id,
+            &caller,
+            Ok(command),
+            &format!(
+                "rollback {} {} to {} (confirmed plan {})",
+                value.s, value.e, value.t, value.h
+            ),
+            RequestMeta {
+                idempotency_key: Some(&key),
+                channel_id: Some(&channel_id),
+            },
+        )
+        .await;
+    if let Some(runs) = &state.runs {
+        runs.wake();
+    }
+    let reply = state.render(&request_id, &snapshot, &handled);
+    if let (Some(api), Some(url)) = (&state.slack, interaction.response_url.as_deref())
+        && let Err(e) = api.respond_with(url, &reply, true).await
+    {
+        tracing::warn!(error = %e, "could not answer a rollback confirmation");
+    }
+}
+
+/// [Approve] or [Deny] on a rollback waiting for approval.
+async fn decide_rollback(
+    state: &AppState,
+    interaction: &Interaction,
+    run_id: Option<&str>,
+    approve: bool,
+) {
+    use crate::actions::rollback::{ApprovalOutcome, RollbackRequest, decide_approval};
+    let (Some(runs), Some(run_id)) = (&state.runs, run_id) else {
+        return;
+    };
+    let response_url = interaction.response_url.as_deref();
+    let run = match runs.get(run_id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            tell(
+                state,
+                response_url,
+                "That rollback is not known here any more.",
+            )
+            .await;
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a rollback to approve");
+            return;
+        }
+    };
+    let (channel_id, channel_name) = channel_of(interaction);
+    let approver = state
+        .slack_caller(
+            interaction.team_id(),
+            interaction.user_id(),
+            &channel_id,
+            channel_name.as_deref(),
+        )
+        .await;
+    let snapshot = state.catalog.snapshot();
+    let target = run
+        .target
+        .as_deref()
+        .and_then(|t| EntityRef::parse(t, Some("component"), "default").ok())
+        .and_then(|r| snapshot.get(&r));
+    let ctx = crate::handlers::Context {
+        snapshot: &snapshot,
+        policy: &state.policy,
+        oncall: &state.oncall,
+        store: state.catalog.store(),
+        now: chrono::Utc::now(),
+        templates: &state.templates,
+        runs: Some(runs),
+        idempotency_key: None,
+        channel_id: None,
+        rollbacks: &state.rollbacks,
+    };
+    let on_call = match target {
+        Some(i) => crate::handlers::on_call_status(&ctx, &approver, i).await,
+        None => crate::authz::OnCallStatus::NotAsked,
+    };
+    let request = RollbackRequest {
+        snapshot: &snapshot,
+        policy: &state.policy,
+        store: state.catalog.store(),
+        runs: Some(runs),
+        settings: &state.rollbacks,
+        on_call,
+        idempotency_key: None,
+        channel_id: None,
+        now: ctx.now,
+    };
+    match decide_approval(&request, &approver, &run, approve).await {
+        Ok(ApprovalOutcome::Approved(_) | ApprovalOutcome::Denied(_)) => runs.wake(),
+        Ok(ApprovalOutcome::Refused(why)) => {
+            if let Some(audit) = &state.audit {
+                let entry = crate::audit::AuditEntry::for_caller(
+                    &approver,
+                    state.next_request_id(),
+                    Action::Approve.as_str(),
+                    "rollback",
+                )
+                .with_arguments(json!({ "run_id": run.id, "approve": approve }))
+                .with_target(run.target.clone().unwrap_or_default())
+                .with_decision(crate::audit::AuditDecision::Deny, None, Some(why.clone()))
+                .with_outcome("refused");
+                if let Err(e) = audit.record(entry).await {
+                    tracing::error!(error = %e, "could not record a refused approval");
+                }
+            }
+            tell(state, response_url, &format!("Not done: {why}.")).await;
+        }
+        Err(e) => tracing::error!(error = %e, "an approval could not be recorded"),
+    }
 }

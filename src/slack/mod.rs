@@ -8,6 +8,7 @@ pub mod interact;
 pub mod modal;
 pub mod mrkdwn;
 pub mod render;
+pub mod rollback_message;
 pub mod run_message;
 pub mod run_notifier;
 pub mod verify;

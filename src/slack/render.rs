@@ -875,6 +875,7 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         Outcome::Failed(why) => render_error(escape(why), format!("Failed: {why}")),
         Outcome::Templates(list) => render_templates(list),
         Outcome::NewService(outcome) => render_new_service(outcome),
+        Outcome::Rollback(outcome) => super::rollback_message::render(outcome),
     }
 }
 

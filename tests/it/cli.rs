@@ -335,7 +335,7 @@ async fn the_shell_creates_a_service_through_the_webhook_backend() {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        stdout.contains("Handed to the scaffolding webhook"),
+        stdout.contains("Handed to the webhook backend"),
         "{stdout}"
     );
     assert!(stdout.contains("inventory-api created"), "{stdout}");

@@ -528,7 +528,7 @@ async fn a_run_with_no_news_fails_as_stale_with_a_clear_reason() {
         run.error
             .as_deref()
             .unwrap_or("")
-            .starts_with("no status from the scaffolding webhook for"),
+            .starts_with("no status from the webhook backend for"),
         "{:?}",
         run.error
     );
