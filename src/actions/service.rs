@@ -585,7 +585,7 @@ impl RunService {
         let target = run
             .target
             .as_deref()
-            .and_then(|t| EntityRef::parse(t, Some("group"), "default").ok())
+            .and_then(|t| EntityRef::parse(t, None, "default").ok())
             .and_then(|t| snapshot.get(&t));
         if run.target.is_some() && target.is_none() {
             return Err(format!(
@@ -593,16 +593,49 @@ impl RunService {
                 run.target.as_deref().unwrap_or_default()
             ));
         }
-        let action = match run.kind {
-            super::RunKind::Template => Action::TemplateRun,
-            super::RunKind::Rollback => Action::Rollback,
-        };
-        let decision =
-            authz::decide_on(&self.policy, &snapshot, &caller, action, target, Utc::now());
-        if decision.allowed() {
-            Ok(())
-        } else {
-            Err(decision.reason)
+        match run.kind {
+            super::RunKind::Template => {
+                let decision = authz::decide_on(
+                    &self.policy,
+                    &snapshot,
+                    &caller,
+                    Action::TemplateRun,
+                    target,
+                    Utc::now(),
+                );
+                if decision.allowed() {
+                    Ok(())
+                } else {
+                    Err(decision.reason)
+                }
+            }
+            // A rollback was allowed at confirmation (on call then) or approved since; what can
+            // still stop it is a refusal: a freeze that began, a membership that ended.
+            super::RunKind::Rollback => {
+                let groups = authz::groups_of(&snapshot, caller.user.as_ref());
+                let facts = target.map(|i| authz::TargetFacts::of(&snapshot, i));
+                let environment = run
+                    .inputs
+                    .get("environment")
+                    .and_then(serde_json::Value::as_str);
+                let decision = authz::decide(
+                    &self.policy,
+                    &authz::AccessRequest {
+                        action: Action::Rollback,
+                        caller: &caller,
+                        groups: &groups,
+                        target: facts.as_ref(),
+                        environment,
+                        on_call: authz::OnCallStatus::NotAsked,
+                        requester: None,
+                        now: Utc::now(),
+                    },
+                );
+                match decision.outcome {
+                    authz::Outcome::Deny => Err(decision.reason),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 

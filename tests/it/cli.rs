@@ -334,10 +334,7 @@ async fn the_shell_creates_a_service_through_the_webhook_backend() {
         .expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        stdout.contains("Handed to the webhook backend"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("Handed to the webhook backend"), "{stdout}");
     assert!(stdout.contains("inventory-api created"), "{stdout}");
     assert_eq!(receiver.deliveries().len(), 1);
     let owner = idp(

@@ -18,6 +18,7 @@ mod modal;
 mod oncall;
 mod parser;
 mod render;
+mod rollback;
 mod runs;
 mod slack_fake;
 mod store;

@@ -35,6 +35,8 @@ pub struct Harness {
     pub receiver: FakeReceiver,
     /// The GitHub fake.
     pub github: FakeGithub,
+    /// The Argo CD fake.
+    pub argocd: crate::fakes::argocd::FakeArgoCd,
     worker: Option<tokio::task::JoinHandle<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
@@ -48,6 +50,22 @@ pub fn repo_template_defaults() -> idp::templates::TemplateDefaults {
         execution: None,
         compliance: file.compliance,
     }
+}
+
+/// The deploy-event source the harness accepts, and its secret.
+pub const EVENTS_SOURCE: &str = "ci";
+/// The secret of [`EVENTS_SOURCE`].
+pub const EVENTS_SECRET: &str = "ci-events-secret-0042";
+
+/// On-call for payments-platform: Mei Tanaka now (a two-day shift that began yesterday), then
+/// Tobias Lindqvist.
+pub fn payments_rotation() -> idp::oncall::OnCallService {
+    let config: idp::oncall::OnCallConfig = toml::from_str(&format!(
+        "[[rotations]]\ngroup = \"payments-platform\"\nmembers = [\"mei.tanaka\", \"tobias.lindqvist\"]\nshift = \"2d\"\nhandoff = \"00:00\"\ntime_zone = \"UTC\"\nstart = \"{}\"\n",
+        (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d")
+    ))
+    .expect("rotation");
+    idp::oncall::OnCallService::new(&config, "http://127.0.0.1:9", None).expect("on-call")
 }
 
 /// Fast settings for tests: short polls and backoffs.
@@ -94,7 +112,9 @@ impl Harness {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let argocd = crate::fakes::argocd::FakeArgoCd::start().await;
         let mut exec = ExecConfig::default()
+            .with_argocd(&argocd.url, crate::fakes::argocd::TOKEN, false)
             .with_webhook(&receiver.url, webhook::SECRET)
             .with_github(&github.url, github::TOKEN)
             .with_timeout(Duration::from_secs(2));
@@ -127,9 +147,9 @@ impl Harness {
         let verifier = SignatureVerifier::new(&secrecy::SecretString::from(support::SECRET));
         let state = Arc::new(
             AppState::with_services(
-                catalog,
+                catalog.clone(),
                 policy,
-                Arc::new(idp::oncall::OnCallService::default()),
+                Arc::new(payments_rotation()),
                 Some(verifier),
             )
             .with_identity(Arc::new(identity))
@@ -138,10 +158,24 @@ impl Harness {
             .with_runs(runs.clone())
             .with_templates(repo_template_defaults()),
         );
-        let router = idp::app(state.clone()).merge(idp::hooks::router(idp::hooks::HooksState {
-            runs: runs.clone(),
-            executors,
-        }));
+        let events = idp::hooks::events::EventsState {
+            store: catalog.store().clone(),
+            sources: Arc::new(
+                [(
+                    EVENTS_SOURCE.to_owned(),
+                    idp::config::EventCredential::Hmac(secrecy::SecretString::from(EVENTS_SECRET)),
+                )]
+                .into_iter()
+                .collect(),
+            ),
+            github_secret: None,
+        };
+        let router = idp::app(state.clone())
+            .merge(idp::hooks::router(idp::hooks::HooksState {
+                runs: runs.clone(),
+                executors,
+            }))
+            .merge(idp::hooks::events::router(events));
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });
@@ -152,6 +186,7 @@ impl Harness {
             slack,
             receiver,
             github,
+            argocd,
             worker: None,
             stop: None,
             server,

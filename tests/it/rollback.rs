@@ -1,0 +1,325 @@
+//! `/idp rollback` in an incident channel: deploy events in, a plan with a hash, confirmation,
+//! approvals bound to the plan, the per-service lock, and Argo CD doing the rollback (its fake on
+//! 127.0.0.1), with the progress message in the channel.
+
+use std::time::Duration;
+
+use idp::actions::RunStatus;
+use idp::actions::rollback::{ApprovalOutcome, RollbackOutcome, RollbackRequest, decide_approval};
+use idp::app::RequestMeta;
+use idp::authz::{Caller, ChannelKind, OnCallStatus, Origin};
+use idp::catalog::{EntityRef, NameQuery};
+use idp::command::Command;
+use idp::handlers::Outcome;
+use serde_json::json;
+
+use crate::fakes::webhook;
+use crate::runs::{EVENTS_SECRET, EVENTS_SOURCE, Harness};
+use crate::support;
+
+fn person(name: &str, slack: &str, channel: &str) -> Caller {
+    Caller::user(
+        Origin::Slack {
+            team_id: "T0001".into(),
+            user_id: slack.into(),
+            channel_id: "CINC42".into(),
+        },
+        EntityRef::new("user", "default", name),
+    )
+    .in_channel(if channel.starts_with("inc-") {
+        ChannelKind::Incident(channel.to_owned())
+    } else {
+        ChannelKind::Other(Some(channel.to_owned()))
+    })
+}
+
+async fn deploy(h: &Harness, id: &str, version: &str, revision: &str, hours_ago: i64) {
+    let at = (chrono::Utc::now() - chrono::Duration::hours(hours_ago)).to_rfc3339();
+    let event = json!({"id": id, "type": "deploy.succeeded", "source": EVENTS_SOURCE, "time": at,
+        "data": {"service": "checkout-api", "environment": "production", "version": version,
+                 "revision": revision, "deployed_by": "ci", "url": "https://ci.example.com/d/1"}});
+    let body = event.to_string();
+    let ts = support::now();
+    let signature = webhook::sign(EVENTS_SECRET, ts, body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(format!("{}/hooks/events", h.base))
+        .header("content-type", "application/json")
+        .header("X-Idp-Source", EVENTS_SOURCE)
+        .header("X-Idp-Timestamp", ts.to_string())
+        .header("X-Idp-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{:?}",
+        response.text().await
+    );
+}
+
+async fn rollback(h: &Harness, caller: &Caller, command: Command, key: &str) -> RollbackOutcome {
+    let (_, handled) = h
+        .state
+        .execute(
+            "test",
+            caller,
+            Ok(command),
+            "rollback",
+            RequestMeta {
+                idempotency_key: Some(key),
+                channel_id: Some("CINC42"),
+            },
+        )
+        .await;
+    match handled.outcome {
+        Outcome::Rollback(r) => *r,
+        other => panic!("not a rollback outcome: {other:?}"),
+    }
+}
+
+fn ask(to: Option<&str>, confirm: Option<&str>) -> Command {
+    Command::Rollback {
+        service: None,
+        environment: None,
+        to: to.map(str::to_owned),
+        confirm: confirm.map(str::to_owned),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_platform_admin_rolls_back_from_the_incident_channel_through_argo_cd() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, true).await;
+        h.argocd
+            .add_app("checkout-api-prod", false, &[(7, "aaa111"), (8, "bbb222")]);
+        deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+        deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+        let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+        // Outside an incident channel: refused with the reason.
+        let elsewhere = person("daria.volkova", "U7DARIA", "dev");
+        assert!(matches!(
+            rollback(&h, &elsewhere, ask(None, None), "r0").await,
+            RollbackOutcome::NotHere(_)
+        ));
+        // The preview: service from the channel, production, 1.5.0 → 1.4.2, allowed (platform-admin).
+        let RollbackOutcome::Preview { plan, decision } =
+            rollback(&h, &daria, ask(None, None), "r1").await
+        else {
+            panic!("no preview");
+        };
+        assert!(decision.allowed(), "{decision:?}");
+        assert_eq!(
+            (plan.service_name.as_str(), plan.environment.as_str()),
+            ("checkout-api", "production")
+        );
+        assert_eq!(
+            (plan.from.version.as_str(), plan.to.version.as_str()),
+            ("1.5.0", "1.4.2")
+        );
+        // Confirm twice (a double click): one run.
+        let confirm = ask(Some("1.4.2"), Some(&plan.hash));
+        let key = format!("slack-rollback:{}:U7DARIA", plan.hash);
+        let RollbackOutcome::Started { run, created } =
+            rollback(&h, &daria, confirm.clone(), &key).await
+        else {
+            panic!("not started");
+        };
+        assert!(created);
+        let RollbackOutcome::Started {
+            run: again,
+            created,
+        } = rollback(&h, &daria, confirm, &key).await
+        else {
+            panic!("not started");
+        };
+        assert!(!created);
+        assert_eq!(again.id, run.id);
+        // Argo CD gets the rollback to history id 7; the operation succeeds.
+        let running = h
+            .until(&run.id, |r| {
+                r.status == RunStatus::Running || r.status.is_finished()
+            })
+            .await;
+        assert_eq!(
+            running.status,
+            RunStatus::Running,
+            "{}: {:?}",
+            backend.name,
+            running.error
+        );
+        h.argocd
+            .advance("checkout-api-prod", "Succeeded", "successfully rolled back");
+        let done = h.finished(&run.id).await;
+        assert_eq!(done.status, RunStatus::Succeeded, "{}", backend.name);
+        let rollbacks: Vec<_> = h
+            .argocd
+            .calls()
+            .into_iter()
+            .filter(|c| c.path.ends_with("/rollback"))
+            .collect();
+        assert_eq!(rollbacks.len(), 1);
+        assert_eq!(rollbacks[0].body["id"], json!(7));
+        // The channel saw one message, updated in place, ending in "Rolled back".
+        let posts = h.slack.posted("chat.postMessage");
+        assert_eq!(posts.len(), 1, "{posts:?}");
+        let last = h.slack.posted("chat.update").pop().expect("updated");
+        assert!(
+            last["text"].as_str().unwrap_or("").contains("Rolled back"),
+            "{last}"
+        );
+        assert!(
+            last["blocks"]
+                .to_string()
+                .contains("from `1.5.0` to `1.4.2`"),
+            "{last}"
+        );
+        // Every step is in the audit log.
+        if let Some(audit) = &h.state.audit {
+            audit.flush().await;
+        }
+        let records = h
+            .state
+            .catalog
+            .store()
+            .audit_query(&idp::audit::AuditQuery::latest(None, None, 50))
+            .await
+            .expect("audit");
+        let outcomes: Vec<&str> = records.iter().map(|r| r.entry.outcome.as_str()).collect();
+        for expected in [
+            "previewed",
+            "started",
+            "run.queued",
+            "run.dispatched",
+            "run.succeeded",
+        ] {
+            assert!(
+                outcomes.contains(&expected),
+                "{}: {outcomes:?}",
+                backend.name
+            );
+        }
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engineer_off_call_needs_the_on_calls_approval_and_cannot_approve_their_own() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, true).await;
+    h.argocd
+        .add_app("checkout-api-prod", false, &[(7, "aaa111"), (8, "bbb222")]);
+    deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+    deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+    let tobias = person("tobias.lindqvist", "U9TOBIAS", "inc-42-checkout-api");
+    let RollbackOutcome::Preview { plan, decision } =
+        rollback(&h, &tobias, ask(None, None), "a1").await
+    else {
+        panic!("no preview");
+    };
+    assert!(
+        matches!(decision.outcome, idp::authz::Outcome::RequireApproval(_)),
+        "{decision:?}"
+    );
+    let RollbackOutcome::Started { run, .. } =
+        rollback(&h, &tobias, ask(Some("1.4.2"), Some(&plan.hash)), "a2").await
+    else {
+        panic!("not started");
+    };
+    assert_eq!(run.status, RunStatus::AwaitingApproval);
+    // The approval request is in the channel with Approve and Deny.
+    let posted = loop {
+        let posts = h.slack.posted("chat.postMessage");
+        if let Some(p) = posts.first() {
+            break p.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(
+        posted["blocks"].to_string().contains("run_approve"),
+        "{posted}"
+    );
+    // A second rollback of the same service meanwhile sees the first.
+    let mei = person("mei.tanaka", "U1MEI", "inc-42-checkout-api");
+    assert!(matches!(
+        rollback(&h, &mei, ask(None, None), "a3").await,
+        RollbackOutcome::InProgress(_)
+    ));
+    let snapshot = h.state.catalog.snapshot();
+    let request = |on_call| RollbackRequest {
+        snapshot: &snapshot,
+        policy: &h.state.policy,
+        store: h.state.catalog.store(),
+        runs: h.state.runs.as_deref(),
+        settings: &h.state.rollbacks,
+        on_call,
+        idempotency_key: None,
+        channel_id: None,
+        now: chrono::Utc::now(),
+    };
+    // The requester cannot approve their own request.
+    let own = decide_approval(&request(OnCallStatus::No(None)), &tobias, &run, true)
+        .await
+        .expect("decide");
+    assert!(
+        matches!(own, ApprovalOutcome::Refused(ref why) if why.contains("someone else")),
+        "{own:?}"
+    );
+    // The on-call approves: the run is queued and Argo CD does it.
+    let approved = decide_approval(&request(OnCallStatus::Yes), &mei, &run, true)
+        .await
+        .expect("decide");
+    assert!(
+        matches!(approved, ApprovalOutcome::Approved(_)),
+        "{approved:?}"
+    );
+    h.runs.wake();
+    let running = h.until(&run.id, |r| r.status == RunStatus::Running).await;
+    assert!(
+        running
+            .steps
+            .iter()
+            .any(|s| s.name == "Approved by mei.tanaka"),
+        "{:?}",
+        running.steps
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_deploy_between_preview_and_confirm_is_refused_with_the_new_plan() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, false).await;
+    deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+    deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+    let mei = person("mei.tanaka", "U1MEI", "inc-42-checkout-api");
+    let RollbackOutcome::Preview { plan, .. } = rollback(&h, &mei, ask(None, None), "n1").await
+    else {
+        panic!("no preview");
+    };
+    deploy(&h, "e3", "1.5.1", "ccc333", 0).await;
+    let outcome = rollback(&h, &mei, ask(Some("1.4.2"), Some(&plan.hash)), "n2").await;
+    let RollbackOutcome::PlanChanged(new_plan) = outcome else {
+        panic!("expected the new plan: {outcome:?}");
+    };
+    assert_eq!(new_plan.from.version, "1.5.1");
+    // A version never deployed, and a named service without history, get specific refusals.
+    let never = rollback(&h, &mei, ask(Some("9.9.9"), None), "n3").await;
+    assert!(
+        matches!(never, RollbackOutcome::NoPlan(ref why) if why.contains("never deployed")),
+        "{never:?}"
+    );
+    let other = Command::Rollback {
+        service: Some(NameQuery::parse("returns-portal")),
+        environment: None,
+        to: None,
+        confirm: None,
+    };
+    let none = rollback(&h, &mei, other, "n4").await;
+    assert!(
+        matches!(none, RollbackOutcome::NoPlan(ref why) if why.contains("no successful deploy")),
+        "{none:?}"
+    );
+    h.stop().await;
+}
