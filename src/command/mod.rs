@@ -15,6 +15,13 @@ pub enum Command {
     Owner(NameQuery),
     /// `service <name>`: the whole card.
     Service(NameQuery),
+    /// `deploys <service> [environment]`: the recent deploy history.
+    Deploys {
+        /// The service.
+        service: NameQuery,
+        /// Only this environment, when given (lower-case).
+        environment: Option<String>,
+    },
     /// `search <words>`: free-text search.
     Search(Vec<String>),
     /// `team <group>`: a group's people and what it owns.
@@ -71,6 +78,7 @@ impl Command {
         match self {
             Self::Owner(_) => "owner",
             Self::Service(_) => "service",
+            Self::Deploys { .. } => "deploys",
             Self::Search(_) => "search",
             Self::Team(_) => "team",
             Self::OnCall(_) => "oncall",
@@ -257,6 +265,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
     match spec.name.as_str() {
         "owner" => one_name(spec, "owner", args).map(Command::Owner),
         "service" => one_name(spec, "service", args).map(Command::Service),
+        "deploys" => parse_deploys(spec, args),
         "team" => one_name(spec, "team", args).map(Command::Team),
         "oncall" => one_name(spec, "oncall", args).map(Command::OnCall),
         "whoami" => {
@@ -318,6 +327,38 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
             Ok(Command::Help(args.first().map(token_text)))
         }
     }
+}
+
+/// `deploys <service> [environment]`: a name, then optionally one word.
+fn parse_deploys(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
+    let service = one_name(spec, "deploys", args.get(..1).unwrap_or_default())?;
+    let environment = match args.get(1..).unwrap_or_default() {
+        [] => None,
+        [Token::Word(w)] if !w.trim().is_empty() && w.len() <= MAX_NAME_CHARS => {
+            Some(w.trim().to_ascii_lowercase())
+        }
+        [other] => {
+            return Err(ParseError::InvalidArgument {
+                command: "deploys",
+                argument: "environment".to_owned(),
+                given: token_text(other),
+                reason: "an environment is one word such as production".to_owned(),
+                usage: spec.usage.clone(),
+            });
+        }
+        [_, extra @ ..] => {
+            return Err(ParseError::UnexpectedArgument {
+                command: "deploys",
+                argument: "environment".to_owned(),
+                extra: extra.iter().map(token_text).collect::<Vec<_>>().join(" "),
+                usage: spec.usage.clone(),
+            });
+        }
+    };
+    Ok(Command::Deploys {
+        service,
+        environment,
+    })
 }
 
 /// `audit [target] [since]`: a word that reads as a time (`24h`, `7d`, `2026-11-01`) is the

@@ -47,6 +47,7 @@ pub struct CommandSpec {
 pub const COMMAND_FILES: &[(&str, &str)] = &[
     ("owner.toml", include_str!("../../commands/owner.toml")),
     ("service.toml", include_str!("../../commands/service.toml")),
+    ("deploys.toml", include_str!("../../commands/deploys.toml")),
     ("search.toml", include_str!("../../commands/search.toml")),
     ("team.toml", include_str!("../../commands/team.toml")),
     ("oncall.toml", include_str!("../../commands/oncall.toml")),

@@ -25,11 +25,12 @@ pub struct Tracked {
     pub event_ids: Vec<String>,
 }
 
-/// The id a new deployment row gets: `{source}:{deployment_id}` when the sender names the deploy,
+/// The id a new deployment row gets: `{source}:{service}:{environment}:{deployment_id}` when the
+/// sender names the deploy (scoped, so an id reused for another environment is another deploy),
 /// else the event's id.
 pub fn deployment_id(event: &DeployEvent, data: &DeployData) -> String {
     match &data.deployment_id {
-        Some(d) => format!("{}:{d}", event.source),
+        Some(d) => format!("{}:{}:{}:{d}", event.source, data.service, data.environment),
         None => event.id.clone(),
     }
 }
@@ -130,7 +131,7 @@ mod tests {
             None,
             &event("b", "deploy.succeeded", "2026-01-01T10:05:00Z"),
         );
-        assert_eq!(done.deployment.id, "ci:d1");
+        assert_eq!(done.deployment.id, "ci:component:default/api:prod:d1");
         assert_eq!(done.deployment.started_at, None);
         let both = apply(
             Some(done),

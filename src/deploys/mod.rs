@@ -23,8 +23,8 @@ pub use event::{DeployData, DeployEvent, EventError, EventType, parse_event};
 /// One deploy of a service to an environment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Deployment {
-    /// Stable id: `{source}:{deployment_id}` when the sender names the deployment, else the id of
-    /// the event that opened the row.
+    /// Stable id: `{source}:{service}:{environment}:{deployment_id}` when the sender names the
+    /// deployment, else the id of the event that opened the row.
     pub id: String,
     /// The component's entity ref key, lower-case: `component:default/checkout-api`
     /// ([`service_key`]).

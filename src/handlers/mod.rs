@@ -33,6 +33,8 @@ pub const TARGET_KINDS: &[&str] = &[
     "template",
     "group",
 ];
+/// How many deploys `deploys` shows.
+pub const DEPLOYS_LIMIT: i64 = 15;
 /// How many search hits a reply shows.
 pub const SEARCH_LIMIT: usize = 10;
 
@@ -41,8 +43,18 @@ pub const SEARCH_LIMIT: usize = 10;
 pub enum Outcome {
     /// `owner`: the entity whose owner to show, and who is on call for it.
     Owner(u32, Result<OnCall, OnCallError>),
-    /// `service`: the entity whose card to show.
-    Service(u32),
+    /// `service`: the entity whose card to show, and what runs in each environment (its latest
+    /// succeeded deploy per environment; empty when none is known or the history is unreadable).
+    Service(u32, Vec<crate::deploys::Deployment>),
+    /// `deploys`: a service's recent deploys, newest first.
+    Deploys {
+        /// The service.
+        target: u32,
+        /// The environment asked for, if any.
+        environment: Option<String>,
+        /// At most [`DEPLOYS_LIMIT`] deploys.
+        history: Vec<crate::deploys::Deployment>,
+    },
     /// `team`: the group to show.
     Team(u32),
     /// `oncall`: the entity and who is on call for it.
@@ -349,6 +361,7 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
     // Resolve the target first, so the decision can see its owner.
     let (query, kinds, what) = match command {
         Command::Owner(q) | Command::Service(q) => (Some(q), OWNED_KINDS, "service"),
+        Command::Deploys { service, .. } => (Some(service), OWNED_KINDS, "service"),
         Command::Team(q) => (Some(q), GROUP_KINDS, "group"),
         Command::OnCall(q) => (Some(q), TARGET_KINDS, "service or group"),
         Command::Can { target, .. } => (Some(target), TARGET_KINDS, "service or group"),
@@ -385,7 +398,41 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
         (Command::Owner(_), Some(i)) => {
             Outcome::Owner(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)
         }
-        (Command::Service(_), Some(i)) => Outcome::Service(i),
+        (Command::Service(_), Some(i)) => {
+            let key = ctx.snapshot.node(i).entity.entity_ref.key();
+            let current = ctx.store.current_deployments(&key).await;
+            Outcome::Service(
+                i,
+                current.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "current deploys could not be read");
+                    Vec::new()
+                }),
+            )
+        }
+        (
+            Command::Deploys {
+                environment: env, ..
+            },
+            Some(i),
+        ) => {
+            environment.clone_from(env);
+            let key = ctx.snapshot.node(i).entity.entity_ref.key();
+            match ctx
+                .store
+                .deployments(&key, env.as_deref(), DEPLOYS_LIMIT)
+                .await
+            {
+                Ok(history) => Outcome::Deploys {
+                    target: i,
+                    environment: env.clone(),
+                    history,
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "deploy history query failed");
+                    Outcome::Failed("the deploy history could not be read".to_owned())
+                }
+            }
+        }
         (Command::Team(_), Some(i)) => Outcome::Team(i),
         (Command::OnCall(_), Some(i)) => {
             Outcome::OnCall(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)

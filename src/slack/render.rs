@@ -436,7 +436,58 @@ const CARD_ANNOTATIONS: &[(&str, &str)] = &[
     ("sonarqube.org/project-key", "SonarQube"),
 ];
 
-fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
+/// One deploy on one line: `*1.5.0* succeeded · production · Mon 30 Nov 09:03 UTC · by mei · link`.
+fn deploy_line(d: &crate::deploys::Deployment, with_environment: bool) -> String {
+    let mut parts = vec![format!(
+        "*{}* {}",
+        escape_within(&d.version, 100),
+        d.status.as_str()
+    )];
+    if with_environment {
+        parts.push(escape_within(&d.environment, 100));
+    }
+    parts.push(match d.sort_time() {
+        Some(t) => format!("{} UTC", t.format("%a %d %b %H:%M")),
+        None => "time unknown".to_owned(),
+    });
+    if let Some(by) = &d.deployed_by {
+        parts.push(format!("by {}", escape_within(by, 100)));
+    }
+    if let Some(url) = &d.url {
+        parts.push(crate::slack::mrkdwn::link(url, "link"));
+    }
+    parts.join(" · ")
+}
+
+fn render_deploys(
+    snapshot: &Snapshot,
+    idx: u32,
+    environment: Option<&str>,
+    history: &[crate::deploys::Deployment],
+) -> Reply {
+    let name = &snapshot.node(idx).entity.entity_ref.name;
+    let mut b = Blocks::default();
+    b.header(&match environment {
+        Some(env) => format!("Deploys: {name} in {env}"),
+        None => format!("Deploys: {name}"),
+    });
+    if history.is_empty() {
+        b.section(
+            "No deploys are known yet. CI and GitOps tools report them to idp's `/hooks/events`."
+                .to_owned(),
+        );
+        return b.finish(&format!("No deploys of {name} are known"));
+    }
+    let lines: Vec<String> = history
+        .iter()
+        .map(|d| format!("• {}", deploy_line(d, environment.is_none())))
+        .collect();
+    b.section(join_lines(&lines, MAX_SECTION, 15));
+    b.context(vec!["Newest first".to_owned()]);
+    b.finish(&format!("{} recent deploys of {name}", history.len()))
+}
+
+fn render_service(snapshot: &Snapshot, idx: u32, current: &[crate::deploys::Deployment]) -> Reply {
     let e = &snapshot.node(idx).entity;
     let mut b = Blocks::default();
     b.header(e.display_name());
@@ -485,6 +536,22 @@ fn render_service(snapshot: &Snapshot, idx: u32) -> Reply {
         ));
     }
     b.fields(fields);
+    if !current.is_empty() {
+        let lines: Vec<String> = current
+            .iter()
+            .map(|d| {
+                format!(
+                    "• {}: {}",
+                    escape_within(&d.environment, 100),
+                    deploy_line(d, false)
+                )
+            })
+            .collect();
+        b.section(format!(
+            "*Running now*\n{}",
+            join_lines(&lines, MAX_SECTION - 20, 10)
+        ));
+    }
     let mut annotations: Vec<String> = Vec::new();
     if let Some((url, label)) = repo_link(e) {
         annotations.push(format!("• *Repository:* {}", mrkdwn::link(&url, &label)));
@@ -811,7 +878,12 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         Outcome::OnCall(i, answer) => render_oncall(snapshot, *i, answer),
         Outcome::Whoami(w) => render_whoami(snapshot, w),
         Outcome::Explain(x) => render_explain(snapshot, x),
-        Outcome::Service(i) => render_service(snapshot, *i),
+        Outcome::Service(i, current) => render_service(snapshot, *i, current),
+        Outcome::Deploys {
+            target,
+            environment,
+            history,
+        } => render_deploys(snapshot, *target, environment.as_deref(), history),
         Outcome::Team(i) => render_team(snapshot, *i),
         Outcome::Search { words, hits, total } => render_search(snapshot, words, hits, *total),
         Outcome::Help(topic) => render_help(*topic),

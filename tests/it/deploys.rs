@@ -534,7 +534,10 @@ async fn github_deployment_status_is_verified_and_mapped() {
             .expect("history");
         assert_eq!(history.len(), 1, "{}", backend.name);
         let d = &history[0];
-        assert_eq!(d.id, "github:1234567");
+        assert_eq!(
+            d.id,
+            "github:component:default/checkout-api:production:1234567"
+        );
         assert_eq!(d.version, "v1.5.0");
         assert_eq!(d.revision.as_deref(), Some("9f2c1e4b"));
         assert_eq!(d.deployed_by.as_deref(), Some("mei-tanaka"));
@@ -546,4 +549,171 @@ async fn github_deployment_status_is_verified_and_mapped() {
         assert_eq!(r.status().as_u16(), 200);
         hooks.server.abort();
     }
+}
+
+/// Records `events` straight into the store of a demo-catalog app on `backend`.
+async fn demo_with_deploys(backend: &Backend, events: &[Value]) -> Arc<idp::AppState> {
+    let state = support::demo_state(backend).await;
+    for e in events {
+        let event = idp::deploys::parse_event(e.to_string().as_bytes(), "ci").expect("event");
+        state
+            .catalog
+            .store()
+            .record_event(&event)
+            .await
+            .expect("recorded");
+    }
+    state
+}
+
+fn guest() -> idp::authz::Caller {
+    idp::authz::Caller::guest(idp::authz::Origin::Slack {
+        team_id: "T0001".to_owned(),
+        user_id: "U2147483697".to_owned(),
+        channel_id: "C2147483705".to_owned(),
+    })
+}
+
+fn with_url(mut event: Value, url: &str) -> Value {
+    event["data"]["url"] = json!(url);
+    event
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploys_shows_the_recent_history_newest_first() {
+    let backends = support::backends();
+    let svc = "checkout-api";
+    let mut staging = deploy(
+        "s-ok",
+        "deploy.succeeded",
+        "2026-11-30T08:00:00Z",
+        svc,
+        "1.5.0",
+    );
+    staging["data"]["environment"] = json!("staging");
+    let state = demo_with_deploys(
+        &backends[0],
+        &[
+            deploy(
+                "a-ok",
+                "deploy.succeeded",
+                "2026-11-29T10:05:00Z",
+                svc,
+                "1.4.2",
+            ),
+            staging,
+            with_url(
+                deploy(
+                    "b-ok",
+                    "deploy.succeeded",
+                    "2026-11-30T09:03:00Z",
+                    svc,
+                    "1.5.0",
+                ),
+                "https://ci.example.com/runs/812",
+            ),
+            deploy(
+                "c-start",
+                "deploy.started",
+                "2026-11-30T11:00:00Z",
+                svc,
+                "1.5.1",
+            ),
+            deploy(
+                "c-fail",
+                "deploy.failed",
+                "2026-11-30T11:04:00Z",
+                svc,
+                "1.5.1",
+            ),
+        ],
+    )
+    .await;
+    let all = state
+        .dispatch(
+            &guest(),
+            "deploys checkout-api",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    insta::assert_json_snapshot!("deploys_checkout_api", all.ephemeral());
+    let production = state
+        .dispatch(
+            &guest(),
+            "deploys checkout-api Production",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&production.ephemeral()).expect("json");
+    assert!(
+        text.contains("Deploys: checkout-api in production"),
+        "{text}"
+    );
+    assert!(!text.contains("staging"), "{text}");
+    let none = state
+        .dispatch(
+            &guest(),
+            "deploys search-service",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&none.ephemeral()).expect("json");
+    assert!(text.contains("No deploys are known yet"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_card_shows_the_current_version_per_environment() {
+    let backends = support::backends();
+    let svc = "checkout-api";
+    let mut staging = deploy(
+        "s-ok",
+        "deploy.succeeded",
+        "2026-11-30T08:00:00Z",
+        svc,
+        "1.6.0-rc1",
+    );
+    staging["data"]["environment"] = json!("staging");
+    let state = demo_with_deploys(
+        &backends[0],
+        &[
+            deploy(
+                "a-ok",
+                "deploy.succeeded",
+                "2026-11-29T10:05:00Z",
+                svc,
+                "1.4.2",
+            ),
+            deploy(
+                "b-ok",
+                "deploy.succeeded",
+                "2026-11-30T09:03:00Z",
+                svc,
+                "1.5.0",
+            ),
+            deploy(
+                "c-fail",
+                "deploy.failed",
+                "2026-11-30T11:04:00Z",
+                svc,
+                "1.5.1",
+            ),
+            staging,
+        ],
+    )
+    .await;
+    let card = state
+        .dispatch(
+            &guest(),
+            "service checkout-api",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&card.ephemeral()).expect("json");
+    assert!(text.contains("*Running now*"), "{text}");
+    assert!(
+        text.contains("• production: *1.5.0* succeeded"),
+        "production runs 1.5.0, not the failed 1.5.1: {text}"
+    );
+    assert!(text.contains("• staging: *1.6.0-rc1* succeeded"), "{text}");
+    assert!(!text.contains("1.4.2"), "{text}");
 }

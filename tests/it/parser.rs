@@ -384,7 +384,7 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Slack,
             Err(ParseError::UnknownCommand {
                 given: "deploy".to_owned(),
-                suggestions: vec![],
+                suggestions: vec!["deploys".to_owned()],
             }),
         ),
         (
