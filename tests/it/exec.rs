@@ -534,6 +534,7 @@ async fn a_webhook_dispatch_is_signed_and_carries_the_documented_body() {
         delivery.body,
         json!({
             "run_id": RUN_ID,
+            "kind": "template",
             "template": "template:default/backend-service",
             "inputs": {
                 "name": "ledger-api", "owner": "group:default/payments-platform", "replicas": 3,
