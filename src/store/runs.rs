@@ -186,18 +186,23 @@ impl Store {
         Ok((stored, inserted))
     }
 
+    /// The one run matching `condition` (SQL over `action_runs` with one `$1` parameter).
+    async fn run_where(&self, condition: &str, value: &str) -> Result<Option<Run>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM action_runs WHERE {condition}");
+        let row: Option<RunRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_optional(pool)
+            .await)
+        .map_err(q("reading a run"))?;
+        row.map(Run::try_from).transpose()
+    }
+
     /// The run with this id.
     ///
     /// # Errors
     /// [`StoreError`].
     pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM action_runs WHERE id = $1");
-        let row: Option<RunRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)
-        .map_err(q("reading a run"))?;
-        row.map(Run::try_from).transpose()
+        self.run_where("id = $1", id).await
     }
 
     /// The unfinished run holding `lock_key`, if any.
@@ -205,16 +210,11 @@ impl Store {
     /// # Errors
     /// [`StoreError`].
     pub async fn run_holding(&self, lock_key: &str) -> Result<Option<Run>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM action_runs WHERE lock_key = $1 AND status IN \
-             ('awaiting_approval', 'queued', 'dispatched', 'running')"
-        );
-        let row: Option<RunRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(lock_key)
-            .fetch_optional(pool)
-            .await)
-        .map_err(q("reading a run"))?;
-        row.map(Run::try_from).transpose()
+        self.run_where(
+            "lock_key = $1 AND status IN ('awaiting_approval', 'queued', 'dispatched', 'running')",
+            lock_key,
+        )
+        .await
     }
 
     /// The run with this idempotency key.
@@ -222,13 +222,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`].
     pub async fn run_by_key(&self, key: &str) -> Result<Option<Run>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM action_runs WHERE idempotency_key = $1");
-        let row: Option<RunRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(key)
-            .fetch_optional(pool)
-            .await)
-        .map_err(q("reading a run"))?;
-        row.map(Run::try_from).transpose()
+        self.run_where("idempotency_key = $1", key).await
     }
 
     /// Writes a changed run if nobody changed it since it was read (its `version` is still
