@@ -230,6 +230,7 @@ fn hot_path(c: &mut Criterion) {
             idempotency_key: None,
             channel_id: None,
             rollbacks: &rollbacks,
+            incident_clock: None,
         };
         let groups = idp::authz::groups_of(&snapshot, caller.user.as_ref());
         let facts = idp::authz::TargetFacts::of(&snapshot, team);

@@ -50,6 +50,8 @@ pub struct AppState {
     pub templates: TemplateDefaults,
     /// `[rollbacks]` settings.
     pub rollbacks: crate::actions::rollback::RollbackSettings,
+    /// When an incident channel's incident began; set with the Slack client.
+    pub incident_clock: Option<Arc<dyn crate::actions::rollback::IncidentClock>>,
     request_counter: AtomicU64,
     boot: u64,
 }
@@ -99,6 +101,7 @@ impl AppState {
             runs: None,
             templates: TemplateDefaults::default(),
             rollbacks: crate::actions::rollback::RollbackSettings::default(),
+            incident_clock: None,
             request_counter: AtomicU64::new(0),
             boot,
         }
@@ -118,6 +121,9 @@ impl AppState {
 
     /// The same state with a Slack Web API client.
     pub fn with_slack(mut self, slack: SlackApi) -> Self {
+        self.incident_clock = Some(Arc::new(crate::slack::channels::ChannelClock::new(
+            slack.clone(),
+        )));
         self.slack = Some(slack);
         self
     }
@@ -219,6 +225,7 @@ impl AppState {
                     idempotency_key: meta.idempotency_key,
                     channel_id: meta.channel_id,
                     rollbacks: &self.rollbacks,
+                    incident_clock: self.incident_clock.as_deref(),
                 };
                 (handlers::handle(&ctx, caller, &cmd).await, cmd.name())
             }

@@ -207,7 +207,8 @@ fn build_state(
         .with_identity(Arc::new(identity))
         .with_audit(audit)
         .with_runs(runs)
-        .with_templates(defaults);
+        .with_templates(defaults)
+        .with_rollbacks(rollback_settings(&settings.file.rollbacks)?);
     if let Some(api) = slack {
         state = state.with_slack(api);
     }
@@ -226,27 +227,73 @@ fn run_options(settings: &Settings) -> crate::actions::RunOptions {
     }
 }
 
-/// `[runs] default_execution` and `[compliance]`, checked.
-fn template_defaults(settings: &Settings) -> anyhow::Result<crate::templates::TemplateDefaults> {
-    let execution = match settings
-        .file
-        .runs
-        .default_execution
-        .as_deref()
-        .map(str::trim)
-    {
-        None | Some("") => None,
-        Some("webhook") => Some(crate::exec::Execution::Webhook),
-        Some("backstage") => None,
-        Some(other) => match other.strip_prefix("github-actions:") {
-            Some(workflow) => Some(
-                crate::templates::parse_github_workflow(workflow)
-                    .map_err(|e| anyhow::anyhow!("[runs] default_execution: {e}"))?,
-            ),
+/// Reads a `default_execution` setting: `webhook`, `github-actions:<owner>/<repo>/<workflow>@<ref>`,
+/// or one of `others` (answered `None`).
+fn execution_setting(
+    key: &str,
+    value: &str,
+    others: &[&str],
+) -> anyhow::Result<Option<crate::exec::Execution>> {
+    match value.trim() {
+        "webhook" => Ok(Some(crate::exec::Execution::Webhook)),
+        v if others.contains(&v) => Ok(None),
+        other => match other.strip_prefix("github-actions:") {
+            Some(workflow) => crate::templates::parse_github_workflow(workflow)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{key}: {e}")),
             None => anyhow::bail!(
-                "[runs] default_execution: `{other}` is not webhook, backstage or github-actions:<owner>/<repo>/<workflow>@<ref>"
+                "{key}: `{other}` is not {}, webhook or github-actions:<owner>/<repo>/<workflow>@<ref>",
+                others.join(", ")
             ),
         },
+    }
+}
+
+/// `[rollbacks]`, checked: the channel regex compiles, the TTL is sane, the backend reads.
+///
+/// # Errors
+/// One line naming the key and the problem.
+pub fn rollback_settings(
+    file: &crate::config::RollbacksConfig,
+) -> anyhow::Result<crate::actions::rollback::RollbackSettings> {
+    let mut settings = crate::actions::rollback::RollbackSettings::default();
+    if let Some(pattern) = file.service_from_channel.as_deref() {
+        settings.service_from_channel = if pattern.trim().is_empty() {
+            None
+        } else {
+            Some(regex::Regex::new(pattern).map_err(|e| {
+                anyhow::anyhow!("[rollbacks] service_from_channel is not a valid regex: {e}")
+            })?)
+        };
+    }
+    if let Some(env) = file.default_environment.as_deref() {
+        let env = env.trim();
+        if env.is_empty() || env.len() > 63 || env.contains(char::is_whitespace) {
+            anyhow::bail!(
+                "[rollbacks] default_environment must be one word of at most 63 characters, like production"
+            );
+        }
+        env.clone_into(&mut settings.default_environment);
+    }
+    if let Some(ttl) = file.approval_ttl_mins {
+        if !(1..=1440).contains(&ttl) {
+            anyhow::bail!("[rollbacks] approval_ttl_mins must be 1 to 1440 minutes, not {ttl}");
+        }
+        settings.approval_ttl_mins = ttl;
+    }
+    if let Some(value) = file.default_execution.as_deref() {
+        settings.default_execution =
+            execution_setting("[rollbacks] default_execution", value, &["none"])?;
+    }
+    Ok(settings)
+}
+
+/// `[runs] default_execution` and `[compliance]`, checked.
+fn template_defaults(settings: &Settings) -> anyhow::Result<crate::templates::TemplateDefaults> {
+    let execution = match settings.file.runs.default_execution.as_deref() {
+        None => None,
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => execution_setting("[runs] default_execution", v, &["backstage"])?,
     };
     let problems = settings.file.compliance.validate();
     if !problems.is_empty() {
@@ -575,6 +622,9 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             }
         }
     };
+    if let Err(e) = rollback_settings(&settings.file.rollbacks) {
+        problems.push(format!("{config_name}: {e}"));
+    }
     let report = crate::check::templates(&catalog_snapshot, &template_defaults);
     notes.extend(report.notes);
     warnings.extend(report.warnings);

@@ -167,6 +167,32 @@ pub struct FileConfig {
     /// The events section: who may send deploy events.
     #[serde(default)]
     pub events: EventsConfig,
+    /// The rollbacks section: how `/idp rollback` reads incident channels and who acts.
+    #[serde(default)]
+    pub rollbacks: RollbacksConfig,
+}
+
+/// `[rollbacks]`: settings of `/idp rollback`. Which channels are incident channels is the
+/// policy's `incident_channel` pattern; this section says how to read the service out of one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbacksConfig {
+    /// A regex over the channel name; its `service` group (else group 1) names the service.
+    /// Default `^inc-\d+-(?P<service>[a-z0-9][a-z0-9._-]*)$` (`inc-1234-checkout-api` →
+    /// `checkout-api`). Empty: never infer, the service must be named.
+    #[serde(default)]
+    pub service_from_channel: Option<String>,
+    /// The environment when the command names none. Default `production`.
+    #[serde(default)]
+    pub default_environment: Option<String>,
+    /// Minutes an approval request stays open, 1 to 1440. Default 30.
+    #[serde(default)]
+    pub approval_ttl_mins: Option<i64>,
+    /// The backend for services with neither an `argocd/app-name` nor an
+    /// `idp.dev/rollback-workflow` annotation: `webhook` (the default) or
+    /// `github-actions:<owner>/<repo>/<workflow>@<ref>`; `none` to refuse such rollbacks.
+    #[serde(default)]
+    pub default_execution: Option<String>,
 }
 
 /// `[events]`: the sources allowed to send events to `POST /hooks/events`.

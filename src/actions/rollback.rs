@@ -50,6 +50,16 @@ impl Default for RollbackSettings {
     }
 }
 
+/// When an incident began, as far as the chat system knows: the creation time of its channel.
+/// The default rollback target is the last good deploy that finished before then.
+#[async_trait::async_trait]
+pub trait IncidentClock: Send + Sync {
+    /// The creation time of `channel_id`, or `None` when it cannot be learned (the lookup failed,
+    /// timed out, or the channel is unknown); a rollback then falls back to "the deploy before the
+    /// current one".
+    async fn began(&self, channel_id: &str) -> Option<DateTime<Utc>>;
+}
+
 /// A rollback plan: what would change, and who acts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {

@@ -237,6 +237,8 @@ pub struct Context<'a> {
     pub channel_id: Option<&'a str>,
     /// `[rollbacks]` settings.
     pub rollbacks: &'a crate::actions::rollback::RollbackSettings,
+    /// When the incident behind a channel began (Slack: the channel's creation), if known.
+    pub incident_clock: Option<&'a dyn crate::actions::rollback::IncidentClock>,
 }
 
 fn query_text(q: &NameQuery) -> String {
@@ -652,6 +654,11 @@ async fn rollback(
         channel_id: ctx.channel_id,
         now: ctx.now,
     };
+    // The default target finished before the incident began (its channel's creation).
+    let began = match (to, ctx.incident_clock, ctx.channel_id) {
+        (None, Some(clock), Some(channel)) => clock.began(channel).await,
+        _ => None,
+    };
     let plan = match rollback::make_plan(
         ctx.store,
         ctx.snapshot,
@@ -659,7 +666,7 @@ async fn rollback(
         target,
         &environment,
         to,
-        None,
+        began,
     )
     .await
     {

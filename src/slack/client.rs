@@ -255,6 +255,29 @@ impl SlackApi {
             .map(|_| ())
     }
 
+    /// `conversations.info`: when the channel was created
+    /// (<https://docs.slack.dev/reference/methods/conversations.info>, `channel.created`, Unix
+    /// seconds).
+    ///
+    /// # Errors
+    /// [`SlackApiError`] (`channel_not_found`, `missing_scope`…).
+    pub async fn channel_created(
+        &self,
+        channel: &str,
+    ) -> Result<chrono::DateTime<chrono::Utc>, SlackApiError> {
+        const METHOD: &str = "conversations.info";
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiConversationsInfoRequest::new(channel.into());
+        let response = self
+            .timed(METHOD, self.timeout, session.conversations_info(&request))
+            .await?;
+        chrono::DateTime::from_timestamp_millis(response.channel.created.0.as_millisecond())
+            .ok_or_else(|| SlackApiError::Transport {
+                method: METHOD,
+                detail: "the channel's creation time is out of range".to_owned(),
+            })
+    }
+
     /// Posts an ephemeral reply to an interaction's or command's `response_url` (valid 30 min).
     ///
     /// # Errors

@@ -781,6 +781,7 @@ async fn decide_rollback(
         idempotency_key: None,
         channel_id: None,
         rollbacks: &state.rollbacks,
+        incident_clock: None,
     };
     let on_call = match target {
         Some(i) => crate::handlers::on_call_status(&ctx, &approver, i).await,

@@ -1,6 +1,7 @@
 //! Everything that knows Slack's wire formats: request verification, inbound payloads, the HTTP
 //! routes, mrkdwn escaping and Block Kit rendering.
 
+pub mod channels;
 pub mod client;
 pub mod http;
 pub mod inbound;

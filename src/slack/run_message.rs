@@ -24,6 +24,7 @@ fn status_line(run: &Run) -> &'static str {
     match run.status {
         RunStatus::AwaitingApproval => ":raised_hand: Waiting for approval",
         RunStatus::Queued => ":hourglass_flowing_sand: Queued",
+        RunStatus::Dispatched if rollback => ":outbox_tray: Handed over, waiting for it to start",
         RunStatus::Dispatched => ":outbox_tray: Handed over, waiting for CI to start",
         RunStatus::Running => ":gear: Running",
         RunStatus::Succeeded if rollback => ":white_check_mark: Rolled back",
@@ -111,7 +112,12 @@ pub fn run_status(run: &Run) -> Reply {
                 format!("*Status*\n{}", status_line(run)),
                 format!("*Done by*\n{backend}"),
             ]);
-            format!("Rollback of {subject} in {env}")
+            format!(
+                "{} is rolling back {subject} in {env} from {} to {}",
+                escape(&run.requested_by),
+                input(run, "from_version"),
+                input(run, "version")
+            )
         }
     };
     let steps: Vec<String> = run

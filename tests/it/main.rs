@@ -19,6 +19,7 @@ mod oncall;
 mod parser;
 mod render;
 mod rollback;
+mod rollback_slack;
 mod runs;
 mod slack_fake;
 mod store;

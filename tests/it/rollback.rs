@@ -33,8 +33,19 @@ fn person(name: &str, slack: &str, channel: &str) -> Caller {
     })
 }
 
-async fn deploy(h: &Harness, id: &str, version: &str, revision: &str, hours_ago: i64) {
-    let at = (chrono::Utc::now() - chrono::Duration::hours(hours_ago)).to_rfc3339();
+pub(crate) async fn deploy(h: &Harness, id: &str, version: &str, revision: &str, hours_ago: i64) {
+    deploy_minutes_ago(h, id, version, revision, hours_ago * 60).await;
+}
+
+/// A signed `deploy.succeeded` of checkout-api to production, `minutes_ago`.
+pub(crate) async fn deploy_minutes_ago(
+    h: &Harness,
+    id: &str,
+    version: &str,
+    revision: &str,
+    minutes_ago: i64,
+) {
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago)).to_rfc3339();
     let event = json!({"id": id, "type": "deploy.succeeded", "source": EVENTS_SOURCE, "time": at,
         "data": {"service": "checkout-api", "environment": "production", "version": version,
                  "revision": revision, "deployed_by": "ci", "url": "https://ci.example.com/d/1"}});

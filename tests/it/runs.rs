@@ -101,6 +101,25 @@ impl Harness {
         github: FakeGithub,
         tune: impl FnOnce(RunOptions) -> RunOptions,
     ) -> Self {
+        Self::start_full(
+            backend,
+            worker,
+            (slack, receiver, github),
+            tune,
+            payments_rotation(),
+        )
+        .await
+    }
+
+    /// As [`Harness::start_with`] with a given on-call service (e.g. one asking the PagerDuty
+    /// fake).
+    pub async fn start_full(
+        backend: &Backend,
+        worker: bool,
+        (slack, receiver, github): (FakeSlack, FakeReceiver, FakeGithub),
+        tune: impl FnOnce(RunOptions) -> RunOptions,
+        oncall: idp::oncall::OnCallService,
+    ) -> Self {
         idp::install_crypto_provider();
         let catalog = Arc::new(
             CatalogService::open(backend.store().await)
@@ -146,17 +165,12 @@ impl Harness {
         .expect("identity");
         let verifier = SignatureVerifier::new(&secrecy::SecretString::from(support::SECRET));
         let state = Arc::new(
-            AppState::with_services(
-                catalog.clone(),
-                policy,
-                Arc::new(payments_rotation()),
-                Some(verifier),
-            )
-            .with_identity(Arc::new(identity))
-            .with_audit(audit)
-            .with_slack(api)
-            .with_runs(runs.clone())
-            .with_templates(repo_template_defaults()),
+            AppState::with_services(catalog.clone(), policy, Arc::new(oncall), Some(verifier))
+                .with_identity(Arc::new(identity))
+                .with_audit(audit)
+                .with_slack(api)
+                .with_runs(runs.clone())
+                .with_templates(repo_template_defaults()),
         );
         let events = idp::hooks::events::EventsState {
             store: catalog.store().clone(),

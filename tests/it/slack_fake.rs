@@ -2,7 +2,7 @@
 //! `views.update`, `chat.postMessage` and `chat.update` answering in Slack's shapes; and a
 //! `response_url` endpoint. It checks the bot token and Block Kit's limits on every view and
 //! message (title 24 characters, 100 blocks per modal, 50 per message, `private_metadata` 3,000),
-//! answers Slack's errors (`expired_trigger_id` for triggers starting with `expired`,
+//! `conversations.info` for channels added with [`FakeSlack::add_channel`], answers Slack's errors (`expired_trigger_id` for triggers starting with `expired`,
 //! `not_in_channel` for channel `CNOTIN`), and records every call with its JSON body.
 
 use std::collections::HashMap;
@@ -29,7 +29,11 @@ pub struct FakeSlack {
     base: String,
     calls: Arc<Mutex<Vec<Call>>>,
     posted: Arc<Mutex<Vec<(String, Value)>>>,
+    channels: Channels,
 }
+
+/// Channel id → (name, creation time in Unix seconds), for `conversations.info`.
+type Channels = Arc<Mutex<HashMap<String, (String, i64)>>>;
 
 #[derive(Clone)]
 struct FakeState {
@@ -37,6 +41,7 @@ struct FakeState {
     calls: Arc<Mutex<Vec<Call>>>,
     posted: Arc<Mutex<Vec<(String, Value)>>>,
     counter: Arc<std::sync::atomic::AtomicU64>,
+    channels: Channels,
 }
 
 impl FakeState {
@@ -226,6 +231,34 @@ async fn users_info(
     }
 }
 
+async fn conversations_info(
+    State(state): State<FakeState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Json<Value> {
+    // slack-morphism sends a GET with the channel in the query; accept a form body too.
+    let mut args = q;
+    if let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body) {
+        args.extend(form);
+    }
+    state
+        .calls
+        .lock()
+        .expect("lock")
+        .push(("conversations.info".to_owned(), args.clone()));
+    if !authorized(&headers) {
+        return Json(json!({"ok": false, "error": "invalid_auth"}));
+    }
+    let id = args.get("channel").cloned().unwrap_or_default();
+    match state.channels.lock().expect("lock").get(&id) {
+        Some((name, created)) => Json(json!({"ok": true, "channel": {
+            "id": id, "name": name, "created": created, "is_channel": true, "is_private": false,
+            "is_archived": false, "is_member": true, "creator": "U7DARIA"}})),
+        None => Json(json!({"ok": false, "error": "channel_not_found"})),
+    }
+}
+
 fn user(id: &str, email: Option<&str>, name: &str) -> Value {
     let mut profile = json!({"real_name": name, "display_name": name, "team": "T0001"});
     if let Some(e) = email {
@@ -263,6 +296,22 @@ impl FakeSlack {
                 ),
             ),
             (
+                "U7DARIA",
+                user(
+                    "U7DARIA",
+                    Some("daria.volkova@example.com"),
+                    "Daria Volkova",
+                ),
+            ),
+            (
+                "U9TOBIAS",
+                user(
+                    "U9TOBIAS",
+                    Some("tobias.lindqvist@example.com"),
+                    "Tobias Lindqvist",
+                ),
+            ),
+            (
                 "U5RAFAEL",
                 user("U5RAFAEL", Some("rafael.costa@example.com"), "Rafael Costa"),
             ),
@@ -280,14 +329,17 @@ impl FakeSlack {
         .collect();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let posted = Arc::new(Mutex::new(Vec::new()));
+        let channels = Channels::default();
         let state = FakeState {
             users: Arc::new(users),
             calls: calls.clone(),
             posted: posted.clone(),
             counter: Arc::default(),
+            channels: channels.clone(),
         };
         let app = Router::new()
             .route("/api/users.info", any(users_info))
+            .route("/api/conversations.info", any(conversations_info))
             .route("/api/{method}", axum::routing::post(post_method))
             .route("/response/{id}", axum::routing::post(response_url))
             .fallback(|| async { Json(json!({"ok": false, "error": "unknown_method"})) })
@@ -302,7 +354,16 @@ impl FakeSlack {
             base: format!("http://{addr}"),
             calls,
             posted,
+            channels,
         }
+    }
+
+    /// Makes `conversations.info` know a public channel, created at `created` (Unix seconds).
+    pub fn add_channel(&self, id: &str, name: &str, created: i64) {
+        self.channels
+            .lock()
+            .expect("lock")
+            .insert(id.to_owned(), (name.to_owned(), created));
     }
 
     /// JSON bodies posted to one method (or `response_url/<id>`) so far, oldest first.
