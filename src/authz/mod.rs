@@ -120,6 +120,8 @@ impl ChannelKind {
     pub fn classify(name: Option<&str>, policy: &Policy) -> Self {
         match name {
             Some("directmessage") => Self::DirectMessage,
+            // Slack's placeholder for a private channel or group DM whose name it withholds.
+            Some("privategroup") | None => Self::Other(None),
             Some(n) if policy.is_incident_channel(n) => Self::Incident(n.to_owned()),
             other => Self::Other(other.map(str::to_owned)),
         }

@@ -334,3 +334,249 @@ async fn a_newer_deploy_between_preview_and_confirm_is_refused_with_the_new_plan
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_people_confirming_at_once_start_one_rollback_and_the_other_sees_it() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, false).await;
+        deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+        deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+        let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+        let mei = person("mei.tanaka", "U1MEI", "inc-42-checkout-api");
+        let RollbackOutcome::Preview { plan, .. } = rollback(&h, &mei, ask(None, None), "p").await
+        else {
+            panic!("no preview");
+        };
+        let confirm = ask(Some("1.4.2"), Some(&plan.hash));
+        let (a, b) = tokio::join!(
+            rollback(&h, &daria, confirm.clone(), "slack-rollback:daria"),
+            rollback(&h, &mei, confirm.clone(), "slack-rollback:mei"),
+        );
+        let started: Vec<&RollbackOutcome> = [&a, &b]
+            .into_iter()
+            .filter(|o| matches!(o, RollbackOutcome::Started { created: true, .. }))
+            .collect();
+        let shown: Vec<&RollbackOutcome> = [&a, &b]
+            .into_iter()
+            .filter(|o| matches!(o, RollbackOutcome::InProgress(_)))
+            .collect();
+        assert_eq!(
+            (started.len(), shown.len()),
+            (1, 1),
+            "{}: {a:?} / {b:?}",
+            backend.name
+        );
+        let (RollbackOutcome::Started { run, .. }, RollbackOutcome::InProgress(other)) =
+            (started[0], shown[0])
+        else {
+            unreachable!()
+        };
+        assert_eq!(run.id, other.id, "{}", backend.name);
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_mid_rollback_still_rolls_back_exactly_once() {
+    for backend in support::backends() {
+        let mut h = Harness::start(&backend, true).await;
+        h.argocd
+            .add_app("checkout-api-prod", false, &[(7, "aaa111"), (8, "bbb222")]);
+        deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+        deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+        let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+        let RollbackOutcome::Preview { plan, .. } =
+            rollback(&h, &daria, ask(None, None), "p").await
+        else {
+            panic!("no preview");
+        };
+        let RollbackOutcome::Started { run, .. } =
+            rollback(&h, &daria, ask(Some("1.4.2"), Some(&plan.hash)), "c").await
+        else {
+            panic!("not started");
+        };
+        h.until(&run.id, |r| r.status == RunStatus::Running).await;
+        // The process dies while Argo CD works; a new one takes over the run.
+        h.restart_worker().await;
+        h.argocd
+            .advance("checkout-api-prod", "Succeeded", "successfully rolled back");
+        let done = h.finished(&run.id).await;
+        assert_eq!(done.status, RunStatus::Succeeded, "{}", backend.name);
+        let rollbacks = h
+            .argocd
+            .calls()
+            .into_iter()
+            .filter(|c| c.path.ends_with("/rollback"))
+            .count();
+        assert_eq!(rollbacks, 1, "{}", backend.name);
+        // And the confirmation replayed after the restart finds the same run.
+        let RollbackOutcome::Started {
+            run: again,
+            created,
+        } = rollback(&h, &daria, ask(Some("1.4.2"), Some(&plan.hash)), "c").await
+        else {
+            panic!("not the same run");
+        };
+        assert!(!created);
+        assert_eq!(again.id, run.id);
+        h.stop().await;
+    }
+}
+
+/// The repo's policy with its change freeze open now.
+fn policy_in_a_freeze() -> idp::authz::Policy {
+    let text = include_str!("../../policy.yaml")
+        .replace("2026-12-21T00:00:00", "2020-01-01T00:00:00")
+        .replace("2027-01-04T09:00:00", "2099-01-01T00:00:00");
+    idp::authz::Policy::from_yaml(&text, "policy.yaml").expect("policy")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn during_a_freeze_a_platform_admin_may_roll_back_and_the_on_call_may_not() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, false).await;
+    deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+    deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+    let snapshot = h.state.catalog.snapshot();
+    let policy = policy_in_a_freeze();
+    let target = snapshot
+        .get(&EntityRef::new("component", "default", "checkout-api"))
+        .expect("checkout-api");
+    let store = h.state.catalog.store();
+    let plan = idp::actions::rollback::make_plan(
+        store,
+        &snapshot,
+        &h.state.rollbacks,
+        target,
+        "production",
+        None,
+        None,
+    )
+    .await
+    .expect("plan");
+    let request = |on_call| RollbackRequest {
+        snapshot: &snapshot,
+        policy: &policy,
+        store,
+        runs: None,
+        settings: &h.state.rollbacks,
+        on_call,
+        idempotency_key: None,
+        channel_id: None,
+        now: chrono::Utc::now(),
+    };
+    let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+    let admin = idp::actions::rollback::decide(&request(OnCallStatus::No(None)), &daria, &plan);
+    assert!(admin.allowed(), "{admin:?}");
+    let mei = person("mei.tanaka", "U1MEI", "inc-42-checkout-api");
+    let on_call = idp::actions::rollback::decide(&request(OnCallStatus::Yes), &mei, &plan);
+    assert!(!on_call.allowed(), "{on_call:?}");
+    assert!(on_call.reason.contains("freeze"), "{on_call:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_is_denied_with_the_reason_and_private_channels_and_dms_are_refused() {
+    let backend = &support::backends()[0];
+    let h = Harness::start(backend, false).await;
+    deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+    deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+    let mut guest = Caller::guest(Origin::Slack {
+        team_id: "T0001".into(),
+        user_id: "U2NOMAIL".into(),
+        channel_id: "CINC42".into(),
+    })
+    .in_channel(ChannelKind::Incident("inc-42-checkout-api".into()));
+    guest.guest_reason = Some("Slack shows no email for you".into());
+    let denied = rollback(&h, &guest, ask(None, None), "g").await;
+    let RollbackOutcome::Denied(decision) = denied else {
+        panic!("a guest must be denied: {denied:?}");
+    };
+    assert!(!decision.reason.is_empty(), "{decision:?}");
+    let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+    for (channel, expected) in [
+        (ChannelKind::DirectMessage, "direct message"),
+        (
+            ChannelKind::classify(Some("privategroup"), &h.state.policy),
+            "private channels",
+        ),
+        (
+            ChannelKind::classify(Some("general"), &h.state.policy),
+            "#general is not an incident channel",
+        ),
+    ] {
+        let caller = daria.clone().in_channel(channel);
+        let outcome = rollback(&h, &caller, ask(None, None), "x").await;
+        assert!(
+            matches!(&outcome, RollbackOutcome::NotHere(why) if why.contains(expected)),
+            "{expected}: {outcome:?}"
+        );
+    }
+    // Naming a service outside the channel's is allowed; one the catalog lacks is not found.
+    let other = Command::Rollback {
+        service: Some(NameQuery::parse("no-such-service")),
+        environment: None,
+        to: None,
+        confirm: None,
+    };
+    let (_, handled) = h
+        .state
+        .execute(
+            "test",
+            &daria,
+            Ok(other),
+            "rollback no-such-service",
+            RequestMeta::default(),
+        )
+        .await;
+    assert!(
+        !matches!(handled.outcome, Outcome::Rollback(_)),
+        "{:?}",
+        handled.outcome
+    );
+    h.stop().await;
+}
+
+#[test]
+fn rollbacks_settings_are_checked_with_the_key_at_fault() {
+    let read = |text: &str| {
+        let file: idp::config::FileConfig = toml::from_str(text).expect("toml");
+        idp::cli::rollback_settings(&file.rollbacks).map_err(|e| e.to_string())
+    };
+    let repo = read(include_str!("../../idp.toml")).expect("the repo's idp.toml");
+    assert_eq!(
+        idp::actions::rollback::service_from_channel(&repo, "inc-1234-checkout-api").as_deref(),
+        Some("checkout-api")
+    );
+    assert_eq!(repo.default_environment, "production");
+    let custom = read(
+        "[rollbacks]\nservice_from_channel = '^incident-(.+)$'\ndefault_environment = \"prod\"\napproval_ttl_mins = 10\ndefault_execution = \"none\"\n",
+    )
+    .expect("custom");
+    assert_eq!(
+        idp::actions::rollback::service_from_channel(&custom, "incident-payments-api").as_deref(),
+        Some("payments-api")
+    );
+    assert_eq!(custom.approval_ttl_mins, 10);
+    assert!(custom.default_execution.is_none());
+    for (text, expected) in [
+        (
+            "[rollbacks]\nservice_from_channel = '^inc-(('\n",
+            "not a valid regex",
+        ),
+        ("[rollbacks]\napproval_ttl_mins = 0\n", "approval_ttl_mins"),
+        (
+            "[rollbacks]\ndefault_environment = \"two words\"\n",
+            "default_environment",
+        ),
+        (
+            "[rollbacks]\ndefault_execution = \"jenkins\"\n",
+            "default_execution",
+        ),
+    ] {
+        let err = read(text).expect_err(text);
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+    let unknown: Result<idp::config::FileConfig, _> = toml::from_str("[rollbacks]\nttl = 3\n");
+    assert!(unknown.is_err(), "unknown keys are refused");
+}

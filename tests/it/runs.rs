@@ -220,6 +220,16 @@ impl Harness {
         })));
     }
 
+    /// Kills the worker mid-work (as a crashed process would) and starts a new one; what it held
+    /// is picked up again once its lease runs out.
+    pub async fn restart_worker(&mut self) {
+        if let Some(w) = self.worker.take() {
+            w.abort();
+            let _ = w.await;
+        }
+        self.start_worker();
+    }
+
     /// Stops idp: the worker and the HTTP server (as a process exit would).
     pub async fn stop(mut self) -> (FakeSlack, FakeReceiver, FakeGithub) {
         if let Some(w) = self.worker.take() {
