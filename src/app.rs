@@ -50,6 +50,8 @@ pub struct AppState {
     pub templates: TemplateDefaults,
     /// `[rollbacks]` settings.
     pub rollbacks: crate::actions::rollback::RollbackSettings,
+    /// Scorecard standings for the App Home (none until scorecards are configured).
+    pub scores: Arc<dyn crate::handlers::home::ScoreLookup>,
     /// When an incident channel's incident began; set with the Slack client.
     pub incident_clock: Option<Arc<dyn crate::actions::rollback::IncidentClock>>,
     request_counter: AtomicU64,
@@ -102,6 +104,7 @@ impl AppState {
             templates: TemplateDefaults::default(),
             rollbacks: crate::actions::rollback::RollbackSettings::default(),
             incident_clock: None,
+            scores: Arc::new(crate::handlers::home::NoScores),
             request_counter: AtomicU64::new(0),
             boot,
         }

@@ -2,6 +2,8 @@
 //! things up, and return an [`Outcome`] plus the facts the audit log records. Outcomes refer to
 //! entities by their index in the snapshot they were computed on; rendering happens at the edge.
 
+pub mod home;
+
 use chrono::{DateTime, Utc};
 
 use crate::authz::{

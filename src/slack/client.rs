@@ -211,6 +211,23 @@ impl SlackApi {
         })
     }
 
+    /// `views.publish`: replaces a person's App Home tab
+    /// (<https://docs.slack.dev/reference/methods/views.publish>).
+    ///
+    /// # Errors
+    /// [`SlackApiError`] (`not_enabled` when the Home tab is off in the app's settings).
+    pub async fn views_publish(&self, user_id: &str, view: SlackView) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiViewsPublishRequest::new(user_id.into(), view);
+        self.timed(
+            "views.publish",
+            self.timeout,
+            session.views_publish(&request),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// `chat.postMessage` of a rendered reply; `thread_ts` makes it a thread reply. Returns the
     /// channel id and the message's `ts`.
     ///

@@ -242,6 +242,15 @@ async fn events(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     if let Some(retry) = header_str(&headers, "x-slack-retry-num") {
         tracing::info!(retry, reason = header_str(&headers, "x-slack-retry-reason"), event_id = ?envelope.event_id, "Slack retried an event");
     }
+    if let Some(event) = &envelope.event
+        && event.kind == "app_home_opened"
+        && event.tab.as_deref() == Some("home")
+        && let Some(user) = event.user.clone()
+    {
+        let team = envelope.team_id.clone().unwrap_or_default();
+        let state = Arc::clone(&state);
+        tokio::spawn(async move { super::interact::publish_home(&state, &team, &user).await });
+    }
     tracing::debug!(kind = %envelope.kind, event_id = ?envelope.event_id, "event acknowledged");
     StatusCode::OK.into_response()
 }

@@ -90,6 +90,27 @@ pub struct EventEnvelope {
     /// The event id, for de-duplicating retries.
     #[serde(default)]
     pub event_id: Option<String>,
+    /// The workspace (`T…`).
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// The inner event of an `event_callback`.
+    #[serde(default)]
+    pub event: Option<InnerEvent>,
+}
+
+/// The inner event of an `event_callback`, the fields idp reads
+/// (<https://docs.slack.dev/reference/events/app_home_opened>).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InnerEvent {
+    /// `app_home_opened`, `app_mention`…
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// The user the event is about (`U…`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// For `app_home_opened`: `home` or `messages`.
+    #[serde(default)]
+    pub tab: Option<String>,
 }
 
 /// The interactivity form: one field, `payload`, holding JSON.

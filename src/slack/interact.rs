@@ -255,6 +255,11 @@ pub async fn block_actions(state: &AppState, interaction: Interaction) {
                     }
                 }
             }
+            super::home::NEW_SERVICE_ACTION => new_service_from_home(state, &interaction).await,
+            super::home::SCORECARD_ACTION => {
+                let text = format!("scorecard {}", action.value.as_deref().unwrap_or_default());
+                answer_in_modal(state, &interaction, &text).await;
+            }
             APPROVE_ACTION | DENY_ACTION => {
                 let approve = action.action_id == APPROVE_ACTION;
                 decide_rollback(state, &interaction, action.value.as_deref(), approve).await;
@@ -819,5 +824,65 @@ async fn decide_rollback(
             tell(state, response_url, &format!("Not done: {why}.")).await;
         }
         Err(e) => tracing::error!(error = %e, "an approval could not be recorded"),
+    }
+}
+
+/// Publishes `user_id`'s App Home tab (after `app_home_opened`). Failures are logged: the tab
+/// keeps its previous content.
+pub async fn publish_home(state: &AppState, team_id: &str, user_id: &str) {
+    let Some(api) = &state.slack else {
+        return;
+    };
+    let caller = state.slack_caller(team_id, user_id, "", None).await;
+    let snapshot = state.catalog.snapshot();
+    let sources = crate::handlers::home::HomeSources {
+        snapshot: &snapshot,
+        policy: &state.policy,
+        oncall: &state.oncall,
+        store: state.catalog.store(),
+        scores: state.scores.as_ref(),
+        now: chrono::Utc::now(),
+    };
+    let home = crate::handlers::home::build(&sources, &caller).await;
+    if let Err(e) = api
+        .views_publish(user_id, super::home::home_view(&home))
+        .await
+    {
+        tracing::warn!(error = %e, "could not publish an App Home tab");
+    }
+}
+
+/// The home's [New service]: the template list in a modal, as `/idp new-service` opens it. Run
+/// status messages go to the person's DM (a home has no channel).
+async fn new_service_from_home(state: &AppState, interaction: &Interaction) {
+    let form = SlashCommand {
+        team_id: interaction.team_id().to_owned(),
+        enterprise_id: None,
+        channel_id: String::new(),
+        channel_name: None,
+        user_id: interaction.user_id().to_owned(),
+        command: "/idp".to_owned(),
+        text: "new-service".to_owned(),
+        response_url: None,
+        trigger_id: interaction.trigger_id.clone(),
+        ssl_check: None,
+    };
+    open_new_service(state, &form, None, &BTreeMap::new()).await;
+}
+
+/// Answers `text` as a command typed by the person who clicked, in a modal (a home has no
+/// `response_url`): the same authorization, audit record and rendering as the slash command.
+async fn answer_in_modal(state: &AppState, interaction: &Interaction, text: &str) {
+    let (Some(api), Some(trigger)) = (&state.slack, interaction.trigger_id.as_deref()) else {
+        return;
+    };
+    let caller = state
+        .slack_caller(interaction.team_id(), interaction.user_id(), "", None)
+        .await;
+    let reply = state
+        .dispatch(&caller, text, crate::command::Dialect::Slack)
+        .await;
+    if let Err(e) = api.views_open(trigger, modal::answer_view(&reply)).await {
+        tracing::warn!(error = %e, "could not open an answer in a modal");
     }
 }

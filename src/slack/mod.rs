@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod client;
+pub mod home;
 pub mod http;
 pub mod inbound;
 pub mod interact;

@@ -507,3 +507,20 @@ pub fn notice_view(text: &str) -> SlackView {
             .with_callback_id(SlackCallbackId(CALLBACK_ID.to_owned())),
     )
 }
+
+/// A read-only modal showing a command's answer (from the App Home, which has no `response_url`):
+/// its blocks, or its text when it has none.
+pub fn answer_view(reply: &super::render::Reply) -> SlackView {
+    let blocks = if reply.blocks.is_empty() {
+        vec![
+            SlackSectionBlock::new()
+                .with_text(md!(escape_within(&reply.text, MAX_MRKDWN)))
+                .into(),
+        ]
+    } else {
+        reply.blocks.clone()
+    };
+    SlackView::Modal(
+        SlackModalView::new(plain("idp", MAX_TITLE), blocks).with_close(plain("Close", MAX_TITLE)),
+    )
+}

@@ -217,6 +217,25 @@ impl Store {
         .await
     }
 
+    /// Unfinished runs (awaiting approval, queued, dispatched, running), newest first, at most
+    /// `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn open_runs(&self, limit: i64) -> Result<Vec<Run>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM action_runs \
+             WHERE status IN ('awaiting_approval', 'queued', 'dispatched', 'running') \
+             ORDER BY created_at DESC LIMIT $1"
+        );
+        let rows: Vec<RunRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)
+        .map_err(q("listing open runs"))?;
+        rows.into_iter().map(Run::try_from).collect()
+    }
+
     /// The run with this idempotency key.
     ///
     /// # Errors

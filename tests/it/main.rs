@@ -12,6 +12,7 @@ mod exec;
 mod fakes;
 mod gating;
 mod golden_slack;
+mod home;
 mod http;
 mod identity;
 mod modal;

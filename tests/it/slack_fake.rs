@@ -172,6 +172,26 @@ async fn post_method(
             out["state"] = json!({"values": {}});
             Json(json!({"ok": true, "view": out}))
         }
+        "views.publish" => {
+            let user = parsed.get("user_id").and_then(Value::as_str).unwrap_or("");
+            let Some(view) = parsed.get("view") else {
+                return invalid("view missing".into());
+            };
+            if user.is_empty() {
+                return invalid("user_id missing".into());
+            }
+            if view.get("type").and_then(Value::as_str) != Some("home") {
+                return invalid("views.publish takes a home view".into());
+            }
+            let blocks = view
+                .get("blocks")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            if blocks > 100 {
+                return invalid("more than 100 blocks".into());
+            }
+            Json(json!({"ok": true, "view": view}))
+        }
         "chat.postMessage" | "chat.update" => {
             let channel = parsed.get("channel").and_then(Value::as_str).unwrap_or("");
             if channel.is_empty() {
