@@ -2,6 +2,8 @@
 //! routes, mrkdwn escaping and Block Kit rendering.
 
 pub mod client;
+pub mod digest_message;
+pub mod digest_sink;
 pub mod http;
 pub mod inbound;
 pub mod interact;
