@@ -218,7 +218,7 @@ fn subscribe(
         other => other.clone(),
     };
     let group: NameQuery =
-        one_name(spec, "digest", std::slice::from_ref(&group_token)).map_err(|e| about_group(e))?;
+        one_name(spec, "digest", std::slice::from_ref(&group_token)).map_err(about_group)?;
     let words: Vec<String> = rest[1..].iter().map(token_text).collect();
     if words.is_empty() {
         return Err(ParseError::MissingArgument {

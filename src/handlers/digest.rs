@@ -74,6 +74,28 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &DigestCommand)
     }
 }
 
+/// Asks the policy for `digest.manage` on the group: the refusal to answer with, or the handled
+/// command (target and decision filled in) to finish.
+fn manage(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    facts: &TargetFacts,
+) -> Result<Handled, Box<Handled>> {
+    let action = Action::DigestManage;
+    let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
+    let decision = decide_simple(ctx, caller, &groups, action, Some(facts));
+    let handled = Handled {
+        target: Some(facts.entity.clone()),
+        decision: Some(decision.clone()),
+        ..Handled::plain(Outcome::Denied(decision.clone()), action)
+    };
+    if decision.allowed() {
+        Ok(handled)
+    } else {
+        Err(Box::new(handled))
+    }
+}
+
 async fn subscribe(
     ctx: &Context<'_>,
     caller: &Caller,
@@ -87,16 +109,10 @@ async fn subscribe(
         Err(outcome) => return Handled::plain(*outcome, action),
     };
     let facts = TargetFacts::of(ctx.snapshot, target);
-    let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
-    let decision = decide_simple(ctx, caller, &groups, action, Some(&facts));
-    let mut handled = Handled {
-        target: Some(facts.entity.clone()),
-        decision: Some(decision.clone()),
-        ..Handled::plain(Outcome::Denied(decision.clone()), action)
+    let mut handled = match manage(ctx, caller, &facts) {
+        Ok(handled) => handled,
+        Err(refused) => return *refused,
     };
-    if !decision.allowed() {
-        return handled;
-    }
     let (channel_id, channel_label) = match channel {
         Some(c) => (c.id.clone(), c.label.clone()),
         None => match channel_of(ctx, caller) {
@@ -211,16 +227,10 @@ async fn unsubscribe(ctx: &Context<'_>, caller: &Caller, id: &str) -> Handled {
             system: None,
         },
     };
-    let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
-    let decision = decide_simple(ctx, caller, &groups, action, Some(&facts));
-    let mut handled = Handled {
-        target: Some(facts.entity.clone()),
-        decision: Some(decision.clone()),
-        ..Handled::plain(Outcome::Denied(decision.clone()), action)
+    let mut handled = match manage(ctx, caller, &facts) {
+        Ok(handled) => handled,
+        Err(refused) => return *refused,
     };
-    if !decision.allowed() {
-        return handled;
-    }
     handled.outcome = match ctx.store.delete_digest_subscription(&found.id).await {
         Ok(Some(gone)) => Outcome::Digest(Box::new(DigestOutcome::Unsubscribed(gone))),
         Ok(None) => Outcome::Digest(Box::new(DigestOutcome::NoSuchSubscription(id.to_owned()))),

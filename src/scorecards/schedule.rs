@@ -81,7 +81,8 @@ pub struct Schedule {
     cadence: Cadence,
     /// (hour, minute) for the natural forms.
     at: Option<(u8, u8)>,
-    cron: Cron,
+    /// Boxed: croner's pattern holds a bit per possible year (kilobytes).
+    cron: Box<Cron>,
     tz: Tz,
     tz_given: bool,
 }
@@ -236,7 +237,7 @@ impl Schedule {
         let schedule = Self {
             cadence,
             at,
-            cron,
+            cron: Box::new(cron),
             tz,
             tz_given,
         };
@@ -297,6 +298,13 @@ impl Schedule {
         self.tz_given
     }
 
+    /// `HH:MM` of the natural forms; empty for cron.
+    fn time_of_day(&self) -> String {
+        self.at
+            .map(|(h, m)| format!("{h:02}:{m:02}"))
+            .unwrap_or_default()
+    }
+
     /// The cadence as written.
     pub fn cadence(&self) -> &Cadence {
         &self.cadence
@@ -305,10 +313,7 @@ impl Schedule {
     /// The canonical text, which [`Schedule::parse`] reads back to the same schedule:
     /// `weekly mon 09:00 Europe/Berlin`, `daily 08:30 UTC`, `0 9 * * 1-5 Europe/London`.
     pub fn canonical(&self) -> String {
-        let time = self
-            .at
-            .map(|(h, m)| format!("{h:02}:{m:02}"))
-            .unwrap_or_default();
+        let time = self.time_of_day();
         let head = match &self.cadence {
             Cadence::Daily => format!("daily {time}"),
             Cadence::Weekdays => format!("weekdays {time}"),
@@ -327,10 +332,7 @@ impl Schedule {
     /// A phrase for people: "every Monday at 09:00 (Europe/Berlin)", "every day at 08:30 (UTC)",
     /// "on cron `0 9 * * 1-5` (Europe/London)".
     pub fn describe(&self) -> String {
-        let time = self
-            .at
-            .map(|(h, m)| format!("{h:02}:{m:02}"))
-            .unwrap_or_default();
+        let time = self.time_of_day();
         let when = match &self.cadence {
             Cadence::Daily => format!("every day at {time}"),
             Cadence::Weekdays => format!("every weekday at {time}"),

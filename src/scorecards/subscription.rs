@@ -90,29 +90,15 @@ pub struct NewSubscription {
     pub created_at: DateTime<Utc>,
 }
 
-/// What subscribing did: a new subscription, or the channel's existing one for the group with
-/// its schedule and creator replaced and any pause lifted.
+/// What subscribing did: the subscription as it is now and, when the channel already had one
+/// for the group, that one as it was (its schedule and creator are replaced and any pause lifted;
+/// id, creation time and history stay).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subscribed {
-    /// A new subscription.
-    Created(Subscription),
-    /// The existing one, before and after.
-    Updated {
-        /// As it was.
-        before: Box<Subscription>,
-        /// As it is now.
-        after: Box<Subscription>,
-    },
-}
-
-impl Subscribed {
+pub struct Subscribed {
     /// The subscription as it is now.
-    pub fn subscription(&self) -> &Subscription {
-        match self {
-            Self::Created(s) => s,
-            Self::Updated { after, .. } => after,
-        }
-    }
+    pub subscription: Subscription,
+    /// The channel's earlier subscription to the group, before it was replaced.
+    pub replaced: Option<Box<Subscription>>,
 }
 
 /// Why the scheduler paused a subscription. Stored as [`PauseReason::code`].

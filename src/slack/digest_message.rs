@@ -8,7 +8,7 @@ use super::mrkdwn::escape;
 use super::render::{Blocks, Reply, code, join_lines};
 use crate::handlers::digest::{DigestOutcome, Listed};
 use crate::scorecards::schedule::Schedule;
-use crate::scorecards::subscription::{PauseReason, Subscribed, Subscription};
+use crate::scorecards::subscription::{PauseReason, Subscription};
 
 /// Subscriptions a listing shows before "…and N more".
 const LIST_LINES: usize = 40;
@@ -61,18 +61,18 @@ pub fn render(outcome: &DigestOutcome) -> Reply {
             next_due,
             ..
         } => {
-            let s = subscribed.subscription();
+            let s = &subscribed.subscription;
             let next = next_due.map_or_else(String::new, |t| {
                 format!(" The first one is due {}.", local(t, schedule))
             });
-            let head = match subscribed {
-                Subscribed::Created(_) => format!(
+            let head = match subscribed.replaced.as_deref() {
+                None => format!(
                     ":white_check_mark: {} gets the scorecard digest of *{}* {}.{next}",
                     channel_mention(&s.channel_id),
                     escape(&group_name(s)),
                     escape(&schedule.describe()),
                 ),
-                Subscribed::Updated { before, .. } => {
+                Some(before) => {
                     let mut text = format!(
                         ":white_check_mark: {} already got the digest of *{}*; it now comes {} (was {}).{next}",
                         channel_mention(&s.channel_id),

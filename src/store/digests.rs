@@ -133,7 +133,7 @@ fn subscriptions(rows: Vec<SubscriptionRow>) -> Result<Vec<Subscription>, StoreE
 impl Store {
     /// Subscribes a channel to a group's digest. A channel has at most one subscription per
     /// group: when it already has one, its schedule and creator are replaced and a pause is
-    /// lifted ([`Subscribed::Updated`]), keeping its id, creation time and history.
+    /// lifted ([`Subscribed::replaced`] is the old one), keeping its id, creation time and history.
     ///
     /// # Errors
     /// [`StoreError::Query`]; [`StoreError::Corrupt`] for an unreadable stored row.
@@ -163,7 +163,10 @@ impl Store {
                     .digest_subscription(&id)
                     .await?
                     .ok_or_else(|| corrupt(&id, "vanished right after it was written"))?;
-                return Ok(Subscribed::Created(created));
+                return Ok(Subscribed {
+                    subscription: created,
+                    replaced: None,
+                });
             }
             let Some(before) = self
                 .digest_subscription_for(&new.channel_id, &new.group)
@@ -188,9 +191,9 @@ impl Store {
                 .digest_subscription(&before.id)
                 .await?
                 .ok_or_else(|| corrupt(&before.id, "deleted while it was being updated"))?;
-            return Ok(Subscribed::Updated {
-                before: Box::new(before),
-                after: Box::new(after),
+            return Ok(Subscribed {
+                subscription: after,
+                replaced: Some(Box::new(before)),
             });
         }
         Err(corrupt(
@@ -424,16 +427,14 @@ impl Store {
         retry_at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        const SQL: &str = "UPDATE digest_posts SET status = 'retry', retry_at = $1, error = $2 \
-             WHERE subscription_id = $3 AND period_key = $4 AND status = 'claimed'";
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(retry_at.timestamp_millis())
-            .bind(error)
-            .bind(subscription_id)
-            .bind(period_key)
-            .execute(pool)
-            .await
-            .map(|_| ()))
+        self.set_digest_period(
+            subscription_id,
+            period_key,
+            PostStatus::Retry,
+            Some(retry_at),
+            error,
+        )
+        .await
         .map_err(q("scheduling a digest retry"))
     }
 
@@ -447,16 +448,31 @@ impl Store {
         period_key: &str,
         error: &str,
     ) -> Result<(), StoreError> {
-        const SQL: &str = "UPDATE digest_posts SET status = 'failed', error = $1, retry_at = NULL \
-             WHERE subscription_id = $2 AND period_key = $3 AND status <> 'posted'";
+        self.set_digest_period(subscription_id, period_key, PostStatus::Failed, None, error)
+            .await
+            .map_err(q("recording a failed digest"))
+    }
+
+    /// Sets an unposted period's status, retry time and error.
+    async fn set_digest_period(
+        &self,
+        subscription_id: &str,
+        period_key: &str,
+        status: PostStatus,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> Result<(), sqlx::Error> {
+        const SQL: &str = "UPDATE digest_posts SET status = $1, retry_at = $2, error = $3 \
+             WHERE subscription_id = $4 AND period_key = $5 AND status <> 'posted'";
         on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(status.as_str())
+            .bind(retry_at.map(|t| t.timestamp_millis()))
             .bind(error)
             .bind(subscription_id)
             .bind(period_key)
             .execute(pool)
             .await
             .map(|_| ()))
-        .map_err(q("recording a failed digest"))
     }
 
     /// When the subscription's previous digest was posted: the latest posted period due before

@@ -16,9 +16,7 @@ use idp::scorecards::schedule::{EXPECTED, Schedule, period_key};
 use idp::scorecards::scheduler::{
     DigestSource, ManualClock, Scheduler, SchedulerOptions, SourceError, TickReport,
 };
-use idp::scorecards::subscription::{
-    Claim, Creator, NewSubscription, PauseReason, PostStatus, Subscribed,
-};
+use idp::scorecards::subscription::{Claim, Creator, NewSubscription, PauseReason, PostStatus};
 use idp::slack::client::SlackApi;
 use idp::slack::digest_sink::SlackDigestSink;
 use idp::slack::render::Reply;
@@ -116,27 +114,68 @@ fn schedules_read_naturally_or_as_cron_with_an_optional_time_zone() {
     assert!(EXPECTED.contains("e.g. weekly mon 09:00 Europe/Berlin"));
 }
 
+/// Which question a row of a time table asks.
+#[derive(Clone, Copy)]
+enum Ask {
+    /// `next_due_after(at)`.
+    Next,
+    /// `latest_due_at_or_before(at)`.
+    Latest,
+}
+
+/// Checks rows of (schedule, question, at, expected answer, why).
+fn check_times(rows: &[(&str, Ask, &str, &str, &str)]) {
+    for (text, ask, at, expected, why) in rows {
+        let s = schedule(text);
+        let got = match ask {
+            Ask::Next => s.next_due_after(utc(at)),
+            Ask::Latest => s.latest_due_at_or_before(utc(at)),
+        };
+        assert_eq!(got, Some(utc(expected)), "{text} at {at}: {why}");
+    }
+}
+
 #[test]
 fn a_weekly_digest_keeps_its_wall_time_across_both_daylight_saving_changes() {
-    let s = schedule("weekly mon 09:00 Europe/Berlin");
-    // Berlin moves to CEST on Sunday 2026-03-29: 09:00 is 08:00 UTC before, 07:00 UTC after.
-    assert_eq!(
-        s.next_due_after(utc("2026-03-23T08:00:00Z")),
-        Some(utc("2026-03-30T07:00:00Z"))
-    );
-    assert_eq!(
-        s.latest_due_at_or_before(utc("2026-03-30T06:59:59Z")),
-        Some(utc("2026-03-23T08:00:00Z"))
-    );
-    // And back to CET on Sunday 2026-10-25.
-    assert_eq!(
-        s.next_due_after(utc("2026-10-19T07:00:00Z")),
-        Some(utc("2026-10-26T08:00:00Z"))
-    );
-    assert_eq!(
-        s.latest_due_at_or_before(utc("2026-10-26T07:59:59Z")),
-        Some(utc("2026-10-19T07:00:00Z"))
-    );
+    const WEEKLY: &str = "weekly mon 09:00 Europe/Berlin";
+    // Berlin moves to CEST on Sunday 2026-03-29 and back to CET on Sunday 2026-10-25.
+    check_times(&[
+        (
+            WEEKLY,
+            Ask::Next,
+            "2026-03-23T08:00:00Z",
+            "2026-03-30T07:00:00Z",
+            "09:00 CEST is 07:00 UTC",
+        ),
+        (
+            WEEKLY,
+            Ask::Latest,
+            "2026-03-30T06:59:59Z",
+            "2026-03-23T08:00:00Z",
+            "a second early",
+        ),
+        (
+            WEEKLY,
+            Ask::Next,
+            "2026-10-19T07:00:00Z",
+            "2026-10-26T08:00:00Z",
+            "09:00 CET is 08:00 UTC",
+        ),
+        (
+            WEEKLY,
+            Ask::Latest,
+            "2026-10-26T07:59:59Z",
+            "2026-10-19T07:00:00Z",
+            "a second early",
+        ),
+        (
+            "30 8 * * * America/New_York",
+            Ask::Next,
+            "2026-03-07T13:30:00Z",
+            "2026-03-08T12:30:00Z",
+            "New York's change",
+        ),
+    ]);
     assert_eq!(
         period_key(utc("2026-03-30T07:00:00Z")),
         "2026-03-30T07:00:00Z"
@@ -145,40 +184,53 @@ fn a_weekly_digest_keeps_its_wall_time_across_both_daylight_saving_changes() {
 
 #[test]
 fn a_wall_time_in_the_spring_gap_is_due_when_the_clocks_jump_and_a_repeated_one_once() {
-    let s = schedule("weekly sun 02:30 Europe/Berlin");
-    // 2026-03-29 02:30 does not exist in Berlin (02:00 → 03:00 CEST): due at 03:00 CEST.
-    assert_eq!(
-        s.next_due_after(utc("2026-03-28T12:00:00Z")),
-        Some(utc("2026-03-29T01:00:00Z"))
-    );
-    assert_eq!(
-        s.latest_due_at_or_before(utc("2026-03-29T01:00:00Z")),
-        Some(utc("2026-03-29T01:00:00Z"))
-    );
-    assert_eq!(
-        s.latest_due_at_or_before(utc("2026-03-29T00:59:59Z")),
-        Some(utc("2026-03-22T01:30:00Z"))
-    );
-    // 2026-10-25 02:30 happens twice (CEST, then CET): due once, at the first.
-    assert_eq!(
-        s.next_due_after(utc("2026-10-24T12:00:00Z")),
-        Some(utc("2026-10-25T00:30:00Z"))
-    );
-    assert_eq!(
-        s.next_due_after(utc("2026-10-25T00:30:00Z")),
-        Some(utc("2026-11-01T01:30:00Z")),
-        "the repeated 02:30 CET is not a second period"
-    );
-    assert_eq!(
-        s.latest_due_at_or_before(utc("2026-10-25T01:45:00Z")),
-        Some(utc("2026-10-25T00:30:00Z"))
-    );
-    // A daily cron digest in New York across its own change (2026-03-08).
-    let ny = schedule("30 8 * * * America/New_York");
-    assert_eq!(
-        ny.next_due_after(utc("2026-03-07T13:30:00Z")),
-        Some(utc("2026-03-08T12:30:00Z"))
-    );
+    const SUNDAY: &str = "weekly sun 02:30 Europe/Berlin";
+    check_times(&[
+        // 2026-03-29 02:30 does not exist in Berlin (02:00 → 03:00 CEST): due at 03:00 CEST.
+        (
+            SUNDAY,
+            Ask::Next,
+            "2026-03-28T12:00:00Z",
+            "2026-03-29T01:00:00Z",
+            "when the clocks jump",
+        ),
+        (
+            SUNDAY,
+            Ask::Latest,
+            "2026-03-29T01:00:00Z",
+            "2026-03-29T01:00:00Z",
+            "due at the jump",
+        ),
+        (
+            SUNDAY,
+            Ask::Latest,
+            "2026-03-29T00:59:59Z",
+            "2026-03-22T01:30:00Z",
+            "not before it",
+        ),
+        // 2026-10-25 02:30 happens twice (CEST, then CET): due once, at the first.
+        (
+            SUNDAY,
+            Ask::Next,
+            "2026-10-24T12:00:00Z",
+            "2026-10-25T00:30:00Z",
+            "the first 02:30",
+        ),
+        (
+            SUNDAY,
+            Ask::Next,
+            "2026-10-25T00:30:00Z",
+            "2026-11-01T01:30:00Z",
+            "not the repeated one",
+        ),
+        (
+            SUNDAY,
+            Ask::Latest,
+            "2026-10-25T01:45:00Z",
+            "2026-10-25T00:30:00Z",
+            "after the repeat",
+        ),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,15 +302,24 @@ impl Rig {
             },
             created_at: utc(made),
         };
-        match self
+        let subscribed = self
             .store()
             .subscribe_digest(&new)
             .await
-            .expect("subscribed")
-        {
-            Subscribed::Created(s) => s.id,
-            other => panic!("a new subscription, got {other:?}"),
-        }
+            .expect("subscribed");
+        assert!(subscribed.replaced.is_none(), "a new subscription");
+        subscribed.subscription.id
+    }
+
+    /// Subscribes `channel` to payments-platform daily at 09:00 UTC, made on 2026-03-01.
+    async fn daily(&self, channel: &str) -> String {
+        self.subscribe(
+            channel,
+            "payments-platform",
+            "daily 09:00",
+            "2026-03-01T00:00:00Z",
+        )
+        .await
     }
 
     fn posts_to(&self, channel: &str) -> Vec<Value> {
@@ -479,14 +540,7 @@ async fn two_schedulers_on_one_database_post_each_period_once() {
 async fn a_claim_left_by_a_crashed_instance_is_taken_over_after_the_lease() {
     for backend in support::backends() {
         let r = rig(&backend).await;
-        let id = r
-            .subscribe(
-                "CPAY",
-                "payments-platform",
-                "daily 09:00",
-                "2026-03-01T00:00:00Z",
-            )
-            .await;
+        let id = r.daily("CPAY").await;
         let store = r.store();
         let due = utc("2026-03-02T09:00:00Z");
         let key = period_key(due);
@@ -553,13 +607,7 @@ async fn not_in_channel_joins_the_public_channel_and_posts() {
     let backends = support::backends();
     let backend = &backends[0];
     let r = rig(backend).await;
-    r.subscribe(
-        "CNOTIN",
-        "payments-platform",
-        "daily 09:00",
-        "2026-03-01T00:00:00Z",
-    )
-    .await;
+    r.daily("CNOTIN").await;
     let report = r.at("2026-03-02T09:00:00Z").await;
     assert_eq!(report.posted, 1, "{report:?}");
     let joins = r.fake.posted("conversations.join");
@@ -591,14 +639,7 @@ async fn a_channel_idp_cannot_post_in_pauses_the_subscription_and_tells_its_crea
     for (channel, reason, fix, joins) in &cases {
         for backend in support::backends() {
             let r = rig(&backend).await;
-            let id = r
-                .subscribe(
-                    channel,
-                    "payments-platform",
-                    "daily 09:00",
-                    "2026-03-01T00:00:00Z",
-                )
-                .await;
+            let id = r.daily(channel).await;
             let report = r.at("2026-03-02T09:00:00Z").await;
             assert_eq!(report.paused, 1, "{channel}: {report:?}");
             assert_eq!(
@@ -692,14 +733,7 @@ async fn a_group_that_left_the_catalog_pauses_its_digest_and_tells_the_creator()
 async fn a_429_is_retried_after_its_retry_after_and_posted_once() {
     for backend in support::backends() {
         let r = rig(&backend).await;
-        let id = r
-            .subscribe(
-                "CBUSY",
-                "payments-platform",
-                "daily 09:00",
-                "2026-03-01T00:00:00Z",
-            )
-            .await;
+        let id = r.daily("CBUSY").await;
         r.fake.script(
             "chat.postMessage",
             Some("CBUSY"),
@@ -751,14 +785,7 @@ async fn a_period_still_rate_limited_after_its_attempts_is_recorded_as_failed() 
         },
     )
     .await;
-    let id = r
-        .subscribe(
-            "CBUSY",
-            "payments-platform",
-            "daily 09:00",
-            "2026-03-01T00:00:00Z",
-        )
-        .await;
+    let id = r.daily("CBUSY").await;
     r.fake.script(
         "chat.postMessage",
         Some("CBUSY"),
@@ -804,9 +831,8 @@ async fn a_channel_has_one_subscription_per_group_and_subscribing_again_replaces
             .subscribe_digest(&new("C1", "payments-platform", "daily 09:00 UTC"))
             .await
             .expect("subscribe");
-        let Subscribed::Created(a) = a else {
-            panic!("created")
-        };
+        assert!(a.replaced.is_none(), "created");
+        let a = a.subscription;
         assert!(idp::scorecards::subscription::is_id(&a.id), "{}", a.id);
         assert_eq!(a.group.key(), "group:default/payments-platform");
         assert_eq!(a.created_by.slack_user_id.as_deref(), Some("U1MEI"));
@@ -852,9 +878,7 @@ async fn a_channel_has_one_subscription_per_group_and_subscribing_again_replaces
             ))
             .await
             .expect("again");
-        let Subscribed::Updated { before, after } = again else {
-            panic!("updated")
-        };
+        let (before, after) = (again.replaced.expect("replaced"), again.subscription);
         assert_eq!(
             (before.id.as_str(), after.id.as_str()),
             (a.id.as_str(), a.id.as_str())
@@ -1159,14 +1183,7 @@ fn a_stored_utc_due_time_is_the_same_instant_everywhere() {
 async fn a_passing_slack_error_is_retried_and_a_refused_message_fails_only_its_period() {
     let backends = support::backends();
     let r = rig(&backends[0]).await;
-    let id = r
-        .subscribe(
-            "CPAY",
-            "payments-platform",
-            "daily 09:00",
-            "2026-03-01T00:00:00Z",
-        )
-        .await;
+    let id = r.daily("CPAY").await;
     r.fake.script(
         "chat.postMessage",
         Some("CPAY"),
