@@ -32,8 +32,6 @@ pub enum DigestOutcome {
         schedule: Schedule,
         /// When the first digest is due.
         next_due: Option<DateTime<Utc>>,
-        /// The channel's name when Slack sent it.
-        channel_label: Option<String>,
     },
     /// The subscriptions of `channel` (every channel's when `None`), oldest first.
     List {
@@ -113,10 +111,10 @@ async fn subscribe(
         Ok(handled) => handled,
         Err(refused) => return *refused,
     };
-    let (channel_id, channel_label) = match channel {
-        Some(c) => (c.id.clone(), c.label.clone()),
+    let channel_id = match channel {
+        Some(c) => c.id.clone(),
         None => match channel_of(ctx, caller) {
-            Some(id) => (id.to_owned(), None),
+            Some(id) => id.to_owned(),
             None => {
                 handled.outcome = Outcome::Digest(Box::new(DigestOutcome::NoChannel));
                 return handled;
@@ -142,7 +140,6 @@ async fn subscribe(
             subscribed,
             schedule: schedule.clone(),
             next_due: schedule.next_due_after(ctx.now),
-            channel_label,
         })),
         Err(e) => {
             tracing::error!(error = %e, "a digest subscription could not be stored");

@@ -59,11 +59,15 @@ pub fn render(outcome: &DigestOutcome) -> Reply {
             subscribed,
             schedule,
             next_due,
-            ..
         } => {
             let s = &subscribed.subscription;
+            let which = if subscribed.replaced.is_some() {
+                "next"
+            } else {
+                "first"
+            };
             let next = next_due.map_or_else(String::new, |t| {
-                format!(" The first one is due {}.", local(t, schedule))
+                format!(" The {which} one is due {}.", local(t, schedule))
             });
             let head = match subscribed.replaced.as_deref() {
                 None => format!(
