@@ -64,6 +64,7 @@ pub const REQUIRED_SCOPES: &[&str] = &[
     "channels:read",
     "groups:read",
     "im:write",
+    "channels:join",
     "app_mentions:read",
 ];
 

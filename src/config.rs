@@ -170,6 +170,9 @@ pub struct FileConfig {
     /// The rollbacks section: how `/idp rollback` reads incident channels and who acts.
     #[serde(default)]
     pub rollbacks: RollbacksConfig,
+    /// The digests section: how the digest scheduler runs.
+    #[serde(default)]
+    pub digests: DigestsConfig,
 }
 
 /// `[rollbacks]`: settings of `/idp rollback`. Which channels are incident channels is the
@@ -193,6 +196,71 @@ pub struct RollbacksConfig {
     /// `github-actions:<owner>/<repo>/<workflow>@<ref>`; `none` to refuse such rollbacks.
     #[serde(default)]
     pub default_execution: Option<String>,
+}
+
+/// `[digests]`: the scheduler that posts scorecard digests (see [`crate::scorecards::scheduler`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestsConfig {
+    /// Seconds between the scheduler's looks at the subscriptions (it also wakes when a digest
+    /// falls due sooner). 1 to 3600.
+    #[serde(default = "default_digest_tick")]
+    pub tick_secs: u64,
+    /// Seconds a replica's claim on a period holds before another may take it over (a replica
+    /// that died mid-post). At least 30.
+    #[serde(default = "default_digest_lease")]
+    pub lease_secs: u64,
+    /// Attempts at one period (Slack's `Retry-After` costs one) before it is recorded as failed.
+    /// 1 to 50.
+    #[serde(default = "default_digest_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_digest_tick() -> u64 {
+    30
+}
+fn default_digest_lease() -> u64 {
+    300
+}
+fn default_digest_attempts() -> u32 {
+    5
+}
+
+impl Default for DigestsConfig {
+    fn default() -> Self {
+        Self {
+            tick_secs: default_digest_tick(),
+            lease_secs: default_digest_lease(),
+            max_attempts: default_digest_attempts(),
+        }
+    }
+}
+
+impl DigestsConfig {
+    /// The scheduler's options from this section (the rest at their defaults).
+    pub fn scheduler_options(&self) -> crate::scorecards::scheduler::SchedulerOptions {
+        crate::scorecards::scheduler::SchedulerOptions {
+            tick: Duration::from_secs(self.tick_secs),
+            lease: Duration::from_secs(self.lease_secs),
+            max_attempts: i64::from(self.max_attempts),
+            ..crate::scorecards::scheduler::SchedulerOptions::default()
+        }
+    }
+
+    /// What is wrong with the values, if anything.
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(1..=3600).contains(&self.tick_secs)
+            || self.lease_secs < 30
+            || !(1..=50).contains(&self.max_attempts)
+        {
+            return Err(ConfigError::Invalid {
+                name: "[digests]",
+                reason: "tick_secs must be 1 to 3600, lease_secs at least 30, max_attempts 1 to 50"
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// `[events]`: the sources allowed to send events to `POST /hooks/events`.
@@ -557,6 +625,7 @@ impl Settings {
                 reason: "stale_after_mins and poll_interval_secs must be at least 1, max_attempts 1 to 50".to_owned(),
             });
         }
+        file.digests.check()?;
         let event_sources = event_sources(&file.events, &non_empty)?;
         Ok(Self {
             event_sources,

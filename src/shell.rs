@@ -16,7 +16,8 @@ use crate::slack::render::Reply;
 static LINK_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"<([^<>|]+)\|([^<>]*)>|<([^<>|]+)>").expect("static regex"));
 static BOLD_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\*([^*\n]+)\*").expect("static regex"));
+    // As in Slack, bold needs a non-space right inside each `*` (so `0 9 * * 1-5` stays as is).
+    LazyLock::new(|| Regex::new(r"\*([^*\s](?:[^*\n]*[^*\s])?)\*").expect("static regex"));
 static ITALIC_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)(^|[\s(])_([^\n]+?)_($|[\s).,])").expect("static regex"));
 

@@ -1,10 +1,12 @@
 //! The `/idp` command language: one [`Command`] value for every entry point (slash command, shell,
 //! later modals and the API), parsed by a pure function from text. No IO here.
 
+pub mod digest;
 pub mod spec;
 pub mod text;
 
 use crate::catalog::NameQuery;
+pub use digest::{ChannelRef, DigestCommand};
 pub use spec::{CommandSpec, REGISTRY};
 pub use text::{Dialect, Token};
 
@@ -68,6 +70,8 @@ pub enum Command {
         /// The hash of the plan being confirmed (only from the preview's button).
         confirm: Option<String>,
     },
+    /// `digest subscribe|list|unsubscribe …`: scheduled scorecard digests in channels.
+    Digest(DigestCommand),
     /// `help [command]`: the command list, or one command's usage.
     Help(Option<String>),
 }
@@ -88,6 +92,7 @@ impl Command {
             Self::Templates => "templates",
             Self::NewService { .. } => "new-service",
             Self::Rollback { .. } => "rollback",
+            Self::Digest(_) => "digest",
             Self::Help(_) => "help",
         }
     }
@@ -282,6 +287,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
         "can" => parse_can(spec, args),
         "new-service" => parse_new_service(spec, args),
         "rollback" => parse_rollback(spec, args),
+        "digest" => digest::parse(spec, args, dialect),
         "templates" => {
             if !args.is_empty() {
                 return Err(ParseError::UnexpectedArgument {

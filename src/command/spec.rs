@@ -66,6 +66,7 @@ pub const COMMAND_FILES: &[(&str, &str)] = &[
         "rollback.toml",
         include_str!("../../commands/rollback.toml"),
     ),
+    ("digest.toml", include_str!("../../commands/digest.toml")),
     ("help.toml", include_str!("../../commands/help.toml")),
 ];
 

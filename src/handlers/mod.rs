@@ -2,6 +2,7 @@
 //! things up, and return an [`Outcome`] plus the facts the audit log records. Outcomes refer to
 //! entities by their index in the snapshot they were computed on; rendering happens at the edge.
 
+pub mod digest;
 pub mod home;
 
 use chrono::{DateTime, Utc};
@@ -120,6 +121,8 @@ pub enum Outcome {
     NewService(Box<crate::actions::scaffold::NewService>),
     /// `rollback`: the plan to confirm, the refusal, or the run started.
     Rollback(Box<crate::actions::rollback::RollbackOutcome>),
+    /// `digest`: a subscription made, listed or removed.
+    Digest(Box<digest::DigestOutcome>),
     /// Something on idp's side failed; the message is safe to show.
     Failed(String),
 }
@@ -200,6 +203,13 @@ impl Handled {
                     R::Started { created: false, .. } => "repeated",
                 }
             }
+            Outcome::Digest(d) => match d.as_ref() {
+                digest::DigestOutcome::Subscribed { .. } => "subscribed",
+                digest::DigestOutcome::Unsubscribed(_) => "unsubscribed",
+                digest::DigestOutcome::NoSuchSubscription(_) => "not_found",
+                digest::DigestOutcome::NoChannel => "invalid",
+                digest::DigestOutcome::List { .. } => "answered",
+            },
             Outcome::NewService(n) => {
                 use crate::actions::scaffold::NewService;
                 match n.as_ref() {
@@ -341,6 +351,10 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
     // new-service decides on the owner it is given, once it knows it.
     if let Command::NewService { template, values } = command {
         return new_service(ctx, caller, template.as_deref(), values).await;
+    }
+    // digest decides per subcommand, on the group the subscription is about.
+    if let Command::Digest(d) = command {
+        return digest::handle(ctx, caller, d).await;
     }
     // rollback decides on the plan it makes (service, environment, on-call), once it has one.
     if let Command::Rollback {
@@ -535,7 +549,9 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             ctx.runs,
         )),
         (_, None) => Outcome::Help(None),
-        (Command::NewService { .. } | Command::Rollback { .. }, _) => Outcome::Help(None),
+        (Command::NewService { .. } | Command::Rollback { .. } | Command::Digest(_), _) => {
+            Outcome::Help(None)
+        }
     };
     Handled {
         outcome,

@@ -295,6 +295,23 @@ impl SlackApi {
             })
     }
 
+    /// `conversations.join`: the bot joins a public channel (scope `channels:join`).
+    ///
+    /// # Errors
+    /// [`SlackApiError`]: `method_not_supported_for_channel_type` for a private channel,
+    /// `is_archived`, `channel_not_found`, `missing_scope`…
+    pub async fn conversations_join(&self, channel: &str) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiConversationsJoinRequest::new(channel.into());
+        self.timed(
+            "conversations.join",
+            self.timeout,
+            session.conversations_join(&request),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Posts an ephemeral reply to an interaction's or command's `response_url` (valid 30 min).
     ///
     /// # Errors

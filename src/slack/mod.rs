@@ -3,6 +3,8 @@
 
 pub mod channels;
 pub mod client;
+pub mod digest_message;
+pub mod digest_sink;
 pub mod home;
 pub mod http;
 pub mod inbound;

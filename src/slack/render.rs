@@ -948,6 +948,7 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         Outcome::Templates(list) => render_templates(list),
         Outcome::NewService(outcome) => render_new_service(outcome),
         Outcome::Rollback(outcome) => super::rollback_message::render(outcome),
+        Outcome::Digest(outcome) => super::digest_message::render(outcome),
     }
 }
 

@@ -10,16 +10,6 @@ use super::{Store, StoreError, q};
 use crate::deploys::history::{self, Tracked};
 use crate::deploys::{DeployData, DeployEvent, DeployStatus, Deployment, EventOutcome};
 
-/// Runs the same expression against whichever pool the store holds.
-macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match $store {
-            Store::Sqlite($pool) => $body,
-            Store::Postgres($pool) => $body,
-        }
-    };
-}
-
 const COLUMNS: &str = "id, service, environment, version, revision, deployed_by, started_at, \
     finished_at, status, status_at, url, source, argocd_history_id, event_ids";
 

@@ -1,9 +1,21 @@
 //! Persistence through sqlx: SQLite (the embedded default, a file created on first use) or
 //! PostgreSQL (for several replicas sharing one database). All SQL of idp lives under this module.
 
+/// Runs the same expression against whichever pool the store holds (defined before the
+/// submodules so each of them can use it).
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
 mod audit;
 mod catalog;
 mod deploys;
+mod digests;
 mod identity;
 mod runs;
 

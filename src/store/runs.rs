@@ -8,16 +8,6 @@ use super::{Store, StoreError, q};
 use crate::actions::run::{Requester, Run, RunControls, RunKind, RunStatus, RunStep};
 use crate::exec::Execution;
 
-/// Runs the same expression against whichever pool the store holds.
-macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match $store {
-            Store::Sqlite($pool) => $body,
-            Store::Postgres($pool) => $body,
-        }
-    };
-}
-
 const COLUMNS: &str = "id, kind, idempotency_key, template, target, subject, execution, inputs, controls, \
     requester, requested_by, channel_id, message_ts, status, attempts, next_attempt_at, external_id, \
     external_url, error, steps, last_sequence, dispatched_at, last_news_at, created_at, updated_at, \

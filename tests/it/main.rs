@@ -8,6 +8,7 @@ mod authz;
 mod catalog_real;
 mod cli;
 mod deploys;
+mod digests;
 mod exec;
 mod fakes;
 mod gating;

@@ -3,14 +3,19 @@
 //! `response_url` endpoint. It checks the bot token and Block Kit's limits on every view and
 //! message (title 24 characters, 100 blocks per modal, 50 per message, `private_metadata` 3,000),
 //! `conversations.info` for channels added with [`FakeSlack::add_channel`], answers Slack's errors (`expired_trigger_id` for triggers starting with `expired`,
-//! `not_in_channel` for channel `CNOTIN`), and records every call with its JSON body.
+//! `not_in_channel` for channel `CNOTIN` until the bot joins it with `conversations.join`;
+//! `channel_not_found` for `CGONE`; `is_archived` for `CARCHIVED`; `not_in_channel` for the
+//! private `CPRIVATE`, which `conversations.join` refuses with
+//! `method_not_supported_for_channel_type`), answers scripted errors and 429s with `Retry-After`
+//! ([`FakeSlack::script`]), and records every call with its JSON body.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -30,6 +35,25 @@ pub struct FakeSlack {
     calls: Arc<Mutex<Vec<Call>>>,
     posted: Arc<Mutex<Vec<(String, Value)>>>,
     channels: Channels,
+    scripts: Arc<Mutex<Vec<Script>>>,
+}
+
+/// A scripted answer: what the fake says instead of its usual answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scripted {
+    /// HTTP 429 with `Retry-After: <seconds>` and `{"ok":false,"error":"ratelimited"}`.
+    RateLimited(u64),
+    /// `{"ok":false,"error":<code>}`.
+    Error(&'static str),
+}
+
+/// A scripted answer for the next `times` calls of a method (to one channel, when given).
+#[derive(Debug, Clone)]
+struct Script {
+    method: String,
+    channel: Option<String>,
+    times: usize,
+    answer: Scripted,
 }
 
 /// Channel id → (name, creation time in Unix seconds), for `conversations.info`.
@@ -42,6 +66,28 @@ struct FakeState {
     posted: Arc<Mutex<Vec<(String, Value)>>>,
     counter: Arc<std::sync::atomic::AtomicU64>,
     channels: Channels,
+    scripts: Arc<Mutex<Vec<Script>>>,
+    joined: Arc<Mutex<HashSet<String>>>,
+}
+
+impl FakeState {
+    /// The scripted answer for this call, if one is left (and counts it).
+    fn scripted(&self, method: &str, channel: &str) -> Option<Response> {
+        let mut scripts = self.scripts.lock().expect("lock");
+        let script = scripts.iter_mut().find(|s| {
+            s.times > 0 && s.method == method && s.channel.as_deref().is_none_or(|c| c == channel)
+        })?;
+        script.times -= 1;
+        Some(match &script.answer {
+            Scripted::RateLimited(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", secs.to_string())],
+                Json(json!({"ok": false, "error": "ratelimited"})),
+            )
+                .into_response(),
+            Scripted::Error(code) => Json(json!({"ok": false, "error": code})).into_response(),
+        })
+    }
 }
 
 impl FakeState {
@@ -123,7 +169,7 @@ async fn post_method(
     axum::extract::Path(method): axum::extract::Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Json<Value> {
+) -> Response {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
         serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
             .map(|m| json!(m))
@@ -135,14 +181,22 @@ async fn post_method(
         .expect("lock")
         .push((method.clone(), parsed.clone()));
     if !authorized(&headers) {
-        return Json(json!({"ok": false, "error": "invalid_auth"}));
+        return Json(json!({"ok": false, "error": "invalid_auth"})).into_response();
     }
+    let channel = parsed.get("channel").and_then(Value::as_str).unwrap_or("");
+    if let Some(answer) = state.scripted(&method, channel) {
+        return answer;
+    }
+    answer(&state, &method, &parsed).into_response()
+}
+
+fn answer(state: &FakeState, method: &str, parsed: &Value) -> Json<Value> {
     let invalid = |why: String| {
         Json(
             json!({"ok": false, "error": "invalid_arguments", "response_metadata": {"messages": [why]}}),
         )
     };
-    match method.as_str() {
+    match method {
         "views.open" | "views.update" | "views.push" => {
             let trigger = parsed
                 .get("trigger_id")
@@ -197,10 +251,17 @@ async fn post_method(
             if channel.is_empty() {
                 return Json(json!({"ok": false, "error": "channel_not_found"}));
             }
-            if channel == "CNOTIN" {
+            let joined = state.joined.lock().expect("lock").contains(channel);
+            if (channel == "CNOTIN" && !joined) || channel == "CPRIVATE" {
                 return Json(json!({"ok": false, "error": "not_in_channel"}));
             }
-            if let Err(why) = check_message(&parsed) {
+            if channel == "CGONE" {
+                return Json(json!({"ok": false, "error": "channel_not_found"}));
+            }
+            if channel == "CARCHIVED" {
+                return Json(json!({"ok": false, "error": "is_archived"}));
+            }
+            if let Err(why) = check_message(parsed) {
                 return invalid(why);
             }
             let ts = match parsed.get("ts").and_then(Value::as_str) {
@@ -210,6 +271,27 @@ async fn post_method(
             let text = parsed.get("text").cloned().unwrap_or(json!(""));
             Json(json!({"ok": true, "channel": channel, "ts": ts,
                         "message": {"type": "message", "ts": ts, "text": text, "bot_id": "B0001"}}))
+        }
+        "conversations.join" => {
+            let channel = parsed.get("channel").and_then(Value::as_str).unwrap_or("");
+            match channel {
+                "" | "CGONE" => Json(json!({"ok": false, "error": "channel_not_found"})),
+                "CARCHIVED" => Json(json!({"ok": false, "error": "is_archived"})),
+                "CPRIVATE" => {
+                    Json(json!({"ok": false, "error": "method_not_supported_for_channel_type"}))
+                }
+                _ => {
+                    state
+                        .joined
+                        .lock()
+                        .expect("lock")
+                        .insert(channel.to_owned());
+                    Json(
+                        json!({"ok": true, "channel": {"id": channel, "created": 1_700_000_000,
+                                "name": channel.to_lowercase(), "is_channel": true}}),
+                    )
+                }
+            }
         }
         _ => Json(json!({"ok": false, "error": "unknown_method"})),
     }
@@ -350,12 +432,15 @@ impl FakeSlack {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let posted = Arc::new(Mutex::new(Vec::new()));
         let channels = Channels::default();
+        let scripts = Arc::new(Mutex::new(Vec::new()));
         let state = FakeState {
             users: Arc::new(users),
             calls: calls.clone(),
             posted: posted.clone(),
             counter: Arc::default(),
             channels: channels.clone(),
+            scripts: scripts.clone(),
+            joined: Arc::default(),
         };
         let app = Router::new()
             .route("/api/users.info", any(users_info))
@@ -375,7 +460,27 @@ impl FakeSlack {
             calls,
             posted,
             channels,
+            scripts,
         }
+    }
+
+    /// Answers the next `times` calls of `method` (to `channel`, when given) with `answer`
+    /// instead of the usual reply. Scripts are used in the order they were added.
+    pub fn script(&self, method: &str, channel: Option<&str>, times: usize, answer: Scripted) {
+        self.scripts.lock().expect("lock").push(Script {
+            method: method.to_owned(),
+            channel: channel.map(str::to_owned),
+            times,
+            answer,
+        });
+    }
+
+    /// `chat.postMessage` bodies sent to one channel (or user, for direct messages) so far.
+    pub fn messages_to(&self, channel: &str) -> Vec<Value> {
+        self.posted("chat.postMessage")
+            .into_iter()
+            .filter(|m| m.get("channel").and_then(Value::as_str) == Some(channel))
+            .collect()
     }
 
     /// Makes `conversations.info` know a public channel, created at `created` (Unix seconds).
