@@ -50,6 +50,8 @@ pub struct AppState {
     pub templates: TemplateDefaults,
     /// `[rollbacks]` settings.
     pub rollbacks: crate::actions::rollback::RollbackSettings,
+    /// The scorecards and their latest results; `None` when no scorecards file is configured.
+    pub scorecards: Option<Arc<crate::scorecards::Scorer>>,
     request_counter: AtomicU64,
     boot: u64,
 }
@@ -99,6 +101,7 @@ impl AppState {
             runs: None,
             templates: TemplateDefaults::default(),
             rollbacks: crate::actions::rollback::RollbackSettings::default(),
+            scorecards: None,
             request_counter: AtomicU64::new(0),
             boot,
         }
@@ -137,6 +140,12 @@ impl AppState {
     /// The same state with `[rollbacks]` settings.
     pub fn with_rollbacks(mut self, rollbacks: crate::actions::rollback::RollbackSettings) -> Self {
         self.rollbacks = rollbacks;
+        self
+    }
+
+    /// The same state with scorecards (see [`crate::scorecards::Scorer`]).
+    pub fn with_scorecards(mut self, scorer: Arc<crate::scorecards::Scorer>) -> Self {
+        self.scorecards = Some(scorer);
         self
     }
 

@@ -167,6 +167,44 @@ pub struct FileConfig {
     /// The events section: who may send deploy events.
     #[serde(default)]
     pub events: EventsConfig,
+    /// The scorecards section: the definitions file and how often results are refreshed.
+    #[serde(default)]
+    pub scorecards: ScorecardsConfig,
+}
+
+/// `[scorecards]` in `idp.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScorecardsConfig {
+    /// The scorecards file (YAML, format in `idp::scorecards`), relative to the config file.
+    /// Without one, nothing is scored.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Seconds between looks for a changed catalog or deploy history. Default 30, at least 1.
+    #[serde(default = "default_scorecards_poll")]
+    pub poll_interval_secs: u64,
+    /// Seconds after which scores are re-evaluated even when nothing changed (deploys age, days
+    /// turn). Default 3600, at least 60.
+    #[serde(default = "default_scorecards_refresh")]
+    pub refresh_interval_secs: u64,
+}
+
+fn default_scorecards_poll() -> u64 {
+    30
+}
+
+fn default_scorecards_refresh() -> u64 {
+    3600
+}
+
+impl Default for ScorecardsConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            poll_interval_secs: default_scorecards_poll(),
+            refresh_interval_secs: default_scorecards_refresh(),
+        }
+    }
 }
 
 /// `[events]`: the sources allowed to send events to `POST /hooks/events`.
@@ -529,6 +567,13 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 name: "[runs]",
                 reason: "stale_after_mins and poll_interval_secs must be at least 1, max_attempts 1 to 50".to_owned(),
+            });
+        }
+        if file.scorecards.poll_interval_secs == 0 || file.scorecards.refresh_interval_secs < 60 {
+            return Err(ConfigError::Invalid {
+                name: "[scorecards]",
+                reason: "poll_interval_secs must be at least 1 and refresh_interval_secs at least 60"
+                    .to_owned(),
             });
         }
         let event_sources = event_sources(&file.events, &non_empty)?;

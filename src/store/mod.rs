@@ -6,6 +6,7 @@ mod catalog;
 mod deploys;
 mod identity;
 mod runs;
+mod scorecards;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use sqlx::sqlite::{
 pub use audit::audit_lock_key;
 pub use catalog::{SyncOutcome, catalog_lock_key};
 pub use identity::CachedSlackUser;
+pub use scorecards::{
+    CheckChange, CheckState, DailyScore, EntityChanges, EntityState, RecordOutcome,
+};
 
 /// Errors from the store. The message names what was being done; the cause is the driver's error.
 #[derive(Debug, thiserror::Error)]
