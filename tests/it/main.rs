@@ -20,6 +20,7 @@ mod parser;
 mod render;
 mod rollback;
 mod runs;
+mod scorecards;
 mod slack_fake;
 mod store;
 mod templates;
