@@ -138,7 +138,9 @@ fn policy_of(settings: &Settings) -> anyhow::Result<Policy> {
 ///
 /// # Errors
 /// Every problem of the file, one line each with file and line.
-fn scorecards_of(settings: &Settings) -> anyhow::Result<Option<Arc<crate::scorecards::Scorecards>>> {
+fn scorecards_of(
+    settings: &Settings,
+) -> anyhow::Result<Option<Arc<crate::scorecards::Scorecards>>> {
     let Some(path) = &settings.file.scorecards.file else {
         return Ok(None);
     };

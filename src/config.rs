@@ -572,8 +572,9 @@ impl Settings {
         if file.scorecards.poll_interval_secs == 0 || file.scorecards.refresh_interval_secs < 60 {
             return Err(ConfigError::Invalid {
                 name: "[scorecards]",
-                reason: "poll_interval_secs must be at least 1 and refresh_interval_secs at least 60"
-                    .to_owned(),
+                reason:
+                    "poll_interval_secs must be at least 1 and refresh_interval_secs at least 60"
+                        .to_owned(),
             });
         }
         let event_sources = event_sources(&file.events, &non_empty)?;

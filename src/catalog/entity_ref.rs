@@ -97,7 +97,11 @@ impl EntityRef {
     /// Writes [`Self::key`] into `out` (cleared first), so a loop can reuse one buffer.
     pub fn write_key(&self, out: &mut String) {
         out.clear();
-        for (part, sep) in [(&self.kind, Some(':')), (&self.namespace, Some('/')), (&self.name, None)] {
+        for (part, sep) in [
+            (&self.kind, Some(':')),
+            (&self.namespace, Some('/')),
+            (&self.name, None),
+        ] {
             out.extend(part.chars().map(|c| c.to_ascii_lowercase()));
             if let Some(sep) = sep {
                 out.push(sep);

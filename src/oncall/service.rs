@@ -250,7 +250,11 @@ impl OnCallService {
     /// # Errors
     /// [`OnCallError::NotResolvable`] with the reason (`"service id missing"`, `"no PagerDuty
     /// service id and no rotation for group:…"`, `"no rotation for group:…"`, …).
-    pub fn route<'a>(&'a self, snapshot: &'a Snapshot, index: u32) -> Result<Route<'a>, OnCallError> {
+    pub fn route<'a>(
+        &'a self,
+        snapshot: &'a Snapshot,
+        index: u32,
+    ) -> Result<Route<'a>, OnCallError> {
         let entity = &snapshot.node(index).entity;
         let this = &entity.entity_ref;
         let service_id = entity

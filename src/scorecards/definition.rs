@@ -160,8 +160,7 @@ pub struct AppliesTo {
 }
 
 fn any_eq(accepted: &[String], value: Option<&str>) -> bool {
-    accepted.is_empty()
-        || value.is_some_and(|v| accepted.iter().any(|a| a.eq_ignore_ascii_case(v)))
+    accepted.is_empty() || value.is_some_and(|v| accepted.iter().any(|a| a.eq_ignore_ascii_case(v)))
 }
 
 impl AppliesTo {
@@ -346,8 +345,7 @@ pub enum RelationKind {
 }
 
 /// The words a `relation` check accepts, for error messages.
-pub const RELATION_WORDS: &str =
-    "owner, system, domain, provides_api, consumes_api, depends_on";
+pub const RELATION_WORDS: &str = "owner, system, domain, provides_api, consumes_api, depends_on";
 
 impl RelationKind {
     /// Reads a word of [`RELATION_WORDS`].

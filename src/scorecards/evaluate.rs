@@ -286,7 +286,10 @@ impl Ctx<'_> {
     fn test(&self, rule: &Rule) -> Result<(), Arc<str>> {
         let node = self.snapshot.node(self.index);
         let e = &node.entity;
-        let check_value = |v: Option<&str>, test: &super::ValueTest, missing: &Arc<str>, wrong: &Arc<str>| {
+        let check_value = |v: Option<&str>,
+                           test: &super::ValueTest,
+                           missing: &Arc<str>,
+                           wrong: &Arc<str>| {
             match v {
                 None => Err(missing.clone()),
                 Some(v) if test.test(v) => Ok(()),
@@ -320,9 +323,8 @@ impl Ctx<'_> {
                 missing,
             } => {
                 let fits = |want: &Option<String>, got: Option<&str>| {
-                    want.as_deref().is_none_or(|w| {
-                        got.is_some_and(|g| g.trim().eq_ignore_ascii_case(w))
-                    })
+                    want.as_deref()
+                        .is_none_or(|w| got.is_some_and(|g| g.trim().eq_ignore_ascii_case(w)))
                 };
                 if e.links()
                     .any(|l| fits(title, l.title) && fits(link_type, l.link_type))

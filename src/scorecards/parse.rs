@@ -249,10 +249,7 @@ pub fn from_yaml(text: &str, file: &str) -> Result<Scorecards, DefinitionErrors>
             scorecards: Vec::new(),
         }),
         Err(e) => {
-            problems.add(
-                e.location().map_or(0, |l| l.line()),
-                yaml_message(&e),
-            );
+            problems.add(e.location().map_or(0, |l| l.line()), yaml_message(&e));
             return Err(DefinitionErrors(problems.found));
         }
     };
@@ -468,19 +465,22 @@ fn compile_check(
     };
     let weight = match spec.weight {
         None => {
-            problems.add(line, format!("{what}: needs a `weight` (a positive number)"));
+            problems.add(
+                line,
+                format!("{what}: needs a `weight` (a positive number)"),
+            );
             0.0
         }
         Some(w) if !w.is_finite() || w <= 0.0 => {
-            problems.add(
-                line,
-                format!("{what}: weight {w} is not a positive number"),
-            );
+            problems.add(line, format!("{what}: weight {w} is not a positive number"));
             0.0
         }
         Some(w) => w,
     };
-    let fix = spec.fix.as_ref().and_then(|f| compile_fix(f, line, &what, problems));
+    let fix = spec
+        .fix
+        .as_ref()
+        .and_then(|f| compile_fix(f, line, &what, problems));
     let rule = compile_rule(&spec, line, &what, 0, problems);
     if problems.found.len() > before {
         return None;
@@ -495,12 +495,7 @@ fn compile_check(
     })
 }
 
-fn compile_fix(
-    spec: &FixSpec,
-    line: u64,
-    what: &str,
-    problems: &mut Problems<'_>,
-) -> Option<Fix> {
+fn compile_fix(spec: &FixSpec, line: u64, what: &str, problems: &mut Problems<'_>) -> Option<Fix> {
     let text = match spec.text.as_deref().map(str::trim) {
         Some(t) if !t.is_empty() => t.to_owned(),
         _ => {
@@ -521,10 +516,7 @@ fn compile_fix(
                 Some(FixLink::Url(u.trim().to_owned()))
             }
             _ => {
-                problems.add(
-                    line,
-                    format!("{what}: fix url `{u}` is not an http(s) URL"),
-                );
+                problems.add(line, format!("{what}: fix url `{u}` is not an http(s) URL"));
                 return None;
             }
         },
@@ -533,10 +525,7 @@ fn compile_fix(
             Ok(r) => {
                 problems.add(
                     line,
-                    format!(
-                        "{what}: fix template `{t}` is a {}, not a Template",
-                        r.kind
-                    ),
+                    format!("{what}: fix template `{t}` is a {}, not a Template", r.kind),
                 );
                 return None;
             }
@@ -832,11 +821,17 @@ fn rule_reason(rule: &Rule) -> String {
         | Rule::Field { missing, .. }
         | Rule::Relation { missing, .. } => missing.to_string(),
         Rule::OnCall => "on-call not resolvable".to_owned(),
-        Rule::DeployedWithin { days, environment, .. } => match environment {
+        Rule::DeployedWithin {
+            days, environment, ..
+        } => match environment {
             Some(env) => format!("no successful deploy to {env} in {days} days"),
             None => format!("no successful deploy in {days} days"),
         },
-        Rule::AllOf(parts) => parts.iter().map(rule_reason).collect::<Vec<_>>().join(" or "),
+        Rule::AllOf(parts) => parts
+            .iter()
+            .map(rule_reason)
+            .collect::<Vec<_>>()
+            .join(" or "),
         Rule::AnyOf { none, .. } => none.to_string(),
     }
 }
@@ -898,7 +893,12 @@ scorecards:
         let refs = s.template_refs();
         assert_eq!(refs.len(), 1);
         assert_eq!(refs[0].3.key(), "template:default/backend-service");
-        assert!(from_yaml("", "x.yaml").expect("empty is valid").scorecards.is_empty());
+        assert!(
+            from_yaml("", "x.yaml")
+                .expect("empty is valid")
+                .scorecards
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1028,9 +1028,11 @@ scorecards:
 
     #[test]
     fn a_missing_file_is_one_error_without_a_line() {
-        let e = load(std::path::Path::new("/nonexistent/scorecards.yaml"))
-            .expect_err("missing");
+        let e = load(std::path::Path::new("/nonexistent/scorecards.yaml")).expect_err("missing");
         assert_eq!(e.0.len(), 1);
-        assert!(e.to_string().starts_with("/nonexistent/scorecards.yaml: cannot read the file"));
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/scorecards.yaml: cannot read the file")
+        );
     }
 }
