@@ -327,6 +327,31 @@ fn ref_list(
         .collect()
 }
 
+/// A mapping of text values (`metadata.annotations`, `metadata.labels`) with interned keys;
+/// numbers and booleans are kept as text, other values are dropped.
+fn text_map(
+    metadata: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+) -> Result<Vec<(Arc<str>, String)>, EntityError> {
+    match metadata.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => Ok(m
+            .iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((intern(k), s.clone())),
+                Value::Number(n) => Some((intern(k), n.to_string())),
+                Value::Bool(b) => Some((intern(k), b.to_string())),
+                _ => None,
+            })
+            .collect()),
+        Some(_) => Err(EntityError::WrongType {
+            field,
+            expected: "a mapping",
+        }),
+    }
+}
+
 /// The spec fields each core kind must carry, per Backstage's kind schemas.
 fn required_spec_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
     match kind.to_ascii_lowercase().as_str() {
@@ -504,43 +529,9 @@ impl Entity {
                 });
             }
         };
-        let mut annotations: Vec<(Arc<str>, String)> = match metadata.get("annotations") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(m)) => m
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((intern(k), s.clone())),
-                    Value::Number(n) => Some((intern(k), n.to_string())),
-                    Value::Bool(b) => Some((intern(k), b.to_string())),
-                    _ => None,
-                })
-                .collect(),
-            Some(_) => {
-                return Err(EntityError::WrongType {
-                    field: "metadata.annotations",
-                    expected: "a mapping",
-                });
-            }
-        };
+        let mut annotations = text_map(metadata, "annotations", "metadata.annotations")?;
         annotations.sort();
-        let mut labels: Vec<(Arc<str>, String)> = match metadata.get("labels") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(m)) => m
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((intern(k), s.clone())),
-                    Value::Number(n) => Some((intern(k), n.to_string())),
-                    Value::Bool(b) => Some((intern(k), b.to_string())),
-                    _ => None,
-                })
-                .collect(),
-            Some(_) => {
-                return Err(EntityError::WrongType {
-                    field: "metadata.labels",
-                    expected: "a mapping",
-                });
-            }
-        };
+        let mut labels = text_map(metadata, "labels", "metadata.labels")?;
         labels.sort();
         // More keys than the span table can count are dropped rather than misread.
         labels.truncate(usize::from(u16::MAX));

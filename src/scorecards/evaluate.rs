@@ -273,6 +273,11 @@ struct Ctx<'a> {
     key: &'a str,
 }
 
+/// `Ok` when `ok`, else the (shared) reason.
+fn pass_if(ok: bool, reason: &Arc<str>) -> Result<(), Arc<str>> {
+    if ok { Ok(()) } else { Err(reason.clone()) }
+}
+
 fn ref_equals(r: &EntityRef, want: &str) -> bool {
     match want.split_once('/') {
         Some((ns, name)) => {
@@ -311,11 +316,7 @@ impl Ctx<'_> {
                 wrong,
             } => check_value(e.label(key), test, missing, wrong),
             Rule::Tag { tag, missing } => {
-                if e.tags().any(|t| t.eq_ignore_ascii_case(tag)) {
-                    Ok(())
-                } else {
-                    Err(missing.clone())
-                }
+                pass_if(e.tags().any(|t| t.eq_ignore_ascii_case(tag)), missing)
             }
             Rule::Link {
                 title,
@@ -326,13 +327,11 @@ impl Ctx<'_> {
                     want.as_deref()
                         .is_none_or(|w| got.is_some_and(|g| g.trim().eq_ignore_ascii_case(w)))
                 };
-                if e.links()
-                    .any(|l| fits(title, l.title) && fits(link_type, l.link_type))
-                {
-                    Ok(())
-                } else {
-                    Err(missing.clone())
-                }
+                pass_if(
+                    e.links()
+                        .any(|l| fits(title, l.title) && fits(link_type, l.link_type)),
+                    missing,
+                )
             }
             Rule::Field {
                 field,
@@ -348,7 +347,7 @@ impl Ctx<'_> {
                         super::ValueTest::Equals(want) => ref_equals(r, want),
                         super::ValueTest::Matches(re) => re.is_match(&r.name),
                     };
-                    if ok { Ok(()) } else { Err(wrong.clone()) }
+                    pass_if(ok, wrong)
                 }
             },
             Rule::Relation { kind, missing } => self.relation(*kind, missing),
@@ -381,11 +380,7 @@ impl Ctx<'_> {
             },
             Rule::AllOf(parts) => parts.iter().try_for_each(|p| self.test(p)),
             Rule::AnyOf { parts, none } => {
-                if parts.iter().any(|p| self.test(p).is_ok()) {
-                    Ok(())
-                } else {
-                    Err(none.clone())
-                }
+                pass_if(parts.iter().any(|p| self.test(p).is_ok()), none)
             }
         }
     }
@@ -424,6 +419,6 @@ impl Ctx<'_> {
                 }
             }
         }
-        if any { Ok(()) } else { Err(missing.clone()) }
+        pass_if(any, missing)
     }
 }

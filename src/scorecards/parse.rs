@@ -609,34 +609,32 @@ fn compile_rule(
             return None;
         }
     }
-    if let Some(a) = &spec.annotation {
-        let key = a.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        let Some(key) = key else {
-            problems.add(line, format!("{what}: `annotation` needs a `key`"));
+    for (word, keyed, label) in [
+        ("annotation", &spec.annotation, false),
+        ("label", &spec.label, true),
+    ] {
+        let Some(a) = keyed else { continue };
+        let Some(key) = a.key.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
+            problems.add(line, format!("{what}: `{word}` needs a `key`"));
             return None;
         };
         let test = value_test(a.equals.as_ref(), a.matches.as_ref(), line, what, problems)?;
-        let (missing, wrong) = reasons(&format!("`{key}` annotation"), &test);
-        return Some(Rule::Annotation {
-            key: key.to_owned(),
-            test,
-            missing,
-            wrong,
-        });
-    }
-    if let Some(a) = &spec.label {
-        let key = a.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        let Some(key) = key else {
-            problems.add(line, format!("{what}: `label` needs a `key`"));
-            return None;
-        };
-        let test = value_test(a.equals.as_ref(), a.matches.as_ref(), line, what, problems)?;
-        let (missing, wrong) = reasons(&format!("`{key}` label"), &test);
-        return Some(Rule::Label {
-            key: key.to_owned(),
-            test,
-            missing,
-            wrong,
+        let (missing, wrong) = reasons(&format!("`{key}` {word}"), &test);
+        let key = key.to_owned();
+        return Some(if label {
+            Rule::Label {
+                key,
+                test,
+                missing,
+                wrong,
+            }
+        } else {
+            Rule::Annotation {
+                key,
+                test,
+                missing,
+                wrong,
+            }
         });
     }
     if let Some(tag) = &spec.tag {

@@ -991,24 +991,16 @@ async fn the_demo_scores_a_mix_of_services_and_tells_what_to_fix() {
     }
 }
 
+/// Runs idp in `cwd` as `crate::cli` does, with a signing secret so `serve` gets to the file.
 fn idp_bin(cwd: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_idp"));
-    cmd.current_dir(cwd).args(args);
-    for var in [
-        "IDP_CONFIG",
-        "SLACK_BOT_TOKEN",
-        "SLACK_API_URL",
-        "IDP_LISTEN",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env(
-        "DATABASE_URL",
-        format!("sqlite://{}", cwd.join("test.db").display()),
+    crate::cli::idp(
+        cwd,
+        args,
+        &[
+            ("SLACK_SIGNING_SECRET", "test-secret"),
+            ("IDP_LISTEN", "127.0.0.1:0"),
+        ],
     )
-    .env("SLACK_SIGNING_SECRET", "test-secret")
-    .env("IDP_LISTEN", "127.0.0.1:0");
-    cmd.output().expect("run idp")
 }
 
 #[test]
