@@ -295,30 +295,7 @@ fn compile_scorecard(
     problems: &mut Problems<'_>,
 ) -> Option<Scorecard> {
     let before = problems.found.len();
-    let id = match spec.id {
-        Some(id) if valid_id(&id.value) => {
-            if let Some(first) = ids.get(&id.value) {
-                problems.add(
-                    id.referenced.line(),
-                    format!(
-                        "scorecard id `{}` is used twice (first on line {first})",
-                        id.value
-                    ),
-                );
-            } else {
-                ids.insert(id.value.clone(), id.referenced.line());
-            }
-            id.value
-        }
-        Some(id) => {
-            problems.add(id.referenced.line(), bad_id("scorecard", &id.value));
-            id.value
-        }
-        None => {
-            problems.add(line, "a scorecard needs an `id`".to_owned());
-            String::new()
-        }
-    };
+    let id = unique_id(spec.id.as_ref(), line, "scorecard", "", ids, problems);
     let title = match spec.title.map(|t| t.trim().to_owned()) {
         Some(t) if !t.is_empty() => t,
         _ => {
@@ -419,8 +396,41 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn bad_id(what: &str, id: &str) -> String {
-    format!("{what} id `{id}` must be 1 to 100 letters, digits, `-`, `_` or `.`")
+/// The id of a scorecard or check (`what`), checked: present, well-formed, not used before
+/// (`ids`: id → line). `context` starts the messages (`scorecard `x`: `).
+fn unique_id(
+    id: Option<&Spanned<String>>,
+    line: u64,
+    what: &str,
+    context: &str,
+    ids: &mut HashMap<String, u64>,
+    problems: &mut Problems<'_>,
+) -> String {
+    let Some(id) = id else {
+        problems.add(line, format!("{context}a {what} needs an `id`"));
+        return String::new();
+    };
+    let at = id.referenced.line();
+    if !valid_id(&id.value) {
+        problems.add(
+            at,
+            format!(
+                "{context}{what} id `{}` must be 1 to 100 letters, digits, `-`, `_` or `.`",
+                id.value
+            ),
+        );
+    } else if let Some(first) = ids.get(&id.value) {
+        problems.add(
+            at,
+            format!(
+                "{context}{what} id `{}` is used twice (first on line {first})",
+                id.value
+            ),
+        );
+    } else {
+        ids.insert(id.value.clone(), at);
+    }
+    id.value.clone()
 }
 
 fn compile_check(
@@ -431,30 +441,8 @@ fn compile_check(
     problems: &mut Problems<'_>,
 ) -> Option<Check> {
     let before = problems.found.len();
-    let id = match &spec.id {
-        Some(id) if valid_id(&id.value) => {
-            if let Some(first) = ids.get(&id.value) {
-                problems.add(
-                    id.referenced.line(),
-                    format!(
-                        "scorecard `{card}`: check id `{}` is used twice (first on line {first})",
-                        id.value
-                    ),
-                );
-            } else {
-                ids.insert(id.value.clone(), id.referenced.line());
-            }
-            id.value.clone()
-        }
-        Some(id) => {
-            problems.add(id.referenced.line(), bad_id("check", &id.value));
-            id.value.clone()
-        }
-        None => {
-            problems.add(line, format!("scorecard `{card}`: a check needs an `id`"));
-            String::new()
-        }
-    };
+    let context = format!("scorecard `{card}`: ");
+    let id = unique_id(spec.id.as_ref(), line, "check", &context, ids, problems);
     let what = format!("scorecard `{card}`, check `{id}`");
     let title = match spec.title.as_deref().map(str::trim) {
         Some(t) if !t.is_empty() => t.to_owned(),
