@@ -9,9 +9,10 @@
 //! checks and those of every level before it pass. Its level is the last one reached; none when
 //! the first level's checks do not all pass.
 //!
-//! The loop over entities allocates nothing per passing check: rules and failure texts were
-//! compiled with the definitions, and a failure's reason is a shared `Arc<str>` except for the
-//! few that name something of the entity (an unresolved owner, the date of the last deploy).
+//! The loop over entities allocates nothing per passing check (besides the results themselves):
+//! rules and failure texts were compiled with the definitions, and a failure's reason is a shared
+//! `Arc<str>` except for the few that name something of the entity (an unresolved owner, why
+//! on-call is not resolvable, the date of the last deploy).
 
 use std::sync::Arc;
 
@@ -201,8 +202,7 @@ pub fn evaluate(card: &Arc<Scorecard>, snapshot: &Snapshot, facts: &Facts<'_>) -
     let mut entities = Vec::new();
     let mut outcomes = Vec::new();
     let mut key = String::new();
-    for (i, _) in snapshot.entities().iter().enumerate() {
-        let index = i as u32;
+    for index in 0..snapshot.len() as u32 {
         if !card.applies_to.matches(snapshot, index) {
             continue;
         }

@@ -201,12 +201,13 @@ fn plan<'a>(entities: &'a [EntityState<'a>], stored: &Stored) -> Plan<'a> {
             out.scores.push(row);
         }
     }
-    for entity in stored.scores.keys().chain(stored.checks.keys()) {
-        if !present.contains(entity.as_str()) && !out.gone_entities.contains(entity) {
-            out.gone_entities.push(entity.clone());
-        }
-    }
-    out.gone_entities.sort();
+    let gone: std::collections::BTreeSet<&String> = stored
+        .scores
+        .keys()
+        .chain(stored.checks.keys())
+        .filter(|e| !present.contains(e.as_str()))
+        .collect();
+    out.gone_entities = gone.into_iter().cloned().collect();
     out
 }
 
