@@ -54,6 +54,8 @@ pub struct AppState {
     pub scores: Arc<dyn crate::handlers::home::ScoreLookup>,
     /// When an incident channel's incident began; set with the Slack client.
     pub incident_clock: Option<Arc<dyn crate::actions::rollback::IncidentClock>>,
+    /// The scorecards and their latest results; `None` when no scorecards file is configured.
+    pub scorecards: Option<Arc<crate::scorecards::Scorer>>,
     request_counter: AtomicU64,
     boot: u64,
 }
@@ -105,6 +107,7 @@ impl AppState {
             rollbacks: crate::actions::rollback::RollbackSettings::default(),
             incident_clock: None,
             scores: Arc::new(crate::handlers::home::NoScores),
+            scorecards: None,
             request_counter: AtomicU64::new(0),
             boot,
         }
@@ -146,6 +149,12 @@ impl AppState {
     /// The same state with `[rollbacks]` settings.
     pub fn with_rollbacks(mut self, rollbacks: crate::actions::rollback::RollbackSettings) -> Self {
         self.rollbacks = rollbacks;
+        self
+    }
+
+    /// The same state with scorecards (see [`crate::scorecards::Scorer`]).
+    pub fn with_scorecards(mut self, scorer: Arc<crate::scorecards::Scorer>) -> Self {
+        self.scorecards = Some(scorer);
         self
     }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::authz::Action;
 use crate::catalog::Snapshot;
 use crate::command::spec::{CommandSpec, load_specs};
+use crate::scorecards::Scorecards;
 use crate::templates::{self, TemplateDefaults};
 
 /// The Template apiVersion idp reads (<https://backstage.io/docs/features/software-templates/writing-templates>).
@@ -53,6 +54,25 @@ pub fn templates(snapshot: &Snapshot, defaults: &TemplateDefaults) -> TemplateRe
         }
     }
     report
+}
+
+/// Warnings for fix hints of `scorecards` that name a template the catalog does not have (not
+/// errors: the catalog may gain it later), one per check:
+/// `scorecards.yaml: line 40: scorecard `x`, check `y`: fix template template:default/z is not in
+/// the catalog`.
+pub fn scorecard_templates(scorecards: &Scorecards, snapshot: &Snapshot) -> Vec<String> {
+    scorecards
+        .template_refs()
+        .into_iter()
+        .filter(|(_, _, _, r)| snapshot.get(r).is_none())
+        .map(|(line, card, check, r)| {
+            format!(
+                "{}: line {line}: scorecard `{card}`, check `{check}`: fix template {} is not in the catalog",
+                scorecards.file,
+                r.short()
+            )
+        })
+        .collect()
 }
 
 /// Bot scopes the manifest must request.

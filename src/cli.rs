@@ -134,6 +134,41 @@ fn policy_of(settings: &Settings) -> anyhow::Result<Policy> {
     Ok(policy)
 }
 
+/// The scorecards named by `[scorecards] file`, checked; `None` when none is configured.
+///
+/// # Errors
+/// Every problem of the file, one line each with file and line.
+fn scorecards_of(
+    settings: &Settings,
+) -> anyhow::Result<Option<Arc<crate::scorecards::Scorecards>>> {
+    let Some(path) = &settings.file.scorecards.file else {
+        return Ok(None);
+    };
+    let definitions = crate::scorecards::load(&settings.resolve_path(path))
+        .map_err(|e| anyhow::anyhow!("the scorecards file is invalid:\n{e}"))?;
+    Ok(Some(Arc::new(definitions)))
+}
+
+/// Adds a [`crate::scorecards::Scorer`] for `definitions` to the state (sharing its catalog and
+/// on-call configuration); the caller starts it.
+pub fn attach_scorer(
+    state: AppState,
+    definitions: Arc<crate::scorecards::Scorecards>,
+    settings: &Settings,
+) -> (AppState, Arc<crate::scorecards::Scorer>) {
+    let config = &settings.file.scorecards;
+    let scorer = Arc::new(crate::scorecards::Scorer::new(
+        definitions,
+        state.catalog.clone(),
+        state.oncall.clone(),
+        crate::scorecards::ScorerOptions {
+            poll_every: Duration::from_secs(config.poll_interval_secs),
+            refresh_every: Duration::from_secs(config.refresh_interval_secs),
+        },
+    ));
+    (state.with_scorecards(scorer.clone()), scorer)
+}
+
 /// Builds the shared state: policy, on-call providers and the catalog.
 /// The application state and the execution backends (whose secrets the hooks check).
 fn build_state(
@@ -440,6 +475,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let secret = settings.require_signing_secret()?;
     let verifier = SignatureVerifier::new(secret);
     policy_of(&settings)?;
+    let scorecards = scorecards_of(&settings)?;
     let store = open_store(&settings).await?;
     let service = Arc::new(
         CatalogService::open(store)
@@ -447,7 +483,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .context("loading the catalog")?,
     );
     sync_configured(&service, &settings).await;
-    let (state, executors) = build_state(&settings, service.clone(), Some(verifier), false)?;
+    let (mut state, executors) = build_state(&settings, service.clone(), Some(verifier), false)?;
+    let (stop_scorer, scorer_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut scorer_task = None;
+    if let Some(definitions) = scorecards {
+        let (with_scorer, scorer) = attach_scorer(state, definitions, &settings);
+        state = with_scorer;
+        scorer_task = Some(tokio::spawn(scorer.run(async move {
+            let _ = scorer_stopped.await;
+        })));
+    }
     let state = Arc::new(state);
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = state.runs.clone().map(|runs| {
@@ -525,8 +570,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop_worker.send(());
+    let _ = stop_scorer.send(());
     if let Some(worker) = worker {
         let _ = worker.await;
+    }
+    if let Some(scorer) = scorer_task {
+        let _ = scorer.await;
     }
     if let Some(audit) = audit {
         audit.flush().await;
@@ -683,6 +732,30 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             }
         }
         Err(e) => problems.push(e.to_string()),
+    }
+    if let Some(path) = &settings.file.scorecards.file {
+        let path = settings.resolve_path(path);
+        match crate::scorecards::load(&path) {
+            Ok(definitions) => {
+                notes.push(format!(
+                    "scorecards: {} ({} scorecards, {} checks)",
+                    path.display(),
+                    definitions.scorecards.len(),
+                    definitions
+                        .scorecards
+                        .iter()
+                        .map(|c| c.checks.len())
+                        .sum::<usize>()
+                ));
+                if !known_refs.is_empty() {
+                    warnings.extend(crate::check::scorecard_templates(
+                        &definitions,
+                        &catalog_snapshot,
+                    ));
+                }
+            }
+            Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
+        }
     }
     let base = settings
         .config_path
@@ -848,7 +921,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => caller,
             };
-            let (state, executors) = build_state(&settings, service, None, true)?;
+            let scorecards = scorecards_of(&settings)?;
+            let (mut state, executors) = build_state(&settings, service, None, true)?;
+            if let Some(definitions) = scorecards {
+                let (with_scorer, scorer) = attach_scorer(state, definitions, &settings);
+                state = with_scorer;
+                if let Err(e) = scorer.evaluate_now(chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "scorecards evaluated but not recorded");
+                }
+            }
             let state = Arc::new(state);
             let background = shell_background(&settings, &state, executors).await;
             crate::shell::run(&state, &caller, command.as_deref(), json).await?;

@@ -173,6 +173,9 @@ pub struct FileConfig {
     /// The digests section: how the digest scheduler runs.
     #[serde(default)]
     pub digests: DigestsConfig,
+    /// The scorecards section: the definitions file and how often results are refreshed.
+    #[serde(default)]
+    pub scorecards: ScorecardsConfig,
 }
 
 /// `[rollbacks]`: settings of `/idp rollback`. Which channels are incident channels is the
@@ -260,6 +263,41 @@ impl DigestsConfig {
             });
         }
         Ok(())
+    }
+}
+
+/// `[scorecards]` in `idp.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScorecardsConfig {
+    /// The scorecards file (YAML, format in `idp::scorecards`), relative to the config file.
+    /// Without one, nothing is scored.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Seconds between looks for a changed catalog or deploy history. Default 30, at least 1.
+    #[serde(default = "default_scorecards_poll")]
+    pub poll_interval_secs: u64,
+    /// Seconds after which scores are re-evaluated even when nothing changed (deploys age, days
+    /// turn). Default 3600, at least 60.
+    #[serde(default = "default_scorecards_refresh")]
+    pub refresh_interval_secs: u64,
+}
+
+fn default_scorecards_poll() -> u64 {
+    30
+}
+
+fn default_scorecards_refresh() -> u64 {
+    3600
+}
+
+impl Default for ScorecardsConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            poll_interval_secs: default_scorecards_poll(),
+            refresh_interval_secs: default_scorecards_refresh(),
+        }
     }
 }
 
@@ -626,6 +664,14 @@ impl Settings {
             });
         }
         file.digests.check()?;
+        if file.scorecards.poll_interval_secs == 0 || file.scorecards.refresh_interval_secs < 60 {
+            return Err(ConfigError::Invalid {
+                name: "[scorecards]",
+                reason:
+                    "poll_interval_secs must be at least 1 and refresh_interval_secs at least 60"
+                        .to_owned(),
+            });
+        }
         let event_sources = event_sources(&file.events, &non_empty)?;
         Ok(Self {
             event_sources,

@@ -44,7 +44,7 @@ const FIXED: usize = 6;
 /// The free text of an entity packed into one allocation with one table of spans: a catalog of
 /// 100,000 entities would otherwise hold some two million small strings. Layout of the spans:
 /// the six fixed fields above, then the tags, then three per link (url, title, type), then one
-/// per annotation value.
+/// per annotation value, then one per label value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Packed {
     text: Box<str>,
@@ -52,6 +52,8 @@ struct Packed {
     spans: Box<[(u32, u32)]>,
     tags: u16,
     links: u16,
+    /// How many of the entity's keys (after the annotation keys) are label keys.
+    labels: u16,
 }
 
 #[derive(Default)]
@@ -71,12 +73,13 @@ impl PackedBuilder {
         }
     }
 
-    fn finish(self, tags: usize, links: usize) -> Packed {
+    fn finish(self, tags: usize, links: usize, labels: usize) -> Packed {
         Packed {
             text: self.text.into_boxed_str(),
             spans: self.spans.into_boxed_slice(),
             tags: u16::try_from(tags).unwrap_or(u16::MAX),
             links: u16::try_from(links).unwrap_or(u16::MAX),
+            labels: u16::try_from(labels).unwrap_or(u16::MAX),
         }
     }
 }
@@ -138,7 +141,8 @@ pub struct Entity {
     pub entity_ref: EntityRef,
     /// Title, description, type, lifecycle, profile, tags, links and annotation values.
     packed: Packed,
-    /// Annotation keys, sorted; values are in `packed` in the same order. Keys are shared.
+    /// Annotation keys, sorted, then label keys, sorted (`packed.labels` of them); values are in
+    /// `packed` in the same order. Keys are shared.
     annotation_keys: Box<[Arc<str>]>,
     /// The relation fields (owner, system, dependencies…); `None` when there are none. The
     /// snapshot takes them and keeps them as relations (see `Snapshot::owner_of`).
@@ -323,6 +327,31 @@ fn ref_list(
         .collect()
 }
 
+/// A mapping of text values (`metadata.annotations`, `metadata.labels`) with interned keys;
+/// numbers and booleans are kept as text, other values are dropped.
+fn text_map(
+    metadata: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+) -> Result<Vec<(Arc<str>, String)>, EntityError> {
+    match metadata.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => Ok(m
+            .iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((intern(k), s.clone())),
+                Value::Number(n) => Some((intern(k), n.to_string())),
+                Value::Bool(b) => Some((intern(k), b.to_string())),
+                _ => None,
+            })
+            .collect()),
+        Some(_) => Err(EntityError::WrongType {
+            field,
+            expected: "a mapping",
+        }),
+    }
+}
+
 /// The spec fields each core kind must carry, per Backstage's kind schemas.
 fn required_spec_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
     match kind.to_ascii_lowercase().as_str() {
@@ -500,25 +529,12 @@ impl Entity {
                 });
             }
         };
-        let mut annotations: Vec<(Arc<str>, String)> = match metadata.get("annotations") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(m)) => m
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((intern(k), s.clone())),
-                    Value::Number(n) => Some((intern(k), n.to_string())),
-                    Value::Bool(b) => Some((intern(k), b.to_string())),
-                    _ => None,
-                })
-                .collect(),
-            Some(_) => {
-                return Err(EntityError::WrongType {
-                    field: "metadata.annotations",
-                    expected: "a mapping",
-                });
-            }
-        };
+        let mut annotations = text_map(metadata, "annotations", "metadata.annotations")?;
         annotations.sort();
+        let mut labels = text_map(metadata, "labels", "metadata.labels")?;
+        labels.sort();
+        // More keys than the span table can count are dropped rather than misread.
+        labels.truncate(usize::from(u16::MAX));
 
         let profile = match spec.get("profile") {
             Some(Value::Object(p)) => Profile {
@@ -575,12 +591,19 @@ impl Entity {
         for (_, v) in &annotations {
             packed.push(Some(v));
         }
+        for (_, v) in &labels {
+            packed.push(Some(v));
+        }
         let template_spec = (kind.eq_ignore_ascii_case("template") && !spec.is_empty())
             .then(|| Arc::new(Value::Object(spec.clone())));
         Ok(Self {
             spec: template_spec,
-            packed: packed.finish(tags.len(), links.len()),
-            annotation_keys: annotations.into_iter().map(|(k, _)| k).collect(),
+            packed: packed.finish(tags.len(), links.len(), labels.len()),
+            annotation_keys: annotations
+                .into_iter()
+                .chain(labels)
+                .map(|(k, _)| k)
+                .collect(),
             refs: (!refs.is_empty()).then(|| Box::new(refs)),
             entity_ref: EntityRef::new(kind, namespace, name),
             api_version: intern(&api_version),
@@ -633,22 +656,49 @@ impl Entity {
         })
     }
 
+    /// The annotation keys (sorted), the label keys (sorted), and the span slot of the first
+    /// annotation value; label values follow the annotation values.
+    fn keyed(&self) -> (&[Arc<str>], &[Arc<str>], usize) {
+        let first = FIXED + usize::from(self.packed.tags) + 3 * usize::from(self.packed.links);
+        let split = self
+            .annotation_keys
+            .len()
+            .saturating_sub(usize::from(self.packed.labels));
+        let (annotations, labels) = self.annotation_keys.split_at(split);
+        (annotations, labels, first)
+    }
+
     /// `metadata.annotations`, sorted by key.
     pub fn annotations(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        let first = FIXED + usize::from(self.packed.tags) + 3 * usize::from(self.packed.links);
-        self.annotation_keys
-            .iter()
+        let (keys, _, first) = self.keyed();
+        keys.iter()
             .enumerate()
             .map(move |(i, k)| (k.as_ref(), self.packed.get(first + i).unwrap_or("")))
     }
 
     /// The value of an annotation, if present.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        let first = FIXED + usize::from(self.packed.tags) + 3 * usize::from(self.packed.links);
-        self.annotation_keys
-            .binary_search_by(|k| k.as_ref().cmp(key))
+        let (keys, _, first) = self.keyed();
+        keys.binary_search_by(|k| k.as_ref().cmp(key))
             .ok()
             .and_then(|i| self.packed.get(first + i))
+    }
+
+    /// `metadata.labels`, sorted by key.
+    pub fn labels(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        let (annotations, keys, first) = self.keyed();
+        let first = first + annotations.len();
+        keys.iter()
+            .enumerate()
+            .map(move |(i, k)| (k.as_ref(), self.packed.get(first + i).unwrap_or("")))
+    }
+
+    /// The value of a label, if present.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        let (annotations, keys, first) = self.keyed();
+        keys.binary_search_by(|k| k.as_ref().cmp(key))
+            .ok()
+            .and_then(|i| self.packed.get(first + annotations.len() + i))
     }
 
     /// The `spec` of a Template entity (`scaffolder.backstage.io/v1beta3`: `parameters`, `steps`,
@@ -688,6 +738,38 @@ mod tests {
         let refs = e.refs.as_ref().expect("relation fields");
         assert_eq!(refs.depends_on[0].key(), "resource:shop/payments-db");
         assert_eq!(refs.provides_apis[0].key(), "api:shop/checkout");
+    }
+
+    #[test]
+    fn labels_are_kept_apart_from_annotations() {
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": "a", "labels": {"tier": "1", "team": "x", "critical": true},
+                         "annotations": {"tier": "annotation", "z/last": "z"}},
+            "spec": {"type": "service", "lifecycle": "production", "owner": "g"}});
+        let e = Entity::from_document(&doc).expect("valid");
+        assert_eq!(e.label("tier"), Some("1"));
+        assert_eq!(e.label("critical"), Some("true"));
+        assert_eq!(e.label("z/last"), None);
+        assert_eq!(e.annotation("tier"), Some("annotation"));
+        assert_eq!(e.annotation("team"), None);
+        assert_eq!(
+            e.labels().collect::<Vec<_>>(),
+            [("critical", "true"), ("team", "x"), ("tier", "1")]
+        );
+        assert_eq!(
+            e.annotations().collect::<Vec<_>>(),
+            [("tier", "annotation"), ("z/last", "z")]
+        );
+        let doc = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": "a", "labels": ["tier"]},
+            "spec": {"type": "service", "lifecycle": "production", "owner": "g"}});
+        assert!(matches!(
+            Entity::from_document(&doc),
+            Err(EntityError::WrongType {
+                field: "metadata.labels",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -90,12 +90,23 @@ impl EntityRef {
     pub fn key(&self) -> String {
         let mut key =
             String::with_capacity(self.kind.len() + self.namespace.len() + self.name.len() + 2);
-        key.push_str(&self.kind.to_ascii_lowercase());
-        key.push(':');
-        key.push_str(&self.namespace.to_ascii_lowercase());
-        key.push('/');
-        key.push_str(&self.name.to_ascii_lowercase());
+        self.write_key(&mut key);
         key
+    }
+
+    /// Writes [`Self::key`] into `out` (cleared first), so a loop can reuse one buffer.
+    pub fn write_key(&self, out: &mut String) {
+        out.clear();
+        for (part, sep) in [
+            (&self.kind, Some(':')),
+            (&self.namespace, Some('/')),
+            (&self.name, None),
+        ] {
+            out.extend(part.chars().map(|c| c.to_ascii_lowercase()));
+            if let Some(sep) = sep {
+                out.push(sep);
+            }
+        }
     }
 
     /// Whether two refs name the same entity (case-insensitive, no allocation).

@@ -108,6 +108,51 @@ pub enum EventOutcome {
     Duplicate,
 }
 
+/// The last successful deploy of every service, per environment: the input of the scorecards'
+/// `deployed_within` checks, read in one query
+/// ([`crate::store::Store::last_successful_deploys`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastDeploys {
+    /// Service key ([`service_key`]) → (environment, when its last succeeded deploy finished).
+    by_service: std::collections::HashMap<String, Vec<(String, DateTime<Utc>)>>,
+}
+
+impl LastDeploys {
+    /// Records that `service` (a key, as stored) last deployed successfully to `environment` at
+    /// `at`; a later time for the same pair wins.
+    pub fn insert(&mut self, service: &str, environment: &str, at: DateTime<Utc>) {
+        let envs = self.by_service.entry(service.to_owned()).or_default();
+        match envs
+            .iter_mut()
+            .find(|(e, _)| e.eq_ignore_ascii_case(environment))
+        {
+            Some((_, t)) => *t = (*t).max(at),
+            None => envs.push((environment.to_ascii_lowercase(), at)),
+        }
+    }
+
+    /// When the service with this key (`component:default/checkout-api`) last deployed
+    /// successfully to `environment` (any environment when `None`). Allocates nothing.
+    pub fn last(&self, service_key: &str, environment: Option<&str>) -> Option<DateTime<Utc>> {
+        self.by_service
+            .get(service_key)?
+            .iter()
+            .filter(|(e, _)| environment.is_none_or(|want| e.eq_ignore_ascii_case(want)))
+            .map(|(_, t)| *t)
+            .max()
+    }
+
+    /// How many services have a successful deploy.
+    pub fn len(&self) -> usize {
+        self.by_service.len()
+    }
+
+    /// True when no service has one.
+    pub fn is_empty(&self) -> bool {
+        self.by_service.is_empty()
+    }
+}
+
 /// The key deploys are stored under for a service name or ref: `checkout-api`,
 /// `default/checkout-api` and `component:default/Checkout-API` all give
 /// `component:default/checkout-api` (kind `component` and namespace `default` when absent,

@@ -18,7 +18,7 @@ use crate::catalog::{EntityRef, Snapshot};
 pub use rotation::{RotationConfig, RotationOverride, RotationShift, ShiftLength, resolve_local};
 pub use service::{
     DEFAULT_ANSWER_TTL, DEFAULT_ERROR_TTL, DEFAULT_TIMEOUT, INTEGRATION_KEY_ANNOTATION,
-    OnCallService, SERVICE_ID_ANNOTATION,
+    OnCallService, Route, SERVICE_ID_ANNOTATION,
 };
 
 /// A person on call, as the provider names them, matched to a catalog User by email when possible.

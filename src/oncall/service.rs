@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use super::pagerduty::{self, PdError, ServiceOnCalls};
 use super::rotation::{RotationConfig, RotationShift};
 use super::{OnCall, OnCallConfig, OnCallError, OnCallSource, Person, Shift};
-use crate::catalog::{EntityRef, RelationType, Snapshot};
+use crate::catalog::{EntityRef, RelationType, Snapshot, Target};
 
 /// The annotation naming a Component's PagerDuty service (`pagerduty.com/service-id`), as
 /// Backstage's PagerDuty plugin reads it.
@@ -37,6 +37,18 @@ pub const DEFAULT_ERROR_TTL: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 const PROVIDER: &str = "PagerDuty";
+
+/// The reason given for an entity with an integration key but no service id.
+const SERVICE_ID_MISSING: &str = "service id missing";
+
+/// Where the on-call of an entity comes from ([`OnCallService::route`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Route<'a> {
+    /// PagerDuty, for this service id (`pagerduty.com/service-id`, trimmed).
+    PagerDuty(&'a str),
+    /// This rotation from `idp.toml`.
+    Rotation(&'a RotationConfig),
+}
 
 type Answer = Result<Arc<ServiceOnCalls>, OnCallError>;
 
@@ -216,12 +228,18 @@ impl OnCallService {
     }
 
     fn rotation(&self, group: &EntityRef) -> Option<&RotationConfig> {
+        // A short list is searched without building the key (scorecards ask for every service).
+        if self.rotations.len() <= 16 {
+            return self.rotations.iter().find(|r| r.group.same_as(group));
+        }
         self.by_group
             .get(&group.key())
             .and_then(|&i| self.rotations.get(i))
     }
 
-    /// Who is on call for the entity at `index` of `snapshot`, at `now`.
+    /// Where the on-call of the entity at `index` of `snapshot` comes from, decided from the
+    /// catalog and `[oncall]` alone: no I/O, so scorecards can ask it for every service. This is
+    /// what "on-call is resolvable" means everywhere in idp.
     ///
     /// - A Group: its rotation, else its `pagerduty.com/service-id` if it has one.
     /// - A User: never (ask about a service or a team).
@@ -230,20 +248,17 @@ impl OnCallService {
     ///   `pagerduty.com/integration-key`, not resolvable ("service id missing"); else the rotation
     ///   of its owner (relation `ownedBy`).
     ///
-    /// PagerDuty gives every escalation level (level 1 first) and the next level-1 shift within 7
-    /// days; a rotation gives level 1 only.
+    /// A PagerDuty route does not say that `PAGERDUTY_TOKEN` is set or that PagerDuty knows the
+    /// service: [`Self::for_entity`] finds that out.
     ///
     /// # Errors
-    /// [`OnCallError::NotResolvable`] when nothing says how to find the on-call (`"service id
-    /// missing"`, `"PAGERDUTY_TOKEN is not set"`, `"no PagerDuty service id and no rotation for
-    /// group:…"`, an unknown PagerDuty service); [`OnCallError::Unreachable`] when PagerDuty fails,
-    /// rejects the token or exceeds the budget (`detail` `"timed out after 1.5 s"`).
-    pub async fn for_entity(
-        &self,
-        snapshot: &Snapshot,
+    /// [`OnCallError::NotResolvable`] with the reason (`"service id missing"`, `"no PagerDuty
+    /// service id and no rotation for group:…"`, `"no rotation for group:…"`, …).
+    pub fn route<'a>(
+        &'a self,
+        snapshot: &'a Snapshot,
         index: u32,
-        now: DateTime<Utc>,
-    ) -> Result<OnCall, OnCallError> {
+    ) -> Result<Route<'a>, OnCallError> {
         let entity = &snapshot.node(index).entity;
         let this = &entity.entity_ref;
         let service_id = entity
@@ -252,10 +267,10 @@ impl OnCallService {
             .filter(|s| !s.is_empty());
         if this.kind.eq_ignore_ascii_case("group") {
             if let Some(rotation) = self.rotation(this) {
-                return Ok(self.rotation_answer(snapshot, rotation, now));
+                return Ok(Route::Rotation(rotation));
             }
             return match service_id {
-                Some(id) => self.pagerduty_answer(snapshot, id, now).await,
+                Some(id) => Ok(Route::PagerDuty(id)),
                 None => Err(OnCallError::NotResolvable(format!(
                     "no rotation for {}",
                     this.short()
@@ -269,30 +284,59 @@ impl OnCallService {
             )));
         }
         if let Some(id) = service_id {
-            return self.pagerduty_answer(snapshot, id, now).await;
+            return Ok(Route::PagerDuty(id));
         }
         if entity.annotation(INTEGRATION_KEY_ANNOTATION).is_some() {
-            tracing::warn!(
-                entity = %this,
-                "{INTEGRATION_KEY_ANNOTATION} is set but {SERVICE_ID_ANNOTATION} is not; an integration key cannot look up on-call"
-            );
-            return Err(OnCallError::NotResolvable("service id missing".to_owned()));
+            return Err(OnCallError::NotResolvable(SERVICE_ID_MISSING.to_owned()));
         }
-        let owner = snapshot
-            .related(index, RelationType::OwnedBy)
-            .next()
-            .map(|t| snapshot.target_ref(t));
-        match owner {
-            Some(owner) => match self.rotation(&owner) {
-                Some(rotation) => Ok(self.rotation_answer(snapshot, rotation, now)),
-                None => Err(OnCallError::NotResolvable(format!(
-                    "no PagerDuty service id and no rotation for {}",
-                    owner.short()
-                ))),
-            },
+        match snapshot.related(index, RelationType::OwnedBy).next() {
+            Some(owner) => {
+                let found = match owner {
+                    Target::Resolved(i) => self.rotation(&snapshot.node(*i).entity.entity_ref),
+                    Target::Unresolved(r) => self.rotation(r),
+                };
+                found.map(Route::Rotation).ok_or_else(|| {
+                    OnCallError::NotResolvable(format!(
+                        "no PagerDuty service id and no rotation for {}",
+                        snapshot.target_ref(owner).short()
+                    ))
+                })
+            }
             None => Err(OnCallError::NotResolvable(
                 "no PagerDuty service id and no owner".to_owned(),
             )),
+        }
+    }
+
+    /// Who is on call for the entity at `index` of `snapshot`, at `now`, found along
+    /// [`Self::route`].
+    ///
+    /// PagerDuty gives every escalation level (level 1 first) and the next level-1 shift within 7
+    /// days; a rotation gives level 1 only.
+    ///
+    /// # Errors
+    /// [`OnCallError::NotResolvable`] when nothing says how to find the on-call (see
+    /// [`Self::route`]; also `"PAGERDUTY_TOKEN is not set"` and an unknown PagerDuty service);
+    /// [`OnCallError::Unreachable`] when PagerDuty fails, rejects the token or exceeds the budget
+    /// (`detail` `"timed out after 1.5 s"`).
+    pub async fn for_entity(
+        &self,
+        snapshot: &Snapshot,
+        index: u32,
+        now: DateTime<Utc>,
+    ) -> Result<OnCall, OnCallError> {
+        match self.route(snapshot, index) {
+            Ok(Route::PagerDuty(id)) => self.pagerduty_answer(snapshot, id, now).await,
+            Ok(Route::Rotation(rotation)) => Ok(self.rotation_answer(snapshot, rotation, now)),
+            Err(e) => {
+                if e.detail() == SERVICE_ID_MISSING {
+                    tracing::warn!(
+                        entity = %snapshot.node(index).entity.entity_ref,
+                        "{INTEGRATION_KEY_ANNOTATION} is set but {SERVICE_ID_ANNOTATION} is not; an integration key cannot look up on-call"
+                    );
+                }
+                Err(e)
+            }
         }
     }
 

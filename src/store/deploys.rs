@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, q};
 use crate::deploys::history::{self, Tracked};
-use crate::deploys::{DeployData, DeployEvent, DeployStatus, Deployment, EventOutcome};
+use crate::deploys::{
+    DeployData, DeployEvent, DeployStatus, Deployment, EventOutcome, LastDeploys,
+};
 
 const COLUMNS: &str = "id, service, environment, version, revision, deployed_by, started_at, \
     finished_at, status, status_at, url, source, argocd_history_id, event_ids";
@@ -321,6 +323,40 @@ impl Store {
         let mut out = rows(found)?;
         out.dedup_by(|a, b| a.environment == b.environment);
         Ok(out)
+    }
+
+    /// The last succeeded deploy of every service to every environment, in one query (by
+    /// `finished_at`, else `started_at`): what scorecards' `deployed_within` checks read.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn last_successful_deploys(&self) -> Result<LastDeploys, StoreError> {
+        let sql = "SELECT service, environment, MAX(COALESCE(finished_at, started_at)) \
+                   FROM deployments WHERE status = 'succeeded' GROUP BY service, environment";
+        let found: Vec<(String, String, Option<i64>)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)
+                .map_err(q("reading the last deploys"))?;
+        let mut out = LastDeploys::default();
+        for (service, environment, at) in found {
+            if let Some(at) = time(at) {
+                out.insert(&service, &environment, at);
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the deploy history last changed: the arrival time of the newest stored event (any
+    /// replica's), `None` before the first. Cheap (an index holds the maximum); a change of this
+    /// value is the scorer's cue to read [`Self::last_successful_deploys`] again.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn deploys_changed_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let sql = "SELECT MAX(received_at) FROM deploy_events";
+        let found: (Option<i64>,) =
+            on_pool!(self, |pool| sqlx::query_as(sql).fetch_one(pool).await)
+                .map_err(q("reading when deploys last changed"))?;
+        Ok(time(found.0))
     }
 
     async fn one_succeeded(

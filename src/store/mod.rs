@@ -18,6 +18,7 @@ mod deploys;
 mod digests;
 mod identity;
 mod runs;
+mod scorecards;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +31,9 @@ use sqlx::sqlite::{
 pub use audit::audit_lock_key;
 pub use catalog::{SyncOutcome, catalog_lock_key};
 pub use identity::CachedSlackUser;
+pub use scorecards::{
+    CheckChange, CheckState, DailyScore, EntityChanges, EntityState, RecordOutcome,
+};
 
 /// Errors from the store. The message names what was being done; the cause is the driver's error.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ fn repo() -> &'static Path {
 }
 
 /// Runs idp in `cwd` with a fresh SQLite database and no inherited idp settings.
-fn idp(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn idp(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd).args(args);
     for var in [
