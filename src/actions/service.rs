@@ -535,7 +535,7 @@ impl RunService {
             .await?;
         let n = runs.len();
         futures_util::stream::iter(runs)
-            .for_each_concurrent(self.options.concurrency, |run| self.process(run))
+            .for_each_concurrent(self.options.concurrency, |run| self.process(run, now))
             .await;
         // Forms left open for a day are gone for good; tidy them up every ten minutes at most.
         let last = self.last_cleanup.load(std::sync::atomic::Ordering::Relaxed);
@@ -553,10 +553,12 @@ impl RunService {
         Ok(n)
     }
 
-    async fn process(&self, run: Run) {
+    /// Works on a claimed run. Whether it is due is judged at `claimed_at`, the instant the claim
+    /// counted the attempt: a run claimed only to update its message must not be dispatched
+    /// because its backoff ran out between the claim and now (that attempt would go uncounted).
+    async fn process(&self, run: Run, claimed_at: i64) {
         let id = run.id.clone();
-        let now = now_ms();
-        let due = run.next_attempt_at <= now;
+        let due = run.next_attempt_at <= claimed_at;
         let result = match run.status {
             RunStatus::Queued if due => self.dispatch(run).await,
             RunStatus::Dispatched | RunStatus::Running if due => self.check(run).await,
