@@ -20,6 +20,10 @@ const CONNECTIONS: usize = 32;
 const SECONDS: u64 = 5;
 const SECRET: &str = "bench-secret";
 
+/// The allocator `idp serve` runs with (see `src/main.rs`), so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     idp::install_crypto_provider();
@@ -32,11 +36,7 @@ async fn main() {
         "ci".to_owned(),
         EventCredential::Hmac(SecretString::from(SECRET)),
     );
-    let app = router(EventsState {
-        store,
-        sources: Arc::new(sources),
-        github_secret: None,
-    });
+    let app = router(EventsState::new(store, sources));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

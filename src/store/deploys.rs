@@ -113,56 +113,47 @@ fn correlate_sql(status: DeployStatus) -> String {
     }
 }
 
-fn upsert_sql() -> String {
-    format!(
-        "INSERT INTO deployments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14) ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-         revision = excluded.revision, deployed_by = excluded.deployed_by, \
-         started_at = excluded.started_at, finished_at = excluded.finished_at, \
-         status = excluded.status, status_at = excluded.status_at, url = excluded.url, \
-         argocd_history_id = excluded.argocd_history_id, event_ids = excluded.event_ids"
-    )
-}
+/// Inserts a deployment row or replaces its mutable columns.
+const UPSERT_SQL: &str = "INSERT INTO deployments (id, service, environment, version, revision, \
+    deployed_by, started_at, finished_at, status, status_at, url, source, argocd_history_id, \
+    event_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+    ON CONFLICT (id) DO UPDATE SET version = excluded.version, revision = excluded.revision, \
+    deployed_by = excluded.deployed_by, started_at = excluded.started_at, \
+    finished_at = excluded.finished_at, status = excluded.status, status_at = excluded.status_at, \
+    url = excluded.url, argocd_history_id = excluded.argocd_history_id, \
+    event_ids = excluded.event_ids";
 
-/// Records one event inside a transaction of either backend; the same code for both.
-macro_rules! record_in {
-    ($pool:expr, $event:expr, $lock_sql:expr) => {{
-        let event: &DeployEvent = $event;
-        let mut tx = $pool
-            .begin()
+/// Stores one event and folds it into its deployment, inside the open transaction `$tx`.
+/// Evaluates to `Result<EventOutcome, StoreError>`.
+macro_rules! record_one {
+    ($tx:expr, $event:expr) => {
+        async {
+            let event: &DeployEvent = $event;
+            let inserted = sqlx::query(
+                "INSERT INTO deploy_events (id, source, type, time, received_at, raw) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&event.id)
+            .bind(&event.source)
+            .bind(event.kind.as_str())
+            .bind(event.time.timestamp_millis())
+            .bind(Utc::now().timestamp_millis())
+            .bind(event.to_json())
+            .execute(&mut *$tx)
             .await
-            .map_err(q("starting to record an event"))?;
-        let inserted = sqlx::query(
-            "INSERT INTO deploy_events (id, source, type, time, received_at, raw) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&event.id)
-        .bind(&event.source)
-        .bind(event.kind.as_str())
-        .bind(event.time.timestamp_millis())
-        .bind(Utc::now().timestamp_millis())
-        .bind(event.to_json())
-        .execute(&mut *tx)
-        .await
-        .map_err(q("storing an event"))?
-        .rows_affected();
-        if inserted == 0 {
-            tx.rollback()
-                .await
-                .map_err(q("dropping a duplicate event"))?;
-            return Ok(EventOutcome::Duplicate);
-        }
-        if let (Some(data), Some(status)) = (&event.deploy, event.kind.deploy_status()) {
-            sqlx::query($lock_sql)
-                .bind(lock_key(data))
-                .execute(&mut *tx)
-                .await
-                .map_err(q("taking the deploy lock"))?;
+            .map_err(q("storing an event"))?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok(EventOutcome::Duplicate);
+            }
+            let (Some(data), Some(status)) = (&event.deploy, event.kind.deploy_status()) else {
+                return Ok(EventOutcome::Stored);
+            };
             let row: Option<DeploymentRow> = match &data.deployment_id {
                 Some(_) => {
                     sqlx::query_as(&format!("SELECT {COLUMNS} FROM deployments WHERE id = $1"))
                         .bind(history::deployment_id(event, data))
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut *$tx)
                         .await
                 }
                 None => {
@@ -172,7 +163,7 @@ macro_rules! record_in {
                         .bind(&data.version)
                         .bind(&event.source)
                         .bind(event.time.timestamp_millis())
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut *$tx)
                         .await
                 }
             }
@@ -180,7 +171,7 @@ macro_rules! record_in {
             let existing = row.map(Tracked::try_from).transpose()?;
             let t = history::fold(existing, event, data, status);
             let d = &t.deployment;
-            sqlx::query(&upsert_sql())
+            sqlx::query(UPSERT_SQL)
                 .bind(&d.id)
                 .bind(&d.service)
                 .bind(&d.environment)
@@ -195,12 +186,47 @@ macro_rules! record_in {
                 .bind(&d.source)
                 .bind(d.argocd_history_id)
                 .bind(serde_json::to_string(&t.event_ids).unwrap_or_else(|_| "[]".to_owned()))
-                .execute(&mut *tx)
+                .execute(&mut *$tx)
                 .await
                 .map_err(q("writing a deployment"))?;
+            Ok::<_, StoreError>(EventOutcome::Stored)
         }
-        tx.commit().await.map_err(q("committing an event"))?;
-        Ok(EventOutcome::Stored)
+    };
+}
+
+/// Records `events` in one transaction of either backend, in the order given; `$lock_sql`, when
+/// `Some`, takes one transaction-scoped lock per service and environment first, in key order (so
+/// two replicas writing overlapping batches cannot deadlock on them).
+macro_rules! record_in {
+    ($pool:expr, $events:expr, $lock_sql:expr) => {{
+        let events: &[DeployEvent] = $events;
+        let lock_sql: Option<&str> = $lock_sql;
+        let mut tx = $pool
+            .begin()
+            .await
+            .map_err(q("starting to record events"))?;
+        if let Some(lock_sql) = lock_sql {
+            let mut keys: Vec<i64> = events
+                .iter()
+                .filter(|e| e.kind.deploy_status().is_some())
+                .filter_map(|e| e.deploy.as_ref().map(lock_key))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                sqlx::query(lock_sql)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("taking the deploy lock"))?;
+            }
+        }
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            outcomes.push(record_one!(tx, event).await?);
+        }
+        tx.commit().await.map_err(q("committing events"))?;
+        Ok(outcomes)
     }};
 }
 
@@ -211,10 +237,30 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`]; [`StoreError::Corrupt`] if the deployment row cannot be read.
     pub async fn record_event(&self, event: &DeployEvent) -> Result<EventOutcome, StoreError> {
+        let outcomes = self.record_events(std::slice::from_ref(event)).await?;
+        Ok(outcomes.first().copied().unwrap_or(EventOutcome::Duplicate))
+    }
+
+    /// Stores a batch of events in one transaction, as [`record_event`](Self::record_event) would
+    /// one after the other (in slice order; an id repeated within the batch is a duplicate of its
+    /// first occurrence). Returns one outcome per event, in slice order. All or nothing: on an
+    /// error nothing of the batch is stored.
+    ///
+    /// On PostgreSQL the batch first takes a transaction-scoped advisory lock per service and
+    /// environment (in key order), so replicas fold the events of one service and environment one
+    /// transaction at a time; SQLite has a single writer, taken by the first insert.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`]; [`StoreError::Corrupt`] if a deployment row cannot be read.
+    pub async fn record_events(
+        &self,
+        events: &[DeployEvent],
+    ) -> Result<Vec<EventOutcome>, StoreError> {
         match self {
-            // SQLite: the insert above already holds the only write lock.
-            Self::Sqlite(pool) => record_in!(pool, event, "SELECT $1"),
-            Self::Postgres(pool) => record_in!(pool, event, "SELECT pg_advisory_xact_lock($1)"),
+            Self::Sqlite(pool) => record_in!(pool, events, None),
+            Self::Postgres(pool) => {
+                record_in!(pool, events, Some("SELECT pg_advisory_xact_lock($1)"))
+            }
         }
     }
 
