@@ -1,10 +1,14 @@
-//! Deploy events and the deploy history (migration `0005_deploys`). An event is inserted first
-//! (its id is the primary key, so a redelivery changes nothing) and folded into its deployment row
-//! in the same transaction. On PostgreSQL, events of one service and environment are serialized
-//! with a transaction-scoped advisory lock; SQLite has a single writer, taken by the first insert.
+//! Deploy events and the deploy history (migrations `0005_deploys`, `0006_deploys_order`). Events
+//! are recorded in batches ([`Store::record_events`]): each is inserted (its id is the primary
+//! key, so a redelivery changes nothing) and folded into its deployment row in the same
+//! transaction. On PostgreSQL, events of one service and environment are serialized with
+//! transaction-scoped advisory locks; SQLite has a single writer, taken by the first insert.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use sqlx::QueryBuilder;
 
 use super::{Store, StoreError, q};
 use crate::deploys::history::{self, Tracked};
@@ -113,118 +117,185 @@ fn correlate_sql(status: DeployStatus) -> String {
     }
 }
 
-/// Inserts a deployment row or replaces its mutable columns.
-const UPSERT_SQL: &str = "INSERT INTO deployments (id, service, environment, version, revision, \
-    deployed_by, started_at, finished_at, status, status_at, url, source, argocd_history_id, \
-    event_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-    ON CONFLICT (id) DO UPDATE SET version = excluded.version, revision = excluded.revision, \
-    deployed_by = excluded.deployed_by, started_at = excluded.started_at, \
-    finished_at = excluded.finished_at, status = excluded.status, status_at = excluded.status_at, \
-    url = excluded.url, argocd_history_id = excluded.argocd_history_id, \
-    event_ids = excluded.event_ids";
+/// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bound
+/// parameters (14 per deployment row).
+const CHUNK: usize = 500;
 
-/// Stores one event and folds it into its deployment, inside the open transaction `$tx`.
-/// Evaluates to `Result<EventOutcome, StoreError>`.
-macro_rules! record_one {
-    ($tx:expr, $event:expr) => {
-        async {
-            let event: &DeployEvent = $event;
-            let inserted = sqlx::query(
-                "INSERT INTO deploy_events (id, source, type, time, received_at, raw) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&event.id)
-            .bind(&event.source)
-            .bind(event.kind.as_str())
-            .bind(event.time.timestamp_millis())
-            .bind(Utc::now().timestamp_millis())
-            .bind(event.to_json())
-            .execute(&mut *$tx)
-            .await
-            .map_err(q("storing an event"))?
-            .rows_affected();
-            if inserted == 0 {
-                return Ok(EventOutcome::Duplicate);
+/// Writes `$rows[id]` for every id of `$dirty` (in one multi-row upsert per [`CHUNK`]) inside
+/// the open transaction `$tx`, and empties `$dirty`.
+macro_rules! flush_rows {
+    ($db:ty, $tx:expr, $rows:expr, $dirty:expr) => {{
+        let dirty: &mut Vec<String> = $dirty;
+        let rows: &HashMap<String, Tracked> = $rows;
+        let written: Vec<&Tracked> = dirty.iter().filter_map(|id| rows.get(id)).collect();
+        for chunk in written.chunks(CHUNK) {
+            let mut upsert = QueryBuilder::<$db>::new(format!("INSERT INTO deployments ({COLUMNS}) "));
+            upsert.push_values(chunk, |mut b, t| {
+                let d = &t.deployment;
+                b.push_bind(d.id.as_str())
+                    .push_bind(d.service.as_str())
+                    .push_bind(d.environment.as_str())
+                    .push_bind(d.version.as_str())
+                    .push_bind(d.revision.as_deref())
+                    .push_bind(d.deployed_by.as_deref())
+                    .push_bind(d.started_at.map(|t| t.timestamp_millis()))
+                    .push_bind(d.finished_at.map(|t| t.timestamp_millis()))
+                    .push_bind(d.status.as_str())
+                    .push_bind(t.status_at.timestamp_millis())
+                    .push_bind(d.url.as_deref())
+                    .push_bind(d.source.as_str())
+                    .push_bind(d.argocd_history_id)
+                    .push_bind(
+                        serde_json::to_string(&t.event_ids).unwrap_or_else(|_| "[]".to_owned()),
+                    );
+            });
+            upsert.push(
+                " ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                 revision = excluded.revision, deployed_by = excluded.deployed_by, \
+                 started_at = excluded.started_at, finished_at = excluded.finished_at, \
+                 status = excluded.status, status_at = excluded.status_at, url = excluded.url, \
+                 argocd_history_id = excluded.argocd_history_id, event_ids = excluded.event_ids",
+            );
+            upsert
+                .build()
+                .persistent(false)
+                .execute(&mut *$tx)
+                .await
+                .map_err(q("writing deployments"))?;
+        }
+        dirty.clear();
+    }};
+}
+
+/// The advisory lock keys of the deploy events in `events`, sorted, each once.
+fn lock_keys(events: &[DeployEvent]) -> Vec<i64> {
+    let mut keys: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind.deploy_status().is_some())
+        .filter_map(|e| e.deploy.as_ref().map(lock_key))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Records a batch of events in the open transaction `$tx` of either backend (`$db`) and commits
+/// it, in a handful of statements whatever the batch's size:
+///
+/// 1. (on PostgreSQL, before this macro: one transaction-scoped advisory lock per service and
+///    environment, taken in key order in one statement, since output expressions are evaluated
+///    after `ORDER BY`; replicas writing overlapping batches serialize without deadlocking;)
+/// 2. one multi-row insert of the events (first occurrence of each id), `ON CONFLICT DO NOTHING
+///    RETURNING id`: the ids returned are the new events, the others duplicates;
+/// 3. one read of the deployment rows the new deploy events name (by deployment id);
+/// 4. the fold of each new deploy event, in batch order, in memory; an event without a
+///    deployment id is correlated by a query (after writing the rows folded so far, so it sees
+///    them);
+/// 5. one multi-row upsert of the rows changed.
+macro_rules! record_in {
+    ($db:ty, $tx:ident, $events:expr) => {{
+        let mut tx = $tx;
+        let events: &[DeployEvent] = $events;
+        let mut outcomes = vec![EventOutcome::Duplicate; events.len()];
+        let mut seen = HashSet::new();
+        let firsts: Vec<&DeployEvent> = events
+            .iter()
+            .filter(|e| seen.insert(e.id.as_str()))
+            .collect();
+        let received_at = Utc::now().timestamp_millis();
+        let mut new_ids: HashSet<String> = HashSet::new();
+        for chunk in firsts.chunks(CHUNK) {
+            let mut insert = QueryBuilder::<$db>::new(
+                "INSERT INTO deploy_events (id, source, type, time, received_at, raw) ",
+            );
+            insert.push_values(chunk, |mut b, e| {
+                b.push_bind(e.id.as_str())
+                    .push_bind(e.source.as_str())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.time.timestamp_millis())
+                    .push_bind(received_at)
+                    .push_bind(e.to_json());
+            });
+            insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let ids: Vec<String> = insert
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(q("storing events"))?;
+            new_ids.extend(ids);
+        }
+        let mut stored = HashSet::new();
+        for (event, outcome) in events.iter().zip(outcomes.iter_mut()) {
+            if new_ids.contains(&event.id) && stored.insert(event.id.as_str()) {
+                *outcome = EventOutcome::Stored;
             }
-            let (Some(data), Some(status)) = (&event.deploy, event.kind.deploy_status()) else {
-                return Ok(EventOutcome::Stored);
-            };
-            let row: Option<DeploymentRow> = match &data.deployment_id {
-                Some(_) => {
-                    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deployments WHERE id = $1"))
-                        .bind(history::deployment_id(event, data))
-                        .fetch_optional(&mut *$tx)
-                        .await
-                }
+        }
+        let folds: Vec<(&DeployEvent, &DeployData, DeployStatus)> = firsts
+            .iter()
+            .filter(|e| new_ids.contains(&e.id))
+            .filter_map(|e| Some((*e, e.deploy.as_ref()?, e.kind.deploy_status()?)))
+            .collect();
+        let named: BTreeSet<String> = folds
+            .iter()
+            .filter(|(_, d, _)| d.deployment_id.is_some())
+            .map(|(e, d, _)| history::deployment_id(e, d))
+            .collect();
+        let mut rows: HashMap<String, Tracked> = HashMap::new();
+        let named: Vec<&String> = named.iter().collect();
+        for chunk in named.chunks(CHUNK) {
+            let mut select = QueryBuilder::<$db>::new(format!(
+                "SELECT {COLUMNS} FROM deployments WHERE id IN ("
+            ));
+            let mut list = select.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            select.push(")");
+            let found: Vec<DeploymentRow> = select
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(q("finding the events' deployments"))?;
+            for row in found {
+                let t = Tracked::try_from(row)?;
+                rows.insert(t.deployment.id.clone(), t);
+            }
+        }
+        let mut dirty: Vec<String> = Vec::new();
+        for (event, data, status) in folds {
+            let existing = match &data.deployment_id {
+                Some(_) => rows.remove(&history::deployment_id(event, data)),
                 None => {
-                    sqlx::query_as(&correlate_sql(status))
+                    flush_rows!($db, tx, &rows, &mut dirty);
+                    let row: Option<DeploymentRow> = sqlx::query_as(&correlate_sql(status))
                         .bind(&data.service)
                         .bind(&data.environment)
                         .bind(&data.version)
                         .bind(&event.source)
                         .bind(event.time.timestamp_millis())
-                        .fetch_optional(&mut *$tx)
+                        .fetch_optional(&mut *tx)
                         .await
+                        .map_err(q("finding an event's deployment"))?;
+                    match row {
+                        Some(row) => {
+                            let t = Tracked::try_from(row)?;
+                            rows.remove(&t.deployment.id);
+                            Some(t)
+                        }
+                        None => None,
+                    }
                 }
-            }
-            .map_err(q("finding an event's deployment"))?;
-            let existing = row.map(Tracked::try_from).transpose()?;
+            };
             let t = history::fold(existing, event, data, status);
-            let d = &t.deployment;
-            sqlx::query(UPSERT_SQL)
-                .bind(&d.id)
-                .bind(&d.service)
-                .bind(&d.environment)
-                .bind(&d.version)
-                .bind(&d.revision)
-                .bind(&d.deployed_by)
-                .bind(d.started_at.map(|t| t.timestamp_millis()))
-                .bind(d.finished_at.map(|t| t.timestamp_millis()))
-                .bind(d.status.as_str())
-                .bind(t.status_at.timestamp_millis())
-                .bind(&d.url)
-                .bind(&d.source)
-                .bind(d.argocd_history_id)
-                .bind(serde_json::to_string(&t.event_ids).unwrap_or_else(|_| "[]".to_owned()))
-                .execute(&mut *$tx)
-                .await
-                .map_err(q("writing a deployment"))?;
-            Ok::<_, StoreError>(EventOutcome::Stored)
-        }
-    };
-}
-
-/// Records `events` in one transaction of either backend, in the order given; `$lock_sql`, when
-/// `Some`, takes one transaction-scoped lock per service and environment first, in key order (so
-/// two replicas writing overlapping batches cannot deadlock on them).
-macro_rules! record_in {
-    ($pool:expr, $events:expr, $lock_sql:expr) => {{
-        let events: &[DeployEvent] = $events;
-        let lock_sql: Option<&str> = $lock_sql;
-        let mut tx = $pool
-            .begin()
-            .await
-            .map_err(q("starting to record events"))?;
-        if let Some(lock_sql) = lock_sql {
-            let mut keys: Vec<i64> = events
-                .iter()
-                .filter(|e| e.kind.deploy_status().is_some())
-                .filter_map(|e| e.deploy.as_ref().map(lock_key))
-                .collect();
-            keys.sort_unstable();
-            keys.dedup();
-            for key in keys {
-                sqlx::query(lock_sql)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(q("taking the deploy lock"))?;
+            let id = t.deployment.id.clone();
+            if !dirty.contains(&id) {
+                dirty.push(id.clone());
             }
+            rows.insert(id, t);
         }
-        let mut outcomes = Vec::with_capacity(events.len());
-        for event in events {
-            outcomes.push(record_one!(tx, event).await?);
-        }
+        flush_rows!($db, tx, &rows, &mut dirty);
         tx.commit().await.map_err(q("committing events"))?;
         Ok(outcomes)
     }};
@@ -248,7 +319,8 @@ impl Store {
     ///
     /// On PostgreSQL the batch first takes a transaction-scoped advisory lock per service and
     /// environment (in key order), so replicas fold the events of one service and environment one
-    /// transaction at a time; SQLite has a single writer, taken by the first insert.
+    /// transaction at a time; SQLite has a single writer, taken by the first insert. A batch
+    /// costs a handful of statements whatever its size (see `record_in!`).
     ///
     /// # Errors
     /// [`StoreError::Query`]; [`StoreError::Corrupt`] if a deployment row cannot be read.
@@ -257,9 +329,24 @@ impl Store {
         events: &[DeployEvent],
     ) -> Result<Vec<EventOutcome>, StoreError> {
         match self {
-            Self::Sqlite(pool) => record_in!(pool, events, None),
+            Self::Sqlite(pool) => {
+                let tx = pool.begin().await.map_err(q("starting to record events"))?;
+                record_in!(sqlx::Sqlite, tx, events)
+            }
             Self::Postgres(pool) => {
-                record_in!(pool, events, Some("SELECT pg_advisory_xact_lock($1)"))
+                let mut tx = pool.begin().await.map_err(q("starting to record events"))?;
+                let keys = lock_keys(events);
+                if !keys.is_empty() {
+                    sqlx::query(
+                        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS u(k) \
+                         ORDER BY k",
+                    )
+                    .bind(keys)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("taking the deploy locks"))?;
+                }
+                record_in!(sqlx::Postgres, tx, events)
             }
         }
     }
