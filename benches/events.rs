@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use idp::config::EventCredential;
+use idp::deploys::{EventWriter, EventWriterOptions};
 use idp::exec::signing::sign;
 use idp::hooks::events::{EventsState, router};
 use idp::store::Store;
@@ -27,6 +28,12 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() {
     idp::install_crypto_provider();
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("events.db").display());
     let store = Store::connect(&url, None).await.expect("connect");
@@ -36,7 +43,18 @@ async fn main() {
         "ci".to_owned(),
         EventCredential::Hmac(SecretString::from(SECRET)),
     );
-    let app = router(EventsState::new(store, sources));
+    let mut options = EventWriterOptions::default();
+    if let Some(us) = std::env::var("IDP_BENCH_LINGER_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.linger = Duration::from_micros(us);
+    }
+    let state = EventsState::new(store.clone(), sources);
+    let app = router(EventsState {
+        writer: EventWriter::start_with(store, options),
+        ..state
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -115,8 +115,14 @@ async fn writer(
         let full = inbox.len() >= max_batch;
         inbox.sort_by_key(|(event, _)| event.time);
         let (events, waiters): (Vec<DeployEvent>, Vec<Waiter>) = inbox.drain(..).unzip();
+        let started = std::time::Instant::now();
         match store.record_events(&events).await {
             Ok(outcomes) => {
+                tracing::trace!(
+                    events = events.len(),
+                    micros = started.elapsed().as_micros(),
+                    "event batch committed"
+                );
                 for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
                     let _ = waiter.send(Ok(outcome));
                 }

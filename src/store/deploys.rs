@@ -27,8 +27,50 @@ macro_rules! on_pool {
 const COLUMNS: &str = "id, service, environment, version, revision, deployed_by, started_at, \
     finished_at, status, status_at, url, source, argocd_history_id, event_ids";
 
-/// Newest first: by finished_at, else started_at (the same expression the indexes serve).
+/// Newest first: by finished_at, else started_at, then id: the order of the
+/// `deployments_history` index (migration `0008_deploys_order`), so reads of one service and
+/// environment need no sort.
 const NEWEST_FIRST: &str = "ORDER BY COALESCE(finished_at, started_at) DESC, id DESC";
+
+/// The history of one service (`$1`), newest first, at most `$2` rows: with an environment
+/// (`$3`), an index range; across environments, sorted (bounded by the limit).
+fn list_sql(with_environment: bool) -> String {
+    let environment = if with_environment {
+        "AND environment = $3"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {COLUMNS} FROM deployments WHERE service = $1 {environment} {NEWEST_FIRST} LIMIT $2"
+    )
+}
+
+/// The newest succeeded deploy of service `$1` in environment `$2` that also meets `filter`.
+fn one_succeeded_sql(filter: &str) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM deployments WHERE service = $1 AND environment = $2 \
+         AND status = 'succeeded' {filter} {NEWEST_FIRST} LIMIT 1"
+    )
+}
+
+/// `deployment_before`'s filter: another version than `$3`, sorting before `$4` and not after
+/// `$5`.
+const BEFORE_FILTER: &str = "AND version <> $3 AND COALESCE(finished_at, started_at) < $4 \
+    AND COALESCE(finished_at, started_at) <= $5";
+
+/// `succeeded_version`'s filter: version `$3` (served by `deployments_by_version`).
+const VERSION_FILTER: &str = "AND version = $3";
+
+/// The newest succeeded deploy of service `$1` in each of its environments: per environment one
+/// `LIMIT 1` range of `deployments_history`.
+fn current_per_environment_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM deployments WHERE id IN (SELECT (SELECT id FROM deployments \
+         WHERE service = $1 AND environment = envs.environment AND status = 'succeeded' \
+         {NEWEST_FIRST} LIMIT 1) FROM (SELECT DISTINCT environment FROM deployments \
+         WHERE service = $1) envs) ORDER BY environment"
+    )
+}
 
 #[derive(sqlx::FromRow)]
 struct DeploymentRow {
@@ -129,7 +171,8 @@ macro_rules! flush_rows {
         let rows: &HashMap<String, Tracked> = $rows;
         let written: Vec<&Tracked> = dirty.iter().filter_map(|id| rows.get(id)).collect();
         for chunk in written.chunks(CHUNK) {
-            let mut upsert = QueryBuilder::<$db>::new(format!("INSERT INTO deployments ({COLUMNS}) "));
+            let mut upsert =
+                QueryBuilder::<$db>::new(format!("INSERT INTO deployments ({COLUMNS}) "));
             upsert.push_values(chunk, |mut b, t| {
                 let d = &t.deployment;
                 b.push_bind(d.id.as_str())
@@ -362,18 +405,16 @@ impl Store {
         environment: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Deployment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM deployments WHERE service = $1 \
-             AND ($2 IS NULL OR environment = $2) {NEWEST_FIRST} LIMIT $3"
-        );
+        let sql = list_sql(environment.is_some());
         let service = crate::deploys::service_key(service);
         let environment = environment.map(str::to_ascii_lowercase);
-        let found: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(&service)
-            .bind(&environment)
-            .bind(limit.max(0))
-            .fetch_all(pool)
-            .await)
+        let found: Vec<DeploymentRow> = on_pool!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(&service).bind(limit.max(0));
+            if let Some(environment) = &environment {
+                query = query.bind(environment);
+            }
+            query.fetch_all(pool).await
+        })
         .map_err(q("reading deploy history"))?;
         rows(found)
     }
@@ -411,8 +452,7 @@ impl Store {
         self.one_succeeded(
             service,
             environment,
-            "AND version <> $3 AND COALESCE(finished_at, started_at) < $4 \
-             AND COALESCE(finished_at, started_at) <= $5",
+            BEFORE_FILTER,
             &[
                 Bind::Text(before.version.clone()),
                 Bind::Int(before_ms),
@@ -436,34 +476,27 @@ impl Store {
         self.one_succeeded(
             service,
             environment,
-            "AND version = $3",
+            VERSION_FILTER,
             &[Bind::Text(version.to_owned())],
         )
         .await
     }
 
     /// What runs in each environment of `service`: its latest succeeded deploy per environment,
-    /// in environment order, in one query (for the service card).
+    /// in environment order, in one query (for the service card). Environments without a
+    /// succeeded deploy are left out.
     ///
     /// # Errors
     /// [`StoreError::Query`], [`StoreError::Corrupt`].
     pub async fn current_deployments(&self, service: &str) -> Result<Vec<Deployment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM deployments d WHERE service = $1 AND status = 'succeeded' \
-             AND COALESCE(finished_at, started_at) = (SELECT MAX(COALESCE(e.finished_at, \
-             e.started_at)) FROM deployments e WHERE e.service = d.service \
-             AND e.environment = d.environment AND e.status = 'succeeded') \
-             ORDER BY environment, id DESC"
-        );
+        let sql = current_per_environment_sql();
         let service = crate::deploys::service_key(service);
         let found: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(&service)
             .fetch_all(pool)
             .await)
         .map_err(q("reading current deploys"))?;
-        let mut out = rows(found)?;
-        out.dedup_by(|a, b| a.environment == b.environment);
-        Ok(out)
+        rows(found)
     }
 
     async fn one_succeeded(
@@ -473,10 +506,7 @@ impl Store {
         filter: &str,
         extra: &[Bind],
     ) -> Result<Option<Deployment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM deployments WHERE service = $1 AND environment = $2 \
-             AND status = 'succeeded' {filter} {NEWEST_FIRST} LIMIT 1"
-        );
+        let sql = one_succeeded_sql(filter);
         let service = crate::deploys::service_key(service);
         let environment = environment.to_ascii_lowercase();
         let found: Option<DeploymentRow> = on_pool!(self, |pool| {
@@ -500,4 +530,87 @@ impl Store {
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan of `sql` (bound with `binds` text parameters), one line per step.
+    async fn plan(store: &Store, sql: &str, binds: usize) -> String {
+        let Store::Sqlite(pool) = store else {
+            unreachable!("a SQLite store")
+        };
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for i in 0..binds {
+            query = query.bind(format!("p{i}"));
+        }
+        let steps = query.fetch_all(pool).await.expect("explain");
+        steps
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn the_rollback_reads_are_index_ranges_without_a_sort() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = Store::connect(&url, None).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let cases = [
+            (
+                "history of an environment",
+                list_sql(true),
+                3,
+                "deployments_history",
+            ),
+            (
+                "current deploy",
+                one_succeeded_sql(""),
+                2,
+                "deployments_history",
+            ),
+            (
+                "deploy before",
+                one_succeeded_sql(BEFORE_FILTER),
+                5,
+                "deployments_history (service=? AND environment=? AND <expr><?)",
+            ),
+            (
+                "a version's deploy",
+                one_succeeded_sql(VERSION_FILTER),
+                3,
+                "deployments_by_version (service=? AND environment=? AND version=? AND status=?)",
+            ),
+        ];
+        for (what, sql, binds, index) in cases {
+            let plan = plan(&store, &sql, binds).await;
+            assert!(plan.contains(index), "{what}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{what} sorts: {plan}");
+            assert!(!plan.contains("SCAN deployments"), "{what} scans: {plan}");
+        }
+        // Per environment one LIMIT 1 range; the only sort is of the few rows found.
+        let per_environment = plan(&store, &current_per_environment_sql(), 1).await;
+        assert!(
+            per_environment.contains(
+                "SEARCH deployments USING INDEX deployments_history (service=? AND environment=?)"
+            ),
+            "{per_environment}"
+        );
+        assert_eq!(
+            per_environment.matches("TEMP B-TREE").count(),
+            1,
+            "{per_environment}"
+        );
+        for status in [DeployStatus::Started, DeployStatus::Succeeded] {
+            let correlated = plan(&store, &correlate_sql(status), 5).await;
+            assert!(
+                correlated.contains("deployments_by_version"),
+                "{correlated}"
+            );
+        }
+    }
 }
