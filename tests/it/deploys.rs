@@ -398,6 +398,51 @@ async fn malformed_events_get_specific_400s_and_store_nothing() {
                 .to_string(),
                 "signed as source `ci`",
             ),
+            ("[1, 2]".to_owned(), "the top level is not an object"),
+            (
+                json!({"id": "x", "type": "deploy.started", "data": {}}).to_string(),
+                "`time` is required",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": 1_764_493_200, "data": {}})
+                    .to_string(),
+                "`time` must be a string",
+            ),
+            (
+                json!({"id": 7, "type": "deploy.started", "time": "2026-11-30T09:00:00Z", "data": {}})
+                    .to_string(),
+                "`id` must be a string",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z"})
+                    .to_string(),
+                "`data` is required",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": ["a"]})
+                .to_string(),
+                "`data` must be an object",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"environment": "production", "version": "1"}})
+                .to_string(),
+                "`data.service` is required",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"service": 12, "environment": "production", "version": "1"}})
+                .to_string(),
+                "`data.service` must be a string",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"service": "a", "environment": "production", "version": "1",
+                                "deployed_by": ["mei"]}})
+                .to_string(),
+                "`data.deployed_by` must be a string",
+            ),
         ];
         for (body, expected) in cases {
             let (status, answer) = hooks.post_signed(&body, support::now(), CI_SECRET).await;
@@ -1087,4 +1132,201 @@ async fn malformed_workflow_runs_get_400s_naming_the_field() {
         );
         hooks.server.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_events_are_each_stored_once_and_answered_after_they_are_committed() {
+    for backend in support::backends() {
+        let hooks = Arc::new(Hooks::start(&backend).await);
+        // 64 distinct events over 4 services and 2 environments; 32 of them sent twice at once.
+        let event = |n: usize| {
+            let mut e = deploy(
+                &format!("burst-{n}"),
+                "deploy.succeeded",
+                &format!("2026-11-30T09:{:02}:00Z", n % 60),
+                &format!("burst-svc-{}", n % 4),
+                &format!("1.{n}.0"),
+            );
+            e["data"]["environment"] = json!(["production", "staging"][(n / 4) % 2]);
+            e
+        };
+        let sends: Vec<_> = (0..64)
+            .chain(0..32)
+            .map(|n| {
+                let hooks = hooks.clone();
+                let body = event(n);
+                tokio::spawn(async move { (n, hooks.post(&body).await) })
+            })
+            .collect();
+        let mut stored = std::collections::BTreeMap::<usize, usize>::new();
+        for send in sends {
+            let (n, (status, answer)) = send.await.expect("send");
+            assert_eq!(status, 200, "{}: {answer}", backend.name);
+            let answer: Value = serde_json::from_str(&answer).expect("json");
+            *stored.entry(n).or_default() += usize::from(answer["stored"] == json!(true));
+        }
+        assert_eq!(stored.len(), 64);
+        assert!(
+            stored.values().all(|&times| times == 1),
+            "{}: every id answered stored:true exactly once: {stored:?}",
+            backend.name
+        );
+        // Every answer came after its commit: all 64 deploys are readable now.
+        let mut total = 0;
+        for svc in 0..4 {
+            total += hooks
+                .store
+                .deployments(&format!("burst-svc-{svc}"), None, 100)
+                .await
+                .expect("history")
+                .len();
+        }
+        assert_eq!(total, 64, "{}", backend.name);
+        hooks.server.abort();
+    }
+}
+
+/// SQL that makes the database refuse any event whose id starts with `poison`.
+fn poison_trigger(backend: &Backend) -> &'static str {
+    if backend.name == "sqlite" {
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON deploy_events \
+         WHEN NEW.id LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'poisoned event'); END;"
+    } else {
+        "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+           IF NEW.id LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned event'; END IF; \
+           RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON deploy_events \
+           FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
+    }
+}
+
+async fn raw_sql(store: &Store, sql: &'static str) {
+    match store {
+        Store::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        Store::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+    }
+    .expect("raw sql");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_the_database_refuses_gets_503_and_the_events_beside_it_are_stored() {
+    for backend in support::backends() {
+        let hooks = Arc::new(Hooks::start(&backend).await);
+        raw_sql(&hooks.store, poison_trigger(&backend)).await;
+        // Sent at once, so the refused event most likely shares a batch with others.
+        let ids: Vec<String> = std::iter::once("poison-1".to_owned())
+            .chain((0..24).map(|n| format!("good-{n}")))
+            .collect();
+        let sends: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                let hooks = hooks.clone();
+                let body = deploy(
+                    id,
+                    "deploy.succeeded",
+                    &format!("2026-11-30T10:{n:02}:00Z"),
+                    "checkout-api",
+                    &format!("2.{n}.0"),
+                );
+                let id = id.clone();
+                tokio::spawn(async move { (id, hooks.post(&body).await) })
+            })
+            .collect();
+        for send in sends {
+            let (id, (status, answer)) = send.await.expect("send");
+            if id.starts_with("poison") {
+                assert_eq!(status, 503, "{}: {answer}", backend.name);
+                let answer: Value = serde_json::from_str(&answer).expect("json");
+                assert_eq!(
+                    answer["error"],
+                    json!("the event could not be recorded; send it again")
+                );
+            } else {
+                assert_eq!(
+                    (status, answer.as_str()),
+                    (200, r#"{"ok":true,"stored":true}"#),
+                    "{}: {id}",
+                    backend.name
+                );
+            }
+        }
+        let history = hooks
+            .store
+            .deployments("checkout-api", Some("production"), 100)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 24, "{}", backend.name);
+        assert!(history.iter().all(|d| d.version != "2.0.0"));
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploys_of_a_service_the_catalog_gains_later_show_up_under_it() {
+    let backends = support::backends();
+    let svc = "ledger-export";
+    let state = demo_with_deploys(
+        &backends[0],
+        &[
+            deploy(
+                "l-1",
+                "deploy.succeeded",
+                "2026-11-29T10:00:00Z",
+                svc,
+                "0.9.0",
+            ),
+            deploy(
+                "l-2",
+                "deploy.succeeded",
+                "2026-11-30T10:00:00Z",
+                svc,
+                "1.0.0",
+            ),
+        ],
+    )
+    .await;
+    let before = state
+        .dispatch(
+            &guest(),
+            "deploys ledger-export",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&before.ephemeral()).expect("json");
+    assert!(!text.contains("1.0.0"), "not in the catalog yet: {text}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ledger-export.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger-export\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments-platform\n",
+    )
+    .expect("write");
+    let reports = state.catalog.sync(&[file]).await;
+    assert!(
+        reports.iter().all(|r| r.outcome.is_ok()),
+        "the new component syncs"
+    );
+    let after = state
+        .dispatch(
+            &guest(),
+            "deploys ledger-export",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&after.ephemeral()).expect("json");
+    assert!(
+        text.contains("1.0.0") && text.contains("0.9.0"),
+        "both deploys, kept from before the catalog knew the service: {text}"
+    );
+    let card = state
+        .dispatch(
+            &guest(),
+            "service ledger-export",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&card.ephemeral()).expect("json");
+    assert!(text.contains("• production: *1.0.0* succeeded"), "{text}");
 }
