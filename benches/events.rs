@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use idp::config::EventCredential;
+use idp::deploys::{EventWriter, EventWriterOptions};
 use idp::exec::signing::sign;
 use idp::hooks::events::{EventsState, router};
 use idp::store::Store;
@@ -20,9 +21,19 @@ const CONNECTIONS: usize = 32;
 const SECONDS: u64 = 5;
 const SECRET: &str = "bench-secret";
 
+/// The allocator `idp serve` runs with (see `src/main.rs`), so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     idp::install_crypto_provider();
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("events.db").display());
     let store = Store::connect(&url, None).await.expect("connect");
@@ -32,10 +43,17 @@ async fn main() {
         "ci".to_owned(),
         EventCredential::Hmac(SecretString::from(SECRET)),
     );
+    let mut options = EventWriterOptions::default();
+    if let Some(us) = std::env::var("IDP_BENCH_LINGER_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.linger = Duration::from_micros(us);
+    }
+    let state = EventsState::new(store.clone(), sources);
     let app = router(EventsState {
-        store,
-        sources: Arc::new(sources),
-        github_secret: None,
+        writer: EventWriter::start_with(store, options),
+        ..state
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -551,11 +551,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         runs,
         executors: executors.clone(),
     });
-    let events = crate::hooks::events::EventsState {
-        store: service.store().clone(),
-        sources: Arc::new(settings.event_sources.clone()),
-        github_secret: settings.github_webhook_secret.clone(),
-    };
+    let events = crate::hooks::events::EventsState::new(
+        service.store().clone(),
+        settings.event_sources.clone(),
+    )
+    .with_github(
+        settings.github_webhook_secret.clone(),
+        settings.file.events.github.deploy_workflows.clone(),
+    );
     let mut router = crate::app(state).merge(crate::hooks::events::router(events));
     if let Some(hooks) = hooks {
         router = router.merge(crate::hooks::router(hooks));

@@ -301,13 +301,29 @@ impl Default for ScorecardsConfig {
     }
 }
 
-/// `[events]`: the sources allowed to send events to `POST /hooks/events`.
+/// `[events]`: the sources allowed to send events to `POST /hooks/events`, and which GitHub
+/// workflows are deploys.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     /// `[events.sources.<name>]`, by source name (`X-Idp-Source`; letters, digits, `-`, `_`).
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, EventSourceConfig>,
+    /// `[events.github]`.
+    #[serde(default)]
+    pub github: GithubEventsConfig,
+}
+
+/// `[events.github]`: GitHub webhooks read as deploys (`POST /hooks/github/deployments`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubEventsConfig {
+    /// `deploy_workflows = [{ workflow = "deploy.yml", environment = "production" }, …]`: the
+    /// workflows whose `workflow_run` deliveries are deploys (see
+    /// [`crate::deploys::github::DeployWorkflow`] for the optional `repository`, `service` and
+    /// `version` keys).
+    #[serde(default)]
+    pub deploy_workflows: Vec<crate::deploys::github::DeployWorkflow>,
 }
 
 /// `[events.sources.<name>]`: how one source authenticates. Exactly one of the two; each names an
@@ -673,6 +689,12 @@ impl Settings {
             });
         }
         let event_sources = event_sources(&file.events, &non_empty)?;
+        for workflow in &file.events.github.deploy_workflows {
+            workflow.check().map_err(|reason| ConfigError::Invalid {
+                name: "[events.github] deploy_workflows",
+                reason,
+            })?;
+        }
         Ok(Self {
             event_sources,
             public_url,

@@ -10,15 +10,21 @@
 //! - `current_deployments(service)`: that, for every environment (one query, for the card);
 //! - `deployment_before(service, environment, before, not_after)`: a rollback's default target;
 //! - `succeeded_version(service, environment, version)`: whether (and when) a version ran;
-//! - `record_event(event)`: stores an event once and folds it into the history.
+//! - `record_event(event)`: stores an event once and folds it into the history;
+//! - `record_events(events)`: the same for a batch, in one transaction.
+//!
+//! `POST /hooks/events` writes through an [`EventWriter`] ([`writer`]), which batches concurrent
+//! events into one transaction and answers each request once its batch is committed.
 
 pub mod event;
 pub mod github;
 pub mod history;
+pub mod writer;
 
 use chrono::{DateTime, Utc};
 
 pub use event::{DeployData, DeployEvent, EventError, EventType, parse_event};
+pub use writer::{EventWriter, EventWriterOptions, RecordError};
 
 /// One deploy of a service to an environment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

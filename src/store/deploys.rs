@@ -1,10 +1,14 @@
-//! Deploy events and the deploy history (migration `0005_deploys`). An event is inserted first
-//! (its id is the primary key, so a redelivery changes nothing) and folded into its deployment row
-//! in the same transaction. On PostgreSQL, events of one service and environment are serialized
-//! with a transaction-scoped advisory lock; SQLite has a single writer, taken by the first insert.
+//! Deploy events and the deploy history (migrations `0005_deploys`, `0006_deploys_order`). Events
+//! are recorded in batches ([`Store::record_events`]): each is inserted (its id is the primary
+//! key, so a redelivery changes nothing) and folded into its deployment row in the same
+//! transaction. On PostgreSQL, events of one service and environment are serialized with
+//! transaction-scoped advisory locks; SQLite has a single writer, taken by the first insert.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use sqlx::QueryBuilder;
 
 use super::{Store, StoreError, q};
 use crate::deploys::history::{self, Tracked};
@@ -15,8 +19,50 @@ use crate::deploys::{
 const COLUMNS: &str = "id, service, environment, version, revision, deployed_by, started_at, \
     finished_at, status, status_at, url, source, argocd_history_id, event_ids";
 
-/// Newest first: by finished_at, else started_at (the same expression the indexes serve).
+/// Newest first: by finished_at, else started_at, then id: the order of the
+/// `deployments_history` index (migration `0008_deploys_order`), so reads of one service and
+/// environment need no sort.
 const NEWEST_FIRST: &str = "ORDER BY COALESCE(finished_at, started_at) DESC, id DESC";
+
+/// The history of one service (`$1`), newest first, at most `$2` rows: with an environment
+/// (`$3`), an index range; across environments, sorted (bounded by the limit).
+fn list_sql(with_environment: bool) -> String {
+    let environment = if with_environment {
+        "AND environment = $3"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {COLUMNS} FROM deployments WHERE service = $1 {environment} {NEWEST_FIRST} LIMIT $2"
+    )
+}
+
+/// The newest succeeded deploy of service `$1` in environment `$2` that also meets `filter`.
+fn one_succeeded_sql(filter: &str) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM deployments WHERE service = $1 AND environment = $2 \
+         AND status = 'succeeded' {filter} {NEWEST_FIRST} LIMIT 1"
+    )
+}
+
+/// `deployment_before`'s filter: another version than `$3`, sorting before `$4` and not after
+/// `$5`.
+const BEFORE_FILTER: &str = "AND version <> $3 AND COALESCE(finished_at, started_at) < $4 \
+    AND COALESCE(finished_at, started_at) <= $5";
+
+/// `succeeded_version`'s filter: version `$3` (served by `deployments_by_version`).
+const VERSION_FILTER: &str = "AND version = $3";
+
+/// The newest succeeded deploy of service `$1` in each of its environments: per environment one
+/// `LIMIT 1` range of `deployments_history`.
+fn current_per_environment_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM deployments WHERE id IN (SELECT (SELECT id FROM deployments \
+         WHERE service = $1 AND environment = envs.environment AND status = 'succeeded' \
+         {NEWEST_FIRST} LIMIT 1) FROM (SELECT DISTINCT environment FROM deployments \
+         WHERE service = $1) envs) ORDER BY environment"
+    )
+}
 
 #[derive(sqlx::FromRow)]
 struct DeploymentRow {
@@ -105,60 +151,160 @@ fn correlate_sql(status: DeployStatus) -> String {
     }
 }
 
-fn upsert_sql() -> String {
-    format!(
-        "INSERT INTO deployments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14) ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-         revision = excluded.revision, deployed_by = excluded.deployed_by, \
-         started_at = excluded.started_at, finished_at = excluded.finished_at, \
-         status = excluded.status, status_at = excluded.status_at, url = excluded.url, \
-         argocd_history_id = excluded.argocd_history_id, event_ids = excluded.event_ids"
-    )
+/// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bound
+/// parameters (14 per deployment row).
+const CHUNK: usize = 500;
+
+/// Writes `$rows[id]` for every id of `$dirty` (in one multi-row upsert per [`CHUNK`]) inside
+/// the open transaction `$tx`, and empties `$dirty`.
+macro_rules! flush_rows {
+    ($db:ty, $tx:expr, $rows:expr, $dirty:expr) => {{
+        let dirty: &mut Vec<String> = $dirty;
+        let rows: &HashMap<String, Tracked> = $rows;
+        let written: Vec<&Tracked> = dirty.iter().filter_map(|id| rows.get(id)).collect();
+        for chunk in written.chunks(CHUNK) {
+            let mut upsert =
+                QueryBuilder::<$db>::new(format!("INSERT INTO deployments ({COLUMNS}) "));
+            upsert.push_values(chunk, |mut b, t| {
+                let d = &t.deployment;
+                b.push_bind(d.id.as_str())
+                    .push_bind(d.service.as_str())
+                    .push_bind(d.environment.as_str())
+                    .push_bind(d.version.as_str())
+                    .push_bind(d.revision.as_deref())
+                    .push_bind(d.deployed_by.as_deref())
+                    .push_bind(d.started_at.map(|t| t.timestamp_millis()))
+                    .push_bind(d.finished_at.map(|t| t.timestamp_millis()))
+                    .push_bind(d.status.as_str())
+                    .push_bind(t.status_at.timestamp_millis())
+                    .push_bind(d.url.as_deref())
+                    .push_bind(d.source.as_str())
+                    .push_bind(d.argocd_history_id)
+                    .push_bind(
+                        serde_json::to_string(&t.event_ids).unwrap_or_else(|_| "[]".to_owned()),
+                    );
+            });
+            upsert.push(
+                " ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                 revision = excluded.revision, deployed_by = excluded.deployed_by, \
+                 started_at = excluded.started_at, finished_at = excluded.finished_at, \
+                 status = excluded.status, status_at = excluded.status_at, url = excluded.url, \
+                 argocd_history_id = excluded.argocd_history_id, event_ids = excluded.event_ids",
+            );
+            upsert
+                .build()
+                .persistent(false)
+                .execute(&mut *$tx)
+                .await
+                .map_err(q("writing deployments"))?;
+        }
+        dirty.clear();
+    }};
 }
 
-/// Records one event inside a transaction of either backend; the same code for both.
+/// The advisory lock keys of the deploy events in `events`, sorted, each once.
+fn lock_keys(events: &[DeployEvent]) -> Vec<i64> {
+    let mut keys: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind.deploy_status().is_some())
+        .filter_map(|e| e.deploy.as_ref().map(lock_key))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Records a batch of events in the open transaction `$tx` of either backend (`$db`) and commits
+/// it, in a handful of statements whatever the batch's size:
+///
+/// 1. (on PostgreSQL, before this macro: one transaction-scoped advisory lock per service and
+///    environment, taken in key order in one statement, since output expressions are evaluated
+///    after `ORDER BY`; replicas writing overlapping batches serialize without deadlocking;)
+/// 2. one multi-row insert of the events (first occurrence of each id), `ON CONFLICT DO NOTHING
+///    RETURNING id`: the ids returned are the new events, the others duplicates;
+/// 3. one read of the deployment rows the new deploy events name (by deployment id);
+/// 4. the fold of each new deploy event, in batch order, in memory; an event without a
+///    deployment id is correlated by a query (after writing the rows folded so far, so it sees
+///    them);
+/// 5. one multi-row upsert of the rows changed.
 macro_rules! record_in {
-    ($pool:expr, $event:expr, $lock_sql:expr) => {{
-        let event: &DeployEvent = $event;
-        let mut tx = $pool
-            .begin()
-            .await
-            .map_err(q("starting to record an event"))?;
-        let inserted = sqlx::query(
-            "INSERT INTO deploy_events (id, source, type, time, received_at, raw) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&event.id)
-        .bind(&event.source)
-        .bind(event.kind.as_str())
-        .bind(event.time.timestamp_millis())
-        .bind(Utc::now().timestamp_millis())
-        .bind(event.to_json())
-        .execute(&mut *tx)
-        .await
-        .map_err(q("storing an event"))?
-        .rows_affected();
-        if inserted == 0 {
-            tx.rollback()
+    ($db:ty, $tx:ident, $events:expr) => {{
+        let mut tx = $tx;
+        let events: &[DeployEvent] = $events;
+        let mut outcomes = vec![EventOutcome::Duplicate; events.len()];
+        let mut seen = HashSet::new();
+        let firsts: Vec<&DeployEvent> = events
+            .iter()
+            .filter(|e| seen.insert(e.id.as_str()))
+            .collect();
+        let received_at = Utc::now().timestamp_millis();
+        let mut new_ids: HashSet<String> = HashSet::new();
+        for chunk in firsts.chunks(CHUNK) {
+            let mut insert = QueryBuilder::<$db>::new(
+                "INSERT INTO deploy_events (id, source, type, time, received_at, raw) ",
+            );
+            insert.push_values(chunk, |mut b, e| {
+                b.push_bind(e.id.as_str())
+                    .push_bind(e.source.as_str())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.time.timestamp_millis())
+                    .push_bind(received_at)
+                    .push_bind(e.to_json());
+            });
+            insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let ids: Vec<String> = insert
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(q("dropping a duplicate event"))?;
-            return Ok(EventOutcome::Duplicate);
+                .map_err(q("storing events"))?;
+            new_ids.extend(ids);
         }
-        if let (Some(data), Some(status)) = (&event.deploy, event.kind.deploy_status()) {
-            sqlx::query($lock_sql)
-                .bind(lock_key(data))
-                .execute(&mut *tx)
+        let mut stored = HashSet::new();
+        for (event, outcome) in events.iter().zip(outcomes.iter_mut()) {
+            if new_ids.contains(&event.id) && stored.insert(event.id.as_str()) {
+                *outcome = EventOutcome::Stored;
+            }
+        }
+        let folds: Vec<(&DeployEvent, &DeployData, DeployStatus)> = firsts
+            .iter()
+            .filter(|e| new_ids.contains(&e.id))
+            .filter_map(|e| Some((*e, e.deploy.as_ref()?, e.kind.deploy_status()?)))
+            .collect();
+        let named: BTreeSet<String> = folds
+            .iter()
+            .filter(|(_, d, _)| d.deployment_id.is_some())
+            .map(|(e, d, _)| history::deployment_id(e, d))
+            .collect();
+        let mut rows: HashMap<String, Tracked> = HashMap::new();
+        let named: Vec<&String> = named.iter().collect();
+        for chunk in named.chunks(CHUNK) {
+            let mut select = QueryBuilder::<$db>::new(format!(
+                "SELECT {COLUMNS} FROM deployments WHERE id IN ("
+            ));
+            let mut list = select.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            select.push(")");
+            let found: Vec<DeploymentRow> = select
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(q("taking the deploy lock"))?;
-            let row: Option<DeploymentRow> = match &data.deployment_id {
-                Some(_) => {
-                    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deployments WHERE id = $1"))
-                        .bind(history::deployment_id(event, data))
-                        .fetch_optional(&mut *tx)
-                        .await
-                }
+                .map_err(q("finding the events' deployments"))?;
+            for row in found {
+                let t = Tracked::try_from(row)?;
+                rows.insert(t.deployment.id.clone(), t);
+            }
+        }
+        let mut dirty: Vec<String> = Vec::new();
+        for (event, data, status) in folds {
+            let existing = match &data.deployment_id {
+                Some(_) => rows.remove(&history::deployment_id(event, data)),
                 None => {
-                    sqlx::query_as(&correlate_sql(status))
+                    flush_rows!($db, tx, &rows, &mut dirty);
+                    let row: Option<DeploymentRow> = sqlx::query_as(&correlate_sql(status))
                         .bind(&data.service)
                         .bind(&data.environment)
                         .bind(&data.version)
@@ -166,33 +312,27 @@ macro_rules! record_in {
                         .bind(event.time.timestamp_millis())
                         .fetch_optional(&mut *tx)
                         .await
+                        .map_err(q("finding an event's deployment"))?;
+                    match row {
+                        Some(row) => {
+                            let t = Tracked::try_from(row)?;
+                            rows.remove(&t.deployment.id);
+                            Some(t)
+                        }
+                        None => None,
+                    }
                 }
-            }
-            .map_err(q("finding an event's deployment"))?;
-            let existing = row.map(Tracked::try_from).transpose()?;
+            };
             let t = history::fold(existing, event, data, status);
-            let d = &t.deployment;
-            sqlx::query(&upsert_sql())
-                .bind(&d.id)
-                .bind(&d.service)
-                .bind(&d.environment)
-                .bind(&d.version)
-                .bind(&d.revision)
-                .bind(&d.deployed_by)
-                .bind(d.started_at.map(|t| t.timestamp_millis()))
-                .bind(d.finished_at.map(|t| t.timestamp_millis()))
-                .bind(d.status.as_str())
-                .bind(t.status_at.timestamp_millis())
-                .bind(&d.url)
-                .bind(&d.source)
-                .bind(d.argocd_history_id)
-                .bind(serde_json::to_string(&t.event_ids).unwrap_or_else(|_| "[]".to_owned()))
-                .execute(&mut *tx)
-                .await
-                .map_err(q("writing a deployment"))?;
+            let id = t.deployment.id.clone();
+            if !dirty.contains(&id) {
+                dirty.push(id.clone());
+            }
+            rows.insert(id, t);
         }
-        tx.commit().await.map_err(q("committing an event"))?;
-        Ok(EventOutcome::Stored)
+        flush_rows!($db, tx, &rows, &mut dirty);
+        tx.commit().await.map_err(q("committing events"))?;
+        Ok(outcomes)
     }};
 }
 
@@ -203,10 +343,46 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`]; [`StoreError::Corrupt`] if the deployment row cannot be read.
     pub async fn record_event(&self, event: &DeployEvent) -> Result<EventOutcome, StoreError> {
+        let outcomes = self.record_events(std::slice::from_ref(event)).await?;
+        Ok(outcomes.first().copied().unwrap_or(EventOutcome::Duplicate))
+    }
+
+    /// Stores a batch of events in one transaction, as [`record_event`](Self::record_event) would
+    /// one after the other (in slice order; an id repeated within the batch is a duplicate of its
+    /// first occurrence). Returns one outcome per event, in slice order. All or nothing: on an
+    /// error nothing of the batch is stored.
+    ///
+    /// On PostgreSQL the batch first takes a transaction-scoped advisory lock per service and
+    /// environment (in key order), so replicas fold the events of one service and environment one
+    /// transaction at a time; SQLite has a single writer, taken by the first insert. A batch
+    /// costs a handful of statements whatever its size (see `record_in!`).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`]; [`StoreError::Corrupt`] if a deployment row cannot be read.
+    pub async fn record_events(
+        &self,
+        events: &[DeployEvent],
+    ) -> Result<Vec<EventOutcome>, StoreError> {
         match self {
-            // SQLite: the insert above already holds the only write lock.
-            Self::Sqlite(pool) => record_in!(pool, event, "SELECT $1"),
-            Self::Postgres(pool) => record_in!(pool, event, "SELECT pg_advisory_xact_lock($1)"),
+            Self::Sqlite(pool) => {
+                let tx = pool.begin().await.map_err(q("starting to record events"))?;
+                record_in!(sqlx::Sqlite, tx, events)
+            }
+            Self::Postgres(pool) => {
+                let mut tx = pool.begin().await.map_err(q("starting to record events"))?;
+                let keys = lock_keys(events);
+                if !keys.is_empty() {
+                    sqlx::query(
+                        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS u(k) \
+                         ORDER BY k",
+                    )
+                    .bind(keys)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("taking the deploy locks"))?;
+                }
+                record_in!(sqlx::Postgres, tx, events)
+            }
         }
     }
 
@@ -221,18 +397,16 @@ impl Store {
         environment: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Deployment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM deployments WHERE service = $1 \
-             AND ($2 IS NULL OR environment = $2) {NEWEST_FIRST} LIMIT $3"
-        );
+        let sql = list_sql(environment.is_some());
         let service = crate::deploys::service_key(service);
         let environment = environment.map(str::to_ascii_lowercase);
-        let found: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(&service)
-            .bind(&environment)
-            .bind(limit.max(0))
-            .fetch_all(pool)
-            .await)
+        let found: Vec<DeploymentRow> = on_pool!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(&service).bind(limit.max(0));
+            if let Some(environment) = &environment {
+                query = query.bind(environment);
+            }
+            query.fetch_all(pool).await
+        })
         .map_err(q("reading deploy history"))?;
         rows(found)
     }
@@ -270,8 +444,7 @@ impl Store {
         self.one_succeeded(
             service,
             environment,
-            "AND version <> $3 AND COALESCE(finished_at, started_at) < $4 \
-             AND COALESCE(finished_at, started_at) <= $5",
+            BEFORE_FILTER,
             &[
                 Bind::Text(before.version.clone()),
                 Bind::Int(before_ms),
@@ -295,34 +468,27 @@ impl Store {
         self.one_succeeded(
             service,
             environment,
-            "AND version = $3",
+            VERSION_FILTER,
             &[Bind::Text(version.to_owned())],
         )
         .await
     }
 
     /// What runs in each environment of `service`: its latest succeeded deploy per environment,
-    /// in environment order, in one query (for the service card).
+    /// in environment order, in one query (for the service card). Environments without a
+    /// succeeded deploy are left out.
     ///
     /// # Errors
     /// [`StoreError::Query`], [`StoreError::Corrupt`].
     pub async fn current_deployments(&self, service: &str) -> Result<Vec<Deployment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM deployments d WHERE service = $1 AND status = 'succeeded' \
-             AND COALESCE(finished_at, started_at) = (SELECT MAX(COALESCE(e.finished_at, \
-             e.started_at)) FROM deployments e WHERE e.service = d.service \
-             AND e.environment = d.environment AND e.status = 'succeeded') \
-             ORDER BY environment, id DESC"
-        );
+        let sql = current_per_environment_sql();
         let service = crate::deploys::service_key(service);
         let found: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(&service)
             .fetch_all(pool)
             .await)
         .map_err(q("reading current deploys"))?;
-        let mut out = rows(found)?;
-        out.dedup_by(|a, b| a.environment == b.environment);
-        Ok(out)
+        rows(found)
     }
 
     /// The last succeeded deploy of every service to every environment, in one query (by
@@ -366,10 +532,7 @@ impl Store {
         filter: &str,
         extra: &[Bind],
     ) -> Result<Option<Deployment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM deployments WHERE service = $1 AND environment = $2 \
-             AND status = 'succeeded' {filter} {NEWEST_FIRST} LIMIT 1"
-        );
+        let sql = one_succeeded_sql(filter);
         let service = crate::deploys::service_key(service);
         let environment = environment.to_ascii_lowercase();
         let found: Option<DeploymentRow> = on_pool!(self, |pool| {
@@ -393,4 +556,87 @@ impl Store {
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan of `sql` (bound with `binds` text parameters), one line per step.
+    async fn plan(store: &Store, sql: &str, binds: usize) -> String {
+        let Store::Sqlite(pool) = store else {
+            unreachable!("a SQLite store")
+        };
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for i in 0..binds {
+            query = query.bind(format!("p{i}"));
+        }
+        let steps = query.fetch_all(pool).await.expect("explain");
+        steps
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn the_rollback_reads_are_index_ranges_without_a_sort() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = Store::connect(&url, None).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let cases = [
+            (
+                "history of an environment",
+                list_sql(true),
+                3,
+                "deployments_history",
+            ),
+            (
+                "current deploy",
+                one_succeeded_sql(""),
+                2,
+                "deployments_history",
+            ),
+            (
+                "deploy before",
+                one_succeeded_sql(BEFORE_FILTER),
+                5,
+                "deployments_history (service=? AND environment=? AND <expr><?)",
+            ),
+            (
+                "a version's deploy",
+                one_succeeded_sql(VERSION_FILTER),
+                3,
+                "deployments_by_version (service=? AND environment=? AND version=? AND status=?)",
+            ),
+        ];
+        for (what, sql, binds, index) in cases {
+            let plan = plan(&store, &sql, binds).await;
+            assert!(plan.contains(index), "{what}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{what} sorts: {plan}");
+            assert!(!plan.contains("SCAN deployments"), "{what} scans: {plan}");
+        }
+        // Per environment one LIMIT 1 range; the only sort is of the few rows found.
+        let per_environment = plan(&store, &current_per_environment_sql(), 1).await;
+        assert!(
+            per_environment.contains(
+                "SEARCH deployments USING INDEX deployments_history (service=? AND environment=?)"
+            ),
+            "{per_environment}"
+        );
+        assert_eq!(
+            per_environment.matches("TEMP B-TREE").count(),
+            1,
+            "{per_environment}"
+        );
+        for status in [DeployStatus::Started, DeployStatus::Succeeded] {
+            let correlated = plan(&store, &correlate_sql(status), 5).await;
+            assert!(
+                correlated.contains("deployments_by_version"),
+                "{correlated}"
+            );
+        }
+    }
 }

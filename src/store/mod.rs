@@ -96,7 +96,10 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    // Statement journals and sorts in memory, not in temp files: a multi-row
+                    // insert of a batch of events journals its pages for statement rollback.
+                    .pragma("temp_store", "memory");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
                     .connect_with(options)
@@ -131,6 +134,21 @@ impl Store {
                 Ok(Self::Postgres(pool))
             }
             other => Err(StoreError::UnsupportedUrl(other.to_owned())),
+        }
+    }
+
+    /// A store for one long-lived writer task (the deploy event writer): on SQLite a pool of its
+    /// own holding one connection to the same database, opened on first use, so the writer never
+    /// queues behind readers for a connection and its page cache is not discarded each time
+    /// another pooled connection wrote; on PostgreSQL the same pool.
+    pub fn for_writer(&self) -> Self {
+        match self {
+            Self::Sqlite(pool) => Self::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            Self::Postgres(_) => self.clone(),
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use idp::config::EventCredential;
+use idp::deploys::github::{DeployWorkflow, VersionFrom};
 use idp::deploys::{DeployStatus, Deployment};
 use idp::exec::signing::{sign, sign_github};
 use idp::hooks::events::{EventsState, router};
@@ -17,6 +18,28 @@ use crate::support::{self, Backend};
 const CI_SECRET: &str = "ci-secret-0123456789";
 const ARGO_TOKEN: &str = "argo-token-abcdef";
 const GITHUB_SECRET: &str = "gh-secret-9876";
+
+/// `[events.github] deploy_workflows` of these tests: `deploy.yml` of any repository deploys the
+/// repository's service to production; `release.yml` of `acme/monorepo` deploys `cart` to
+/// staging, versioned by the run's title.
+fn deploy_workflows() -> Vec<DeployWorkflow> {
+    vec![
+        DeployWorkflow {
+            workflow: "deploy.yml".to_owned(),
+            environment: "production".to_owned(),
+            repository: None,
+            service: None,
+            version: VersionFrom::Sha,
+        },
+        DeployWorkflow {
+            workflow: "release.yml".to_owned(),
+            environment: "staging".to_owned(),
+            repository: Some("acme/monorepo".to_owned()),
+            service: Some("cart".to_owned()),
+            version: VersionFrom::DisplayTitle,
+        },
+    ]
+}
 
 struct Hooks {
     base: String,
@@ -37,11 +60,10 @@ impl Hooks {
             "argocd".to_owned(),
             EventCredential::Bearer(SecretString::from(ARGO_TOKEN)),
         );
-        let app = router(EventsState {
-            store: store.clone(),
-            sources: Arc::new(sources),
-            github_secret: Some(SecretString::from(GITHUB_SECRET)),
-        });
+        let app = router(
+            EventsState::new(store.clone(), sources)
+                .with_github(Some(SecretString::from(GITHUB_SECRET)), deploy_workflows()),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -375,6 +397,51 @@ async fn malformed_events_get_specific_400s_and_store_nothing() {
                        "time": "2026-11-30T09:00:00Z", "data": {}})
                 .to_string(),
                 "signed as source `ci`",
+            ),
+            ("[1, 2]".to_owned(), "the top level is not an object"),
+            (
+                json!({"id": "x", "type": "deploy.started", "data": {}}).to_string(),
+                "`time` is required",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": 1_764_493_200, "data": {}})
+                    .to_string(),
+                "`time` must be a string",
+            ),
+            (
+                json!({"id": 7, "type": "deploy.started", "time": "2026-11-30T09:00:00Z", "data": {}})
+                    .to_string(),
+                "`id` must be a string",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z"})
+                    .to_string(),
+                "`data` is required",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": ["a"]})
+                .to_string(),
+                "`data` must be an object",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"environment": "production", "version": "1"}})
+                .to_string(),
+                "`data.service` is required",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"service": 12, "environment": "production", "version": "1"}})
+                .to_string(),
+                "`data.service` must be a string",
+            ),
+            (
+                json!({"id": "x", "type": "deploy.started", "time": "2026-11-30T09:00:00Z",
+                       "data": {"service": "a", "environment": "production", "version": "1",
+                                "deployed_by": ["mei"]}})
+                .to_string(),
+                "`data.deployed_by` must be a string",
             ),
         ];
         for (body, expected) in cases {
@@ -716,4 +783,550 @@ async fn the_service_card_shows_the_current_version_per_environment() {
     );
     assert!(text.contains("• staging: *1.6.0-rc1* succeeded"), "{text}");
     assert!(!text.contains("1.4.2"), "{text}");
+}
+
+/// A `workflow_run` delivery in GitHub's payload shape (the fields of the webhook reference,
+/// trimmed of URLs idp does not read). `action`: `requested`, `in_progress` or `completed`.
+fn workflow_run(action: &str, conclusion: Option<&str>, path: &str, attempt: i64) -> Value {
+    let status = match action {
+        "requested" => "queued",
+        "in_progress" => "in_progress",
+        _ => "completed",
+    };
+    let updated_at = if action == "completed" {
+        "2026-11-30T09:06:30Z"
+    } else {
+        "2026-11-30T09:00:05Z"
+    };
+    json!({
+        "action": action,
+        "workflow_run": {
+            "id": 30_433_642,
+            "name": "Deploy",
+            "node_id": "WFR_kwLOA4tLRM8AAAABxAbc",
+            "head_branch": "main",
+            "head_sha": "acb5820ced9479c074f688cc328bf03f341a511d",
+            "path": path,
+            "display_title": "Release 2.4.0",
+            "run_number": 562,
+            "event": "push",
+            "status": status,
+            "conclusion": conclusion,
+            "workflow_id": 159_038,
+            "check_suite_id": 414_944_374,
+            "url": "https://api.github.com/repos/acme/checkout-api/actions/runs/30433642",
+            "html_url": "https://github.com/acme/checkout-api/actions/runs/30433642",
+            "pull_requests": [],
+            "created_at": "2026-11-30T09:00:00Z",
+            "updated_at": updated_at,
+            "run_attempt": attempt,
+            "run_started_at": "2026-11-30T09:00:02Z",
+            "actor": {"login": "mei-tanaka", "id": 21031067, "type": "User"},
+            "triggering_actor": {"login": "mei-tanaka", "id": 21031067, "type": "User"},
+            "previous_attempt_url": null,
+            "head_commit": {
+                "id": "acb5820ced9479c074f688cc328bf03f341a511d",
+                "message": "Ship 2.4.0",
+                "timestamp": "2026-11-30T08:58:11Z",
+                "author": {"name": "Mei Tanaka", "email": "mei@example.com"}
+            },
+            "repository": {"id": 186_853_002, "name": "checkout-api", "full_name": "acme/checkout-api"},
+            "head_repository": {"id": 186_853_002, "name": "checkout-api", "full_name": "acme/checkout-api"}
+        },
+        "workflow": {
+            "id": 159_038,
+            "name": "Deploy",
+            "path": path,
+            "state": "active"
+        },
+        "repository": {"id": 186_853_002, "name": "checkout-api", "full_name": "acme/checkout-api",
+                       "private": true, "owner": {"login": "acme"}},
+        "sender": {"login": "mei-tanaka", "id": 21031067, "type": "User"}
+    })
+}
+
+impl Hooks {
+    /// Posts a GitHub delivery of `event` to `/hooks/github/deployments`, signed with `secret`.
+    async fn post_github(&self, event: &str, body: &str, secret: &str) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}/hooks/github/deployments", self.base))
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+            .header(
+                "X-Hub-Signature-256",
+                sign_github(&SecretString::from(secret), body.as_bytes()),
+            )
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_github_deploy_workflow_run_builds_the_history() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let path = ".github/workflows/deploy.yml";
+        for action in ["requested", "in_progress"] {
+            let body = workflow_run(action, None, path, 1).to_string();
+            let answer = hooks
+                .post_github("workflow_run", &body, GITHUB_SECRET)
+                .await;
+            assert_eq!(answer, (200, r#"{"ok":true,"stored":true}"#.to_owned()));
+        }
+        let started = hooks
+            .store
+            .deployments("checkout-api", Some("production"), 10)
+            .await
+            .expect("history");
+        assert_eq!(versions(&started), [("acb5820", DeployStatus::Started)]);
+        let done = workflow_run("completed", Some("success"), path, 1).to_string();
+        assert_eq!(
+            hooks
+                .post_github("workflow_run", &done, GITHUB_SECRET)
+                .await,
+            (200, r#"{"ok":true,"stored":true}"#.to_owned())
+        );
+        // GitHub redelivers: the same run, attempt and action is the same event.
+        assert_eq!(
+            hooks
+                .post_github("workflow_run", &done, GITHUB_SECRET)
+                .await,
+            (200, r#"{"ok":true,"stored":false}"#.to_owned())
+        );
+        let history = hooks
+            .store
+            .deployments("checkout-api", Some("production"), 10)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 1, "{}", backend.name);
+        let d = &history[0];
+        assert_eq!(
+            d.id,
+            "github:component:default/checkout-api:production:30433642-1"
+        );
+        assert_eq!(d.status, DeployStatus::Succeeded);
+        assert_eq!(d.version, "acb5820");
+        assert_eq!(
+            d.revision.as_deref(),
+            Some("acb5820ced9479c074f688cc328bf03f341a511d")
+        );
+        assert_eq!(d.deployed_by.as_deref(), Some("mei-tanaka"));
+        assert_eq!(
+            d.url.as_deref(),
+            Some("https://github.com/acme/checkout-api/actions/runs/30433642")
+        );
+        assert_eq!(d.source, "github");
+        assert_eq!(
+            d.started_at.map(|t| t.to_rfc3339()),
+            Some("2026-11-30T09:00:02+00:00".to_owned())
+        );
+        assert_eq!(
+            d.finished_at.map(|t| t.to_rfc3339()),
+            Some("2026-11-30T09:06:30+00:00".to_owned())
+        );
+        // A re-run (attempt 2) that is cancelled is another deploy, and a failed one.
+        let mut rerun = workflow_run("completed", Some("cancelled"), path, 2);
+        rerun["workflow_run"]["updated_at"] = json!("2026-11-30T10:00:00Z");
+        let rerun = rerun.to_string();
+        assert_eq!(
+            hooks
+                .post_github("workflow_run", &rerun, GITHUB_SECRET)
+                .await
+                .0,
+            200
+        );
+        let history = hooks
+            .store
+            .deployments("checkout-api", Some("production"), 10)
+            .await
+            .expect("history");
+        assert_eq!(
+            versions(&history),
+            [
+                ("acb5820", DeployStatus::Failed),
+                ("acb5820", DeployStatus::Succeeded)
+            ],
+            "{}",
+            backend.name
+        );
+        assert!(history[0].id.ends_with(":30433642-2"));
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_workflow_can_name_its_service_and_take_the_version_from_the_run_title() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let mut run = workflow_run(
+            "completed",
+            Some("success"),
+            ".github/workflows/release.yml",
+            1,
+        );
+        run["repository"]["full_name"] = json!("Acme/Monorepo");
+        run["repository"]["name"] = json!("monorepo");
+        let (status, _) = hooks
+            .post_github("workflow_run", &run.to_string(), GITHUB_SECRET)
+            .await;
+        assert_eq!(status, 200);
+        let current = hooks
+            .store
+            .current_deployment("cart", "staging")
+            .await
+            .expect("current")
+            .expect("cart deployed to staging");
+        assert_eq!(current.version, "Release 2.4.0");
+        assert_eq!(current.service, "component:default/cart");
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_workflow_run_gets_401_and_other_workflows_are_ignored() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let deploy_run = workflow_run(
+            "completed",
+            Some("success"),
+            ".github/workflows/deploy.yml",
+            1,
+        )
+        .to_string();
+        let (status, answer) = hooks
+            .post_github("workflow_run", &deploy_run, "not-the-secret")
+            .await;
+        assert_eq!((status, answer.as_str()), (401, ""));
+        let ignored = json!({"ok": true, "ignored": "not a deploy workflow"});
+        // CI, not a deploy workflow.
+        let ci = workflow_run("completed", Some("success"), ".github/workflows/ci.yml", 1);
+        // release.yml, but of another repository than the one configured.
+        let elsewhere = workflow_run(
+            "completed",
+            Some("success"),
+            ".github/workflows/release.yml",
+            1,
+        );
+        for body in [ci, elsewhere] {
+            let (status, answer) = hooks
+                .post_github("workflow_run", &body.to_string(), GITHUB_SECRET)
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(
+                serde_json::from_str::<Value>(&answer).expect("json"),
+                ignored
+            );
+        }
+        assert!(
+            hooks
+                .store
+                .deployments("checkout-api", None, 10)
+                .await
+                .expect("history")
+                .is_empty(),
+            "{}: nothing stored",
+            backend.name
+        );
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_workflow_runs_get_400s_naming_the_field() {
+    for backend in support::backends() {
+        let hooks = Hooks::start(&backend).await;
+        let path = ".github/workflows/deploy.yml";
+        let with = |pointer: &str, value: Value| {
+            let mut run = workflow_run("completed", Some("success"), path, 1);
+            *run.pointer_mut(pointer).expect(pointer) = value;
+            run.to_string()
+        };
+        let mut release = workflow_run(
+            "completed",
+            Some("success"),
+            ".github/workflows/release.yml",
+            1,
+        );
+        release["repository"]["full_name"] = json!("acme/monorepo");
+        release["workflow_run"]
+            .as_object_mut()
+            .expect("run")
+            .remove("display_title");
+        let cases = [
+            ("{\"action\": ".to_owned(), "the body is not a JSON object"),
+            ("[1, 2]".to_owned(), "the body is not a JSON object"),
+            (with("/action", Value::Null), "`action` is required"),
+            (
+                with("/workflow_run", json!("30433642")),
+                "`workflow_run` must be an object",
+            ),
+            (
+                with("/workflow_run/path", Value::Null),
+                "`workflow_run.path` is required",
+            ),
+            (
+                with("/workflow_run/id", json!("30433642")),
+                "`workflow_run.id` must be an integer",
+            ),
+            (
+                with("/workflow_run/head_sha", Value::Null),
+                "`workflow_run.head_sha` is required",
+            ),
+            (
+                with("/workflow_run/head_sha", json!(42)),
+                "`workflow_run.head_sha` must be a string",
+            ),
+            (
+                with("/workflow_run/updated_at", json!("yesterday")),
+                "`workflow_run.updated_at` is not an RFC 3339 time",
+            ),
+            (
+                with("/repository/name", Value::Null),
+                "`repository.name` is required",
+            ),
+            (
+                with("/workflow_run/html_url", json!("javascript:alert(1)")),
+                "`workflow_run.html_url` must be an http(s) URL",
+            ),
+            (
+                release.to_string(),
+                "`workflow_run.display_title` is required",
+            ),
+        ];
+        for (body, expected) in cases {
+            let (status, answer) = hooks
+                .post_github("workflow_run", &body, GITHUB_SECRET)
+                .await;
+            assert_eq!(status, 400, "{body}");
+            let answer: Value = serde_json::from_str(&answer).expect("json error");
+            let message = answer["error"].as_str().expect("error");
+            assert!(message.contains(expected), "{expected}: {message}");
+        }
+        let missing_event = hooks
+            .client
+            .post(format!("{}/hooks/github/deployments", hooks.base))
+            .header(
+                "X-Hub-Signature-256",
+                sign_github(&SecretString::from(GITHUB_SECRET), b"{}"),
+            )
+            .body("{}")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(missing_event.status().as_u16(), 400);
+        assert!(
+            hooks
+                .store
+                .deployments("checkout-api", None, 10)
+                .await
+                .expect("history")
+                .is_empty(),
+            "{}: nothing stored",
+            backend.name
+        );
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_events_are_each_stored_once_and_answered_after_they_are_committed() {
+    for backend in support::backends() {
+        let hooks = Arc::new(Hooks::start(&backend).await);
+        // 64 distinct events over 4 services and 2 environments; 32 of them sent twice at once.
+        let event = |n: usize| {
+            let mut e = deploy(
+                &format!("burst-{n}"),
+                "deploy.succeeded",
+                &format!("2026-11-30T09:{:02}:00Z", n % 60),
+                &format!("burst-svc-{}", n % 4),
+                &format!("1.{n}.0"),
+            );
+            e["data"]["environment"] = json!(["production", "staging"][(n / 4) % 2]);
+            e
+        };
+        let sends: Vec<_> = (0..64)
+            .chain(0..32)
+            .map(|n| {
+                let hooks = hooks.clone();
+                let body = event(n);
+                tokio::spawn(async move { (n, hooks.post(&body).await) })
+            })
+            .collect();
+        let mut stored = std::collections::BTreeMap::<usize, usize>::new();
+        for send in sends {
+            let (n, (status, answer)) = send.await.expect("send");
+            assert_eq!(status, 200, "{}: {answer}", backend.name);
+            let answer: Value = serde_json::from_str(&answer).expect("json");
+            *stored.entry(n).or_default() += usize::from(answer["stored"] == json!(true));
+        }
+        assert_eq!(stored.len(), 64);
+        assert!(
+            stored.values().all(|&times| times == 1),
+            "{}: every id answered stored:true exactly once: {stored:?}",
+            backend.name
+        );
+        // Every answer came after its commit: all 64 deploys are readable now.
+        let mut total = 0;
+        for svc in 0..4 {
+            total += hooks
+                .store
+                .deployments(&format!("burst-svc-{svc}"), None, 100)
+                .await
+                .expect("history")
+                .len();
+        }
+        assert_eq!(total, 64, "{}", backend.name);
+        hooks.server.abort();
+    }
+}
+
+/// SQL that makes the database refuse any event whose id starts with `poison`.
+fn poison_trigger(backend: &Backend) -> &'static str {
+    if backend.name == "sqlite" {
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON deploy_events \
+         WHEN NEW.id LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'poisoned event'); END;"
+    } else {
+        "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+           IF NEW.id LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned event'; END IF; \
+           RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON deploy_events \
+           FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
+    }
+}
+
+async fn raw_sql(store: &Store, sql: &'static str) {
+    match store {
+        Store::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        Store::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+    }
+    .expect("raw sql");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_the_database_refuses_gets_503_and_the_events_beside_it_are_stored() {
+    for backend in support::backends() {
+        let hooks = Arc::new(Hooks::start(&backend).await);
+        raw_sql(&hooks.store, poison_trigger(&backend)).await;
+        // Sent at once, so the refused event most likely shares a batch with others.
+        let ids: Vec<String> = std::iter::once("poison-1".to_owned())
+            .chain((0..24).map(|n| format!("good-{n}")))
+            .collect();
+        let sends: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                let hooks = hooks.clone();
+                let body = deploy(
+                    id,
+                    "deploy.succeeded",
+                    &format!("2026-11-30T10:{n:02}:00Z"),
+                    "checkout-api",
+                    &format!("2.{n}.0"),
+                );
+                let id = id.clone();
+                tokio::spawn(async move { (id, hooks.post(&body).await) })
+            })
+            .collect();
+        for send in sends {
+            let (id, (status, answer)) = send.await.expect("send");
+            if id.starts_with("poison") {
+                assert_eq!(status, 503, "{}: {answer}", backend.name);
+                let answer: Value = serde_json::from_str(&answer).expect("json");
+                assert_eq!(
+                    answer["error"],
+                    json!("the event could not be recorded; send it again")
+                );
+            } else {
+                assert_eq!(
+                    (status, answer.as_str()),
+                    (200, r#"{"ok":true,"stored":true}"#),
+                    "{}: {id}",
+                    backend.name
+                );
+            }
+        }
+        let history = hooks
+            .store
+            .deployments("checkout-api", Some("production"), 100)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 24, "{}", backend.name);
+        assert!(history.iter().all(|d| d.version != "2.0.0"));
+        hooks.server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploys_of_a_service_the_catalog_gains_later_show_up_under_it() {
+    let backends = support::backends();
+    let svc = "ledger-export";
+    let state = demo_with_deploys(
+        &backends[0],
+        &[
+            deploy(
+                "l-1",
+                "deploy.succeeded",
+                "2026-11-29T10:00:00Z",
+                svc,
+                "0.9.0",
+            ),
+            deploy(
+                "l-2",
+                "deploy.succeeded",
+                "2026-11-30T10:00:00Z",
+                svc,
+                "1.0.0",
+            ),
+        ],
+    )
+    .await;
+    let before = state
+        .dispatch(
+            &guest(),
+            "deploys ledger-export",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&before.ephemeral()).expect("json");
+    assert!(!text.contains("1.0.0"), "not in the catalog yet: {text}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ledger-export.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger-export\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments-platform\n",
+    )
+    .expect("write");
+    let reports = state.catalog.sync(&[file]).await;
+    assert!(
+        reports.iter().all(|r| r.outcome.is_ok()),
+        "the new component syncs"
+    );
+    let after = state
+        .dispatch(
+            &guest(),
+            "deploys ledger-export",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&after.ephemeral()).expect("json");
+    assert!(
+        text.contains("1.0.0") && text.contains("0.9.0"),
+        "both deploys, kept from before the catalog knew the service: {text}"
+    );
+    let card = state
+        .dispatch(
+            &guest(),
+            "service ledger-export",
+            idp::command::Dialect::Slack,
+        )
+        .await;
+    let text = serde_json::to_string(&card.ephemeral()).expect("json");
+    assert!(text.contains("• production: *1.0.0* succeeded"), "{text}");
 }

@@ -172,18 +172,15 @@ impl Harness {
                 .with_runs(runs.clone())
                 .with_templates(repo_template_defaults()),
         );
-        let events = idp::hooks::events::EventsState {
-            store: catalog.store().clone(),
-            sources: Arc::new(
-                [(
-                    EVENTS_SOURCE.to_owned(),
-                    idp::config::EventCredential::Hmac(secrecy::SecretString::from(EVENTS_SECRET)),
-                )]
-                .into_iter()
-                .collect(),
-            ),
-            github_secret: None,
-        };
+        let events = idp::hooks::events::EventsState::new(
+            catalog.store().clone(),
+            [(
+                EVENTS_SOURCE.to_owned(),
+                idp::config::EventCredential::Hmac(secrecy::SecretString::from(EVENTS_SECRET)),
+            )]
+            .into_iter()
+            .collect(),
+        );
         let router = idp::app(state.clone())
             .merge(idp::hooks::router(idp::hooks::HooksState {
                 runs: runs.clone(),
