@@ -155,6 +155,10 @@ fn correlate_sql(status: DeployStatus) -> String {
 /// parameters (14 per deployment row).
 const CHUNK: usize = 500;
 
+/// Multi-row statements of at most this many rows are kept prepared (one statement per size and
+/// kind); larger, rarer ones are prepared for one use.
+const PREPARED_ROWS: usize = 64;
+
 /// Writes `$rows[id]` for every id of `$dirty` (in one multi-row upsert per [`CHUNK`]) inside
 /// the open transaction `$tx`, and empties `$dirty`.
 macro_rules! flush_rows {
@@ -193,7 +197,7 @@ macro_rules! flush_rows {
             );
             upsert
                 .build()
-                .persistent(false)
+                .persistent(chunk.len() <= PREPARED_ROWS)
                 .execute(&mut *$tx)
                 .await
                 .map_err(q("writing deployments"))?;
@@ -254,7 +258,7 @@ macro_rules! record_in {
             insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
             let ids: Vec<String> = insert
                 .build_query_scalar()
-                .persistent(false)
+                .persistent(chunk.len() <= PREPARED_ROWS)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(q("storing events"))?;
@@ -289,7 +293,7 @@ macro_rules! record_in {
             select.push(")");
             let found: Vec<DeploymentRow> = select
                 .build_query_as()
-                .persistent(false)
+                .persistent(chunk.len() <= PREPARED_ROWS)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(q("finding the events' deployments"))?;
