@@ -172,12 +172,14 @@ fn render_service(r: &ServiceReport) -> Reply {
     let mut notes = vec![format!("Evaluated {}", day(r.evaluated_at))];
     notes.extend(others_note(&r.card, &name));
     b.context(notes);
+    let failing_text = match failing.len() {
+        0 => "every check passes".to_owned(),
+        1 => "1 check failing".to_owned(),
+        n => format!("{n} checks failing"),
+    };
     b.finish(&format!(
-        "{}: {}/100 on {}, {} checks failing",
-        r.name,
-        r.score,
-        r.card.title,
-        failing.len()
+        "{}: {}/100 on {}, {failing_text}",
+        r.name, r.score, r.card.title
     ))
 }
 
@@ -189,7 +191,7 @@ fn service_line(s: &ServiceLine) -> String {
     };
     format!(
         "• {} {} · {failing}",
-        code(&s.name),
+        code(&typed(&s.entity)),
         standing(s.score, s.level.as_deref())
     )
 }
@@ -306,7 +308,7 @@ pub fn render(outcome: &ScorecardOutcome) -> Reply {
 fn change_line(c: &Change, failing: bool) -> String {
     let mut line = format!(
         "• {} {} *{}* since {}",
-        code(&c.service),
+        code(&typed(&c.entity)),
         if failing {
             "started failing"
         } else {
@@ -380,7 +382,7 @@ pub fn render_digest(d: &Digest) -> Reply {
             }).collect();
             let text = format!(
                 "{} {}\n{}",
-                code(&s.name),
+                code(&typed(&s.entity)),
                 standing(s.score, s.level.as_deref()),
                 join_lines(&lines, MAX_SECTION - 200, CHECKS_PER_SERVICE)
             );
@@ -405,7 +407,7 @@ pub fn render_digest(d: &Digest) -> Reply {
             .map(|c| change_line(c, false))
             .collect();
         b.section(format!(
-            ":small_green_triangle: *Got better* ({})\n{}",
+            ":chart_with_upwards_trend: *Got better* ({})\n{}",
             d.improvements.len(),
             join_lines(&lines, MAX_SECTION - 60, IMPROVEMENTS_SHOWN)
         ));
