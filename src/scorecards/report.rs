@@ -503,3 +503,77 @@ pub async fn digest(
         now,
     ))
 }
+
+/// A made-up digest of a group of `services` services, for benches and rendering tests: each
+/// service fails up to 9 of 10 checks (fixes alternate between a page and a golden-path
+/// template), half the services regressed and a third improved at `at`, and titles carry mrkdwn
+/// and HTML-like characters to exercise escaping. Not used by the application.
+pub fn synthetic_digest(services: usize, at: DateTime<Utc>) -> Digest {
+    let template = || FixHint {
+        text: "Run the golden path <that> & sets it up. ".repeat(3),
+        link: Some(FixLink::Template(EntityRef::new(
+            "template",
+            "default",
+            "backend-service",
+        ))),
+    };
+    let check = |i: usize| CheckLine {
+        id: format!("check-{i}"),
+        title: format!("Check number {i} with a rather long title *bold* <b>"),
+        passed: false,
+        reason: Some("the annotation `x` is missing".to_owned()),
+        fix: Some(if i % 2 == 0 {
+            template()
+        } else {
+            FixHint {
+                text: "Read the page".to_owned(),
+                link: Some(FixLink::Url(format!("https://docs.example.com/fix/{i}"))),
+            }
+        }),
+    };
+    let entity = |i: usize| EntityRef::new("component", "default", &format!("service-{i:04}"));
+    let lines: Vec<ServiceLine> = (0..services)
+        .map(|i| ServiceLine {
+            entity: entity(i),
+            name: format!("Service {i}"),
+            score: u8::try_from(i % 101).unwrap_or(100),
+            level: (i % 3 == 0).then(|| "bronze".to_owned()),
+            failing: (0..(i % 10)).map(check).collect(),
+        })
+        .collect();
+    let change = |i: usize| Change {
+        service: format!("Service {i}"),
+        entity: entity(i),
+        check: format!("Check number {}", i % 10),
+        since: at,
+        reason: Some("no `prometheus.io/alert` annotation".to_owned()),
+        fix: Some(template()),
+    };
+    Digest {
+        report: GroupReport {
+            group: EntityRef::new("group", "default", "big-team"),
+            name: "Big Team".to_owned(),
+            card: CardInfo {
+                id: "production-readiness".to_owned(),
+                title: "Production readiness".to_owned(),
+                others: Vec::new(),
+            },
+            average: mean(lines.iter().map(|s| s.score)),
+            services: lines,
+            common_failures: (0..10)
+                .map(|i| CommonFailure {
+                    title: format!("Check number {i}"),
+                    count: services / (i + 1),
+                    fix: Some(template()),
+                })
+                .collect(),
+            evaluated_at: at,
+        },
+        since: at - chrono::Duration::days(7),
+        since_previous: true,
+        average_then: Some(55),
+        regressions: (0..services / 2).map(change).collect(),
+        improvements: (0..services / 3).map(change).collect(),
+        made_at: at,
+    }
+}

@@ -14,12 +14,10 @@ use idp::authz::{Caller, Origin, Policy};
 use idp::catalog::{CatalogService, EntityRef};
 use idp::command::{self, Dialect};
 use idp::oncall::OnCallService;
-use idp::scorecards::report::{
-    self, CardInfo, Change, CheckLine, CommonFailure, Digest, FixHint, GroupReport, ServiceLine,
-};
+use idp::scorecards::report::{self, Digest};
 use idp::scorecards::scheduler::{ManualClock, Scheduler, SchedulerOptions};
 use idp::scorecards::source::ScorerDigests;
-use idp::scorecards::{self, FixLink, Scorer, ScorerOptions};
+use idp::scorecards::{self, Scorer, ScorerOptions};
 use idp::slack::client::SlackApi;
 use idp::slack::digest_sink::SlackDigestSink;
 use idp::slack::render::{MAX_BLOCKS, MAX_SECTION, Reply};
@@ -263,81 +261,9 @@ async fn the_digest_leads_with_regressions_from_the_stored_history() {
     }
 }
 
-fn template_fix() -> FixHint {
-    FixHint {
-        text: "Run the golden path <that> & sets it up".repeat(3),
-        link: Some(FixLink::Template(EntityRef::new(
-            "template",
-            "default",
-            "backend-service",
-        ))),
-    }
-}
-
-fn failing(i: usize) -> CheckLine {
-    CheckLine {
-        id: format!("check-{i}"),
-        title: format!("Check number {i} with a rather long title *bold* <b>"),
-        passed: false,
-        reason: Some("the annotation `x` is missing".to_owned()),
-        fix: Some(if i % 2 == 0 {
-            template_fix()
-        } else {
-            FixHint {
-                text: "Read the page".to_owned(),
-                link: Some(FixLink::Url(format!("https://docs.example.com/fix/{i}"))),
-            }
-        }),
-    }
-}
-
-/// A digest of a group of `n` services, each failing some of 10 checks, with many changes.
-pub fn large_digest(n: usize) -> Digest {
+fn large_digest(n: usize) -> Digest {
     let at = Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).single().expect("a time");
-    let services: Vec<ServiceLine> = (0..n)
-        .map(|i| ServiceLine {
-            entity: EntityRef::new("component", "default", &format!("service-{i:04}")),
-            name: format!("Service {i}"),
-            score: (i % 101) as u8,
-            level: (i % 3 == 0).then(|| "bronze".to_owned()),
-            failing: (0..(i % 10)).map(failing).collect(),
-        })
-        .collect();
-    let change = |i: usize| Change {
-        service: format!("Service {i}"),
-        entity: EntityRef::new("component", "default", &format!("service-{i:04}")),
-        check: format!("Check number {}", i % 10),
-        since: at,
-        reason: Some("no `prometheus.io/alert` annotation".to_owned()),
-        fix: Some(template_fix()),
-    };
-    Digest {
-        report: GroupReport {
-            group: EntityRef::new("group", "default", "big-team"),
-            name: "Big Team".to_owned(),
-            card: CardInfo {
-                id: "production-readiness".to_owned(),
-                title: "Production readiness".to_owned(),
-                others: Vec::new(),
-            },
-            average: Some(50),
-            services,
-            common_failures: (0..10)
-                .map(|i| CommonFailure {
-                    title: format!("Check number {i}"),
-                    count: n / (i + 1),
-                    fix: Some(template_fix()),
-                })
-                .collect(),
-            evaluated_at: at,
-        },
-        since: at - chrono::Duration::days(7),
-        since_previous: true,
-        average_then: Some(55),
-        regressions: (0..n / 2).map(change).collect(),
-        improvements: (0..n / 3).map(change).collect(),
-        made_at: at,
-    }
+    report::synthetic_digest(n, at)
 }
 
 #[test]
