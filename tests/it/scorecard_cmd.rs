@@ -362,3 +362,27 @@ async fn digest_preview_answers_for_unknown_groups_and_without_scorecards() {
     let reply = run(&plain, &slack_caller(None), "scorecard checkout-api").await;
     assert!(reply.text.contains("No scorecards configured"), "{}", reply.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fix_button_opens_the_golden_path_modal_of_its_template() {
+    let backend = &support::backends()[0];
+    let h = crate::runs::Harness::start(backend, false).await;
+    let payload = crate::rollback_slack::click(
+        &h,
+        "U1MEI",
+        FIX_TEMPLATE_ACTION,
+        "template:default/backend-service",
+        "fix-1",
+    );
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+    let (status, text) = crate::rollback_slack::signed(&h, "/slack/interactions", body, None).await;
+    assert_eq!(status, 200, "{text}");
+    let opened = crate::golden_slack::wait_for(&h, "views.open", 1).await;
+    let view = opened[0]["view"].to_string();
+    assert!(view.contains("idp_new_service"), "the new-service modal: {view}");
+    assert!(
+        !view.contains("template:default/frontend-app"),
+        "the template's own step, not the list: {view}"
+    );
+    h.stop().await;
+}
