@@ -141,10 +141,7 @@ fn evaluation(c: &mut Criterion) {
 fn digest_rendering(c: &mut Criterion) {
     let digest = idp::scorecards::report::synthetic_digest(500, Utc::now());
     let reply = idp::slack::scorecard_message::render_digest(&digest);
-    eprintln!(
-        "digest bench: 500 services, {} blocks",
-        reply.blocks.len()
-    );
+    eprintln!("digest bench: 500 services, {} blocks", reply.blocks.len());
     c.bench_function("render_digest_500_services", |b| {
         b.iter(|| {
             let reply = idp::slack::scorecard_message::render_digest(black_box(&digest));

@@ -89,9 +89,11 @@ pub(super) fn parse(
         },
         "preview" => {
             let group = match rest {
-                [Token::Subteam {
-                    label: Some(label), ..
-                }] => vec![Token::Word(label.trim_start_matches('@').to_owned())],
+                [
+                    Token::Subteam {
+                        label: Some(label), ..
+                    },
+                ] => vec![Token::Word(label.trim_start_matches('@').to_owned())],
                 _ => rest.to_vec(),
             };
             DigestCommand::Preview {

@@ -461,9 +461,12 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             }
         }
         (Command::Team(_), Some(i)) => Outcome::Team(i),
-        (Command::Scorecard { scorecard: card, .. }, Some(i)) => {
-            scorecard::handle(ctx, i, card.as_deref()).await
-        }
+        (
+            Command::Scorecard {
+                scorecard: card, ..
+            },
+            Some(i),
+        ) => scorecard::handle(ctx, i, card.as_deref()).await,
         (Command::OnCall(_), Some(i)) => {
             Outcome::OnCall(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)
         }

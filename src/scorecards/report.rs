@@ -219,7 +219,10 @@ fn line_of(check: &super::definition::Check, outcome: &super::CheckOutcome) -> C
 }
 
 fn failing_of(r: &EntityResult<'_>) -> Vec<CheckLine> {
-    r.failing().into_iter().map(|(c, o)| line_of(c, o)).collect()
+    r.failing()
+        .into_iter()
+        .map(|(c, o)| line_of(c, o))
+        .collect()
 }
 
 /// Picks the scorecard: the one named, else the first whose results include one of `indices`.
@@ -296,7 +299,11 @@ pub fn service_report(
         .entity(index)
         .ok_or_else(|| ReportError::NotScored(entity.short()))?;
     let mut checks = failing_of(&r);
-    checks.extend(r.checks().filter(|(_, o)| o.passed).map(|(c, o)| line_of(c, o)));
+    checks.extend(
+        r.checks()
+            .filter(|(_, o)| o.passed)
+            .map(|(c, o)| line_of(c, o)),
+    );
     let e = &latest.snapshot.node(index).entity;
     Ok(ServiceReport {
         entity: e.entity_ref.clone(),
@@ -410,7 +417,11 @@ pub fn assemble_digest(
                     check: check.map_or_else(|| ch.check_id.clone(), |k| k.title.clone()),
                     since: ch.since,
                     reason: ch.reason.clone(),
-                    fix: if failing { check.and_then(fix_of) } else { None },
+                    fix: if failing {
+                        check.and_then(fix_of)
+                    } else {
+                        None
+                    },
                 });
             }
         }
@@ -423,7 +434,11 @@ pub fn assemble_digest(
                 .then_with(|| a.check.cmp(&b.check))
         });
     }
-    let average_then = mean(changes.iter().filter_map(|c| c.then.as_ref().map(|t| t.score)));
+    let average_then = mean(
+        changes
+            .iter()
+            .filter_map(|c| c.then.as_ref().map(|t| t.score)),
+    );
     Digest {
         report,
         since,
@@ -488,7 +503,10 @@ pub async fn digest(
         Err(ReportError::NotScored(_)) => empty_report(latest, group)?,
         other => other?,
     };
-    let Some(card) = latest.scorecard(&report.card.id).map(|r| r.scorecard.clone()) else {
+    let Some(card) = latest
+        .scorecard(&report.card.id)
+        .map(|r| r.scorecard.clone())
+    else {
         return Err(ReportError::NotScored(group.short()).into());
     };
     let start = since.unwrap_or(now - chrono::Duration::days(FIRST_DIGEST_LOOKBACK_DAYS));

@@ -356,11 +356,7 @@ pub fn render_digest(d: &Digest) -> Reply {
     ));
     let see_all = code(&format!("/idp scorecard {name}"));
     if !d.regressions.is_empty() {
-        let lines: Vec<String> = d
-            .regressions
-            .iter()
-            .map(|c| change_line(c, true))
-            .collect();
+        let lines: Vec<String> = d.regressions.iter().map(|c| change_line(c, true)).collect();
         b.section(format!(
             ":small_red_triangle_down: *Got worse* ({})\n{}",
             d.regressions.len(),
@@ -369,17 +365,25 @@ pub fn render_digest(d: &Digest) -> Reply {
     } else {
         b.section(":ok_hand: Nothing got worse.".to_owned());
     }
-    let to_fix: Vec<&ServiceLine> = r.services.iter().filter(|s| !s.failing.is_empty()).collect();
+    let to_fix: Vec<&ServiceLine> = r
+        .services
+        .iter()
+        .filter(|s| !s.failing.is_empty())
+        .collect();
     if !to_fix.is_empty() {
         b.section("*Fix next: the lowest scores*".to_owned());
         for s in to_fix.iter().take(LOWEST_SHOWN) {
-            let lines: Vec<String> = s.failing.iter().map(|c| {
-                let mut line = format!("• {}", escape(&truncate(&c.title, 200)));
-                if let Some(f) = &c.fix {
-                    line.push_str(&format!(" — {}", fix_text(f)));
-                }
-                line
-            }).collect();
+            let lines: Vec<String> = s
+                .failing
+                .iter()
+                .map(|c| {
+                    let mut line = format!("• {}", escape(&truncate(&c.title, 200)));
+                    if let Some(f) = &c.fix {
+                        line.push_str(&format!(" — {}", fix_text(f)));
+                    }
+                    line
+                })
+                .collect();
             let text = format!(
                 "{} {}\n{}",
                 code(&typed(&s.entity)),
@@ -387,9 +391,12 @@ pub fn render_digest(d: &Digest) -> Reply {
                 join_lines(&lines, MAX_SECTION - 200, CHECKS_PER_SERVICE)
             );
             let button = fix_button(s.failing.iter().find_map(|c| {
-                matches!(c.fix.as_ref().and_then(|f| f.link.as_ref()), Some(FixLink::Template(_)))
-                    .then_some(c.fix.as_ref())
-                    .flatten()
+                matches!(
+                    c.fix.as_ref().and_then(|f| f.link.as_ref()),
+                    Some(FixLink::Template(_))
+                )
+                .then_some(c.fix.as_ref())
+                .flatten()
             }));
             section_with(&mut b, text, button);
         }

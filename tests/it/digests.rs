@@ -989,8 +989,14 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
         )
     );
     for (text, says) in [
-        ("digest", "missing its subscribe, list, unsubscribe or preview"),
-        ("digest frobnicate", "say subscribe, list, unsubscribe or preview"),
+        (
+            "digest",
+            "missing its subscribe, list, unsubscribe or preview",
+        ),
+        (
+            "digest frobnicate",
+            "say subscribe, list, unsubscribe or preview",
+        ),
         ("digest subscribe", "missing its group"),
         ("digest subscribe payments-platform", "missing its schedule"),
         (

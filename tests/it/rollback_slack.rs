@@ -83,7 +83,12 @@ async fn start(backend: &Backend, pagerduty: &FakePagerDuty) -> Harness {
     h
 }
 
-pub(crate) async fn signed(h: &Harness, path: &str, body: String, retry: Option<u32>) -> (u16, String) {
+pub(crate) async fn signed(
+    h: &Harness,
+    path: &str,
+    body: String,
+    retry: Option<u32>,
+) -> (u16, String) {
     let ts = support::now();
     let mut request = reqwest::Client::new()
         .post(format!("{}{path}", h.base))

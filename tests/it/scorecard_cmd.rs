@@ -60,7 +60,10 @@ fn break_alerts_fix_tracing(dir: &Path) {
         "    argocd/app-name: checkout-api-prod\n    idp.dev/tracing: enabled\n",
         1,
     );
-    assert_ne!(text, edited, "checkout-api's annotations are where the test expects");
+    assert_ne!(
+        text, edited,
+        "checkout-api's annotations are where the test expects"
+    );
     std::fs::write(&path, edited).expect("written");
 }
 
@@ -73,8 +76,15 @@ struct Rig {
 
 impl Rig {
     async fn resync(&self) {
-        let reports = self.state.catalog.sync(std::slice::from_ref(&self.entry)).await;
-        assert!(reports.iter().all(|r| r.outcome.is_ok()), "the catalog syncs");
+        let reports = self
+            .state
+            .catalog
+            .sync(std::slice::from_ref(&self.entry))
+            .await;
+        assert!(
+            reports.iter().all(|r| r.outcome.is_ok()),
+            "the catalog syncs"
+        );
     }
 }
 
@@ -103,8 +113,9 @@ async fn rig(backend: &Backend) -> Rig {
         ScorerOptions::default(),
     ));
     let verifier = SignatureVerifier::new(&secrecy::SecretString::from(support::SECRET));
-    let state = AppState::with_services(catalog, Arc::new(Policy::builtin()), oncall, Some(verifier))
-        .with_scorecards(scorer.clone());
+    let state =
+        AppState::with_services(catalog, Arc::new(Policy::builtin()), oncall, Some(verifier))
+            .with_scorecards(scorer.clone());
     Rig {
         state: Arc::new(state),
         scorer,
@@ -152,7 +163,12 @@ fn texts(blocks: &Value) -> Vec<String> {
         if let Some(t) = b.pointer("/text/text").and_then(Value::as_str) {
             out.push(t.to_owned());
         }
-        for e in b.get("elements").and_then(Value::as_array).into_iter().flatten() {
+        for e in b
+            .get("elements")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(t) = e.get("text").and_then(Value::as_str) {
                 out.push(t.to_owned());
             }
@@ -164,10 +180,18 @@ fn texts(blocks: &Value) -> Vec<String> {
 /// Block Kit's limits: at most 50 blocks, sections of at most 3,000 characters.
 fn assert_within_limits(blocks: &Value, what: &str) {
     let blocks = blocks.as_array().expect("blocks");
-    assert!(blocks.len() <= MAX_BLOCKS, "{what}: {} blocks", blocks.len());
+    assert!(
+        blocks.len() <= MAX_BLOCKS,
+        "{what}: {} blocks",
+        blocks.len()
+    );
     for b in blocks {
         if let Some(t) = b.pointer("/text/text").and_then(Value::as_str) {
-            assert!(t.chars().count() <= MAX_SECTION, "{what}: a section of {} chars", t.chars().count());
+            assert!(
+                t.chars().count() <= MAX_SECTION,
+                "{what}: a section of {} chars",
+                t.chars().count()
+            );
         }
     }
 }
@@ -188,7 +212,10 @@ async fn scorecard_checkout_api_tells_what_to_fix_and_the_group_ranks_its_servic
         let all = texts(&json["blocks"]).join("\n");
         assert!(all.contains("Tracing enabled"), "{}: {all}", backend.name);
         assert!(all.contains("/idp new-service backend-service"), "{all}");
-        assert!(all.contains("Next level, gold:* needs Tracing enabled"), "{all}");
+        assert!(
+            all.contains("Next level, gold:* needs Tracing enabled"),
+            "{all}"
+        );
         let button = json["blocks"]
             .as_array()
             .into_iter()
@@ -202,14 +229,24 @@ async fn scorecard_checkout_api_tells_what_to_fix_and_the_group_ranks_its_servic
         insta::assert_json_snapshot!("scorecard_payments_platform", reply.ephemeral());
         let all = texts(&json_of(&reply)["blocks"]).join("\n");
         let fraud = all.find("`fraud-scoring`").expect("fraud-scoring listed");
-        let gateway = all.find("`payment-gateway`").expect("payment-gateway listed");
+        let gateway = all
+            .find("`payment-gateway`")
+            .expect("payment-gateway listed");
         assert!(fraud < gateway, "lowest score first: {all}");
         assert!(all.contains("*Tracing enabled* fails in 2 of 3"), "{all}");
 
         let reply = run(&r.state, &guest, "scorecard checkout-api no-such-card").await;
-        assert!(reply.text.contains("there is no scorecard no-such-card"), "{}", reply.text);
+        assert!(
+            reply.text.contains("there is no scorecard no-such-card"),
+            "{}",
+            reply.text
+        );
         let reply = run(&r.state, &guest, "scorecard money-lib").await;
-        assert!(reply.text.contains("no scorecard applies"), "{}", reply.text);
+        assert!(
+            reply.text.contains("no scorecard applies"),
+            "{}",
+            reply.text
+        );
     }
 }
 
@@ -219,7 +256,11 @@ async fn a_scorecard_without_results_yet_is_evaluated_on_demand() {
     let r = rig(&backends[0]).await;
     assert!(r.scorer.latest().is_none());
     let reply = run(&r.state, &slack_caller(None), "scorecard checkout-api").await;
-    assert!(reply.text.contains("Checkout API: 92/100"), "{}", reply.text);
+    assert!(
+        reply.text.contains("Checkout API: 92/100"),
+        "{}",
+        reply.text
+    );
     assert!(r.scorer.latest().is_some());
 }
 
@@ -254,7 +295,9 @@ async fn the_digest_leads_with_regressions_from_the_stored_history() {
         let better = all.find("Got better").expect("improvements shown");
         assert!(worse < next && next < better, "regressions first: {all}");
         assert!(
-            all.contains("`checkout-api` started failing *Alerts configured* since Mon 2026-03-09 10:00 UTC"),
+            all.contains(
+                "`checkout-api` started failing *Alerts configured* since Mon 2026-03-09 10:00 UTC"
+            ),
             "{all}"
         );
         assert_within_limits(&json_of(&reply)["blocks"], "3 services");
@@ -262,7 +305,10 @@ async fn the_digest_leads_with_regressions_from_the_stored_history() {
 }
 
 fn large_digest(n: usize) -> Digest {
-    let at = Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).single().expect("a time");
+    let at = Utc
+        .with_ymd_and_hms(2026, 3, 9, 10, 0, 0)
+        .single()
+        .expect("a time");
     report::synthetic_digest(n, at)
 }
 
@@ -276,15 +322,25 @@ fn digests_of_3_and_500_services_hold_block_kit_limits() {
     let json = json_of(&big);
     assert_within_limits(&json["blocks"], "500 services");
     let all = texts(&json["blocks"]).join("\n");
-    assert!(all.contains("…and 241 more"), "regressions cut with a count: {all}");
-    assert!(all.contains("`/idp scorecard big-team` shows them all"), "{all}");
+    assert!(
+        all.contains("…and 241 more"),
+        "regressions cut with a count: {all}"
+    );
+    assert!(
+        all.contains("`/idp scorecard big-team` shows them all"),
+        "{all}"
+    );
     assert!(!all.contains("<b>"), "catalog text is escaped");
-    let chars: usize = texts(&json["blocks"]).iter().map(|t| t.chars().count()).sum();
+    let chars: usize = texts(&json["blocks"])
+        .iter()
+        .map(|t| t.chars().count())
+        .sum();
     assert!(chars < 50 * MAX_SECTION, "{chars} characters");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_subscription_made_with_the_command_posts_the_digest_once_at_its_time_regressions_first() {
+async fn a_subscription_made_with_the_command_posts_the_digest_once_at_its_time_regressions_first()
+{
     for backend in support::backends() {
         let r = rig(&backend).await;
         let now = Utc::now();
@@ -301,8 +357,18 @@ async fn a_subscription_made_with_the_command_posts_the_digest_once_at_its_time_
             .expect("re-evaluated");
 
         let mei = slack_caller(Some("mei.tanaka"));
-        let reply = run(&r.state, &mei, "digest subscribe payments-platform daily 09:00 UTC").await;
-        assert!(reply.text.contains("subscribed"), "{}: {}", backend.name, reply.text);
+        let reply = run(
+            &r.state,
+            &mei,
+            "digest subscribe payments-platform daily 09:00 UTC",
+        )
+        .await;
+        assert!(
+            reply.text.contains("subscribed"),
+            "{}: {}",
+            backend.name,
+            reply.text
+        );
 
         let fake = FakeSlack::start().await;
         let api = SlackApi::new(
@@ -340,12 +406,18 @@ async fn a_subscription_made_with_the_command_posts_the_digest_once_at_its_time_
         let worse = all.find("Got worse").expect("regressions shown");
         let next = all.find("Fix next").expect("fixes shown");
         assert!(worse < next, "regressions first: {all}");
-        assert!(all.contains("`checkout-api` started failing *Alerts configured*"), "{all}");
+        assert!(
+            all.contains("`checkout-api` started failing *Alerts configured*"),
+            "{all}"
+        );
 
         // The same content previewed, to the caller only.
         let preview = run(&r.state, &mei, "digest preview payments-platform").await;
         let shown = texts(&json_of(&preview)["blocks"]).join("\n");
-        assert!(shown.contains("`checkout-api` started failing *Alerts configured*"), "{shown}");
+        assert!(
+            shown.contains("`checkout-api` started failing *Alerts configured*"),
+            "{shown}"
+        );
         assert_eq!(json_of(&preview)["response_type"], "ephemeral");
     }
 }
@@ -355,12 +427,29 @@ async fn digest_preview_answers_for_unknown_groups_and_without_scorecards() {
     let backends = support::backends();
     let r = rig(&backends[0]).await;
     let reply = run(&r.state, &slack_caller(None), "digest preview no-such-team").await;
-    assert!(reply.text.to_lowercase().contains("no-such-team"), "{}", reply.text);
+    assert!(
+        reply.text.to_lowercase().contains("no-such-team"),
+        "{}",
+        reply.text
+    );
     let plain = support::demo_state(&backends[0]).await;
-    let reply = run(&plain, &slack_caller(None), "digest preview payments-platform").await;
-    assert!(reply.text.contains("No digest to preview"), "{}", reply.text);
+    let reply = run(
+        &plain,
+        &slack_caller(None),
+        "digest preview payments-platform",
+    )
+    .await;
+    assert!(
+        reply.text.contains("No digest to preview"),
+        "{}",
+        reply.text
+    );
     let reply = run(&plain, &slack_caller(None), "scorecard checkout-api").await;
-    assert!(reply.text.contains("No scorecards configured"), "{}", reply.text);
+    assert!(
+        reply.text.contains("No scorecards configured"),
+        "{}",
+        reply.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -379,7 +468,10 @@ async fn the_fix_button_opens_the_golden_path_modal_of_its_template() {
     assert_eq!(status, 200, "{text}");
     let opened = crate::golden_slack::wait_for(&h, "views.open", 1).await;
     let view = opened[0]["view"].to_string();
-    assert!(view.contains("idp_new_service"), "the new-service modal: {view}");
+    assert!(
+        view.contains("idp_new_service"),
+        "the new-service modal: {view}"
+    );
     assert!(
         !view.contains("template:default/frontend-app"),
         "the template's own step, not the list: {view}"
