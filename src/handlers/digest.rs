@@ -268,7 +268,9 @@ async fn preview(ctx: &Context<'_>, caller: &Caller, group: &crate::catalog::Nam
         )));
         return handled;
     };
-    let latest = match crate::scorecards::source::latest_or_evaluate(scorer, ctx.now).await {
+    let latest = match crate::scorecards::source::latest_or_evaluate(scorer, &facts.entity, ctx.now)
+        .await
+    {
         Ok(latest) => latest,
         Err(e) => {
             tracing::error!(error = %e, "scorecards could not be evaluated for a preview");

@@ -28,14 +28,15 @@ pub async fn handle(ctx: &Context<'_>, index: u32, scorecard: Option<&str>) -> O
     let Some(scorer) = ctx.scorer else {
         return Outcome::Scorecard(Box::new(ScorecardOutcome::NotConfigured));
     };
-    let latest = match crate::scorecards::source::latest_or_evaluate(scorer, ctx.now).await {
+    let entity = &ctx.snapshot.node(index).entity.entity_ref;
+    let latest = match crate::scorecards::source::latest_or_evaluate(scorer, entity, ctx.now).await
+    {
         Ok(latest) => latest,
         Err(e) => {
             tracing::error!(error = %e, "scorecards could not be evaluated");
             return Outcome::Failed("the scorecards could not be evaluated".to_owned());
         }
     };
-    let entity = &ctx.snapshot.node(index).entity.entity_ref;
     let answer = if entity.kind.eq_ignore_ascii_case("group") {
         report::group_report(&latest, entity, scorecard).map(|r| ScorecardOutcome::Group(r.into()))
     } else {

@@ -363,7 +363,7 @@ pub fn group_report(
             fix: fix_of(c),
         })
         .collect();
-    common_failures.sort_by(|a, b| b.count.cmp(&a.count));
+    common_failures.sort_by_key(|f| std::cmp::Reverse(f.count));
     let e = &snapshot.node(index).entity;
     Ok(GroupReport {
         group: e.entity_ref.clone(),
@@ -540,7 +540,7 @@ pub fn synthetic_digest(services: usize, at: DateTime<Utc>) -> Digest {
         title: format!("Check number {i} with a rather long title *bold* <b>"),
         passed: false,
         reason: Some("the annotation `x` is missing".to_owned()),
-        fix: Some(if i % 2 == 0 {
+        fix: Some(if i.is_multiple_of(2) {
             template()
         } else {
             FixHint {
@@ -549,7 +549,7 @@ pub fn synthetic_digest(services: usize, at: DateTime<Utc>) -> Digest {
             }
         }),
     };
-    let entity = |i: usize| EntityRef::new("component", "default", &format!("service-{i:04}"));
+    let entity = |i: usize| EntityRef::new("component", "default", format!("service-{i:04}"));
     let lines: Vec<ServiceLine> = (0..services)
         .map(|i| ServiceLine {
             entity: entity(i),

@@ -25,21 +25,30 @@ impl ScorerDigests {
 }
 
 /// The scorer's latest results, evaluating at `now` when there are none yet (an evaluation that
-/// could not be recorded still publishes its results, so those are used).
+/// could not be recorded still publishes its results, so those are used), or when `entity` is
+/// not in the snapshot they were made from and the catalog changed since (an entity just added).
 ///
 /// # Errors
 /// The evaluation's error, when it published nothing.
 pub async fn latest_or_evaluate(
     scorer: &Scorer,
+    entity: &EntityRef,
     now: DateTime<Utc>,
 ) -> Result<Arc<Latest>, super::ScorerError> {
-    if let Some(latest) = scorer.latest() {
+    let latest = match scorer.latest() {
+        Some(latest) => latest,
+        None => match scorer.evaluate_now(now).await {
+            Ok(latest) => latest,
+            Err(e) => scorer.latest().ok_or(e)?,
+        },
+    };
+    if latest.snapshot.get(entity).is_some() {
         return Ok(latest);
     }
-    match scorer.evaluate_now(now).await {
-        Ok(latest) => Ok(latest),
-        Err(e) => scorer.latest().ok_or(e),
+    if let Err(e) = scorer.refresh_if_changed(now).await {
+        tracing::warn!(error = %e, "scorecards not re-evaluated for a new entity");
     }
+    Ok(scorer.latest().unwrap_or(latest))
 }
 
 #[async_trait]
@@ -52,7 +61,7 @@ impl DigestSource for ScorerDigests {
         since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Digest, SourceError> {
-        let latest = latest_or_evaluate(&self.scorer, now)
+        let latest = latest_or_evaluate(&self.scorer, group, now)
             .await
             .map_err(|e| SourceError::Failed(e.to_string()))?;
         let store = self.scorer.store();
