@@ -231,6 +231,7 @@ fn hot_path(c: &mut Criterion) {
             channel_id: None,
             rollbacks: &rollbacks,
             incident_clock: None,
+            scorer: None,
         };
         let groups = idp::authz::groups_of(&snapshot, caller.user.as_ref());
         let facts = idp::authz::TargetFacts::of(&snapshot, team);

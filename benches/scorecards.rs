@@ -1,5 +1,5 @@
-//! Scorecard evaluation benchmark (issue 6): 10,000 generated services against a scorecard of 10
-//! checks must evaluate in under 500 ms.
+//! Scorecard benchmarks (issue 6): 10,000 generated services against a scorecard of 10 checks
+//! must evaluate in under 500 ms; a 500-service digest must render in under 20 ms.
 //!
 //! The synthetic catalog of `idp catalog generate` (10,000 components with their groups, systems,
 //! APIs and resources) is written to a temporary folder, read and built into a snapshot once;
@@ -7,8 +7,13 @@
 //! services. The measured loop is [`idp::scorecards::evaluate`] only: every check of every
 //! component, scores and levels, no I/O.
 //!
-//! Run with `cargo bench --bench scorecards`; criterion's median is in
-//! `target/criterion/evaluate_10k_services_10_checks/new/estimates.json`.
+//! The digest bench renders [`idp::scorecards::report::synthetic_digest`] of 500 services (250
+//! regressions, 166 improvements, up to 9 failing checks each with fixes) to Block Kit with
+//! [`idp::slack::scorecard_message::render_digest`] and serializes it as posted.
+//!
+//! Run with `cargo bench --bench scorecards`; criterion's medians are in
+//! `target/criterion/evaluate_10k_services_10_checks/new/estimates.json` and
+//! `target/criterion/render_digest_500_services/new/estimates.json`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -133,11 +138,24 @@ fn evaluation(c: &mut Criterion) {
     });
 }
 
+fn digest_rendering(c: &mut Criterion) {
+    let digest = idp::scorecards::report::synthetic_digest(500, Utc::now());
+    let reply = idp::slack::scorecard_message::render_digest(&digest);
+    eprintln!("digest bench: 500 services, {} blocks", reply.blocks.len());
+    c.bench_function("render_digest_500_services", |b| {
+        b.iter(|| {
+            let reply = idp::slack::scorecard_message::render_digest(black_box(&digest));
+            black_box(serde_json::to_vec(&reply).expect("serializes"))
+        });
+    });
+}
+
 /// Runs the benchmark with criterion's command-line configuration (what `criterion_group!`
 /// generates, written out so that it carries a doc comment).
 pub fn benches() {
     let mut criterion = Criterion::default().sample_size(20).configure_from_args();
     evaluation(&mut criterion);
+    digest_rendering(&mut criterion);
 }
 
 criterion_main!(benches);

@@ -152,8 +152,10 @@ impl AppState {
         self
     }
 
-    /// The same state with scorecards (see [`crate::scorecards::Scorer`]).
+    /// The same state with scorecards (see [`crate::scorecards::Scorer`]): `/idp scorecard`,
+    /// digest previews, and the App Home's scores (the default scorecard).
     pub fn with_scorecards(mut self, scorer: Arc<crate::scorecards::Scorer>) -> Self {
+        self.scores = Arc::new(crate::handlers::home::ScorerScores(scorer.clone()));
         self.scorecards = Some(scorer);
         self
     }
@@ -238,6 +240,7 @@ impl AppState {
                     channel_id: meta.channel_id,
                     rollbacks: &self.rollbacks,
                     incident_clock: self.incident_clock.as_deref(),
+                    scorer: self.scorecards.as_deref(),
                 };
                 (handlers::handle(&ctx, caller, &cmd).await, cmd.name())
             }

@@ -169,6 +169,34 @@ pub fn attach_scorer(
     (state.with_scorecards(scorer.clone()), scorer)
 }
 
+/// The digest scheduler: digests made from `scorer` ([`crate::scorecards::source::ScorerDigests`])
+/// and posted with the state's Slack client, on the system clock, with `[digests]` settings.
+/// `None` without a Slack client.
+pub fn digest_scheduler(
+    state: &AppState,
+    scorer: Arc<crate::scorecards::Scorer>,
+    settings: &Settings,
+) -> Option<Arc<crate::scorecards::scheduler::Scheduler<crate::scorecards::report::Digest>>> {
+    use crate::scorecards::scheduler::{Scheduler, SystemClock};
+    let api = state.slack.clone()?;
+    let sink = crate::slack::digest_sink::SlackDigestSink::new(
+        api,
+        crate::slack::scorecard_message::render_digest,
+    );
+    Some(Arc::new(Scheduler::new(
+        state.catalog.clone(),
+        Arc::new(crate::scorecards::source::ScorerDigests::new(scorer)),
+        Arc::new(sink),
+        Arc::new(SystemClock),
+        settings.file.digests.scheduler_options(),
+    )))
+}
+
+/// Resolves once `true` is sent on `stop` (or its sender is gone).
+async fn wait_for_stop(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
 /// Builds the shared state: policy, on-call providers and the catalog.
 /// The application state and the execution backends (whose secrets the hooks check).
 fn build_state(
@@ -484,14 +512,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     sync_configured(&service, &settings).await;
     let (mut state, executors) = build_state(&settings, service.clone(), Some(verifier), false)?;
-    let (stop_scorer, scorer_stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut scorer_task = None;
+    let (stop_scorer, scorer_stopped) = tokio::sync::watch::channel(false);
+    let mut scorer_tasks = Vec::new();
     if let Some(definitions) = scorecards {
         let (with_scorer, scorer) = attach_scorer(state, definitions, &settings);
         state = with_scorer;
-        scorer_task = Some(tokio::spawn(scorer.run(async move {
-            let _ = scorer_stopped.await;
-        })));
+        let stopped = wait_for_stop(scorer_stopped.clone());
+        scorer_tasks.push(tokio::spawn(scorer.clone().run(stopped)));
+        match digest_scheduler(&state, scorer, &settings) {
+            Some(scheduler) => {
+                let stopped = wait_for_stop(scorer_stopped.clone());
+                scorer_tasks.push(tokio::spawn(scheduler.run(stopped)));
+            }
+            None => tracing::warn!(
+                "no Slack bot token: scorecard digests are not posted (subscriptions wait)"
+            ),
+        }
     }
     let state = Arc::new(state);
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -573,12 +609,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop_worker.send(());
-    let _ = stop_scorer.send(());
+    let _ = stop_scorer.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;
     }
-    if let Some(scorer) = scorer_task {
-        let _ = scorer.await;
+    for task in scorer_tasks {
+        let _ = task.await;
     }
     if let Some(audit) = audit {
         audit.flush().await;

@@ -1,5 +1,5 @@
 //! `digest subscribe [#channel] <group> <schedule>`, `digest list [all]`,
-//! `digest unsubscribe <id>`: parsing only (pure, no IO).
+//! `digest unsubscribe <id>`, `digest preview <group>`: parsing only (pure, no IO).
 
 use super::{CommandSpec, ParseError, Token, one_name, token_text};
 use crate::catalog::NameQuery;
@@ -37,9 +37,14 @@ pub enum DigestCommand {
         /// The id as typed.
         id: String,
     },
+    /// Show the group's digest to the caller only.
+    Preview {
+        /// The group.
+        group: NameQuery,
+    },
 }
 
-const SUBCOMMANDS: &str = "subscribe, list or unsubscribe";
+const SUBCOMMANDS: &str = "subscribe, list, unsubscribe or preview";
 
 fn found(token: &Token) -> &'static str {
     match token {
@@ -82,6 +87,19 @@ pub(super) fn parse(
                 });
             }
         },
+        "preview" => {
+            let group = match rest {
+                [
+                    Token::Subteam {
+                        label: Some(label), ..
+                    },
+                ] => vec![Token::Word(label.trim_start_matches('@').to_owned())],
+                _ => rest.to_vec(),
+            };
+            DigestCommand::Preview {
+                group: one_name(spec, "digest", &group).map_err(about_group)?,
+            }
+        }
         "unsubscribe" | "unsub" | "remove" => match rest {
             [] => {
                 return Err(ParseError::MissingArgument {

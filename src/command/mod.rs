@@ -70,8 +70,15 @@ pub enum Command {
         /// The hash of the plan being confirmed (only from the preview's button).
         confirm: Option<String>,
     },
-    /// `digest subscribe|list|unsubscribe …`: scheduled scorecard digests in channels.
+    /// `digest subscribe|list|unsubscribe|preview …`: scheduled scorecard digests in channels.
     Digest(DigestCommand),
+    /// `scorecard <service|group> [scorecard-id]`: a service's checks, or a group's ranking.
+    Scorecard {
+        /// The service or group.
+        target: NameQuery,
+        /// The scorecard asked for, if any (default: the first that applies).
+        scorecard: Option<String>,
+    },
     /// `help [command]`: the command list, or one command's usage.
     Help(Option<String>),
 }
@@ -93,6 +100,7 @@ impl Command {
             Self::NewService { .. } => "new-service",
             Self::Rollback { .. } => "rollback",
             Self::Digest(_) => "digest",
+            Self::Scorecard { .. } => "scorecard",
             Self::Help(_) => "help",
         }
     }
@@ -167,6 +175,28 @@ fn token_text(token: &Token) -> String {
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// Reads the single name argument of `owner`, `service` and `team`.
+/// `scorecard <service|group> [scorecard-id]`.
+fn parse_scorecard(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
+    let (name, rest) = match args {
+        [] => (args, args),
+        [first, rest @ ..] => (std::slice::from_ref(first), rest),
+    };
+    let target = one_name(spec, "scorecard", name)?;
+    let scorecard = match rest {
+        [] => None,
+        [Token::Word(id)] => Some(id.trim().chars().take(80).collect()),
+        _ => {
+            return Err(ParseError::UnexpectedArgument {
+                command: "scorecard",
+                argument: "service or group, then a scorecard id".to_owned(),
+                extra: rest.iter().map(token_text).collect::<Vec<_>>().join(" "),
+                usage: spec.usage.clone(),
+            });
+        }
+    };
+    Ok(Command::Scorecard { target, scorecard })
+}
+
 fn one_name(
     spec: &'static CommandSpec,
     command: &'static str,
@@ -288,6 +318,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
         "new-service" => parse_new_service(spec, args),
         "rollback" => parse_rollback(spec, args),
         "digest" => digest::parse(spec, args, dialect),
+        "scorecard" => parse_scorecard(spec, args),
         "templates" => {
             if !args.is_empty() {
                 return Err(ParseError::UnexpectedArgument {

@@ -67,6 +67,10 @@ pub const COMMAND_FILES: &[(&str, &str)] = &[
         include_str!("../../commands/rollback.toml"),
     ),
     ("digest.toml", include_str!("../../commands/digest.toml")),
+    (
+        "scorecard.toml",
+        include_str!("../../commands/scorecard.toml"),
+    ),
     ("help.toml", include_str!("../../commands/help.toml")),
 ];
 

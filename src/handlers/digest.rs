@@ -1,6 +1,6 @@
 //! `digest subscribe|list|unsubscribe`: managing a channel's scorecard digest subscriptions.
 //! Subscribing and unsubscribing take `digest.manage` on the group (by the demo policy: its
-//! members, team-admins and platform-admins); listing is a plain read.
+//! members, team-admins and platform-admins); listing and previewing are plain reads.
 
 use chrono::{DateTime, Utc};
 
@@ -46,6 +46,11 @@ pub enum DigestOutcome {
     NoSuchSubscription(String),
     /// The command came from no channel (the shell) and named none.
     NoChannel,
+    /// `preview`: the group's digest as it would be posted now (changes of the last
+    /// [`crate::scorecards::report::FIRST_DIGEST_LOOKBACK_DAYS`] days).
+    Preview(Box<crate::scorecards::report::Digest>),
+    /// `preview`: no digest can be made, and why (no scorecards, nothing scored).
+    PreviewUnavailable(String),
 }
 
 fn channel_of<'a>(ctx: &'a Context<'_>, caller: &'a Caller) -> Option<&'a str> {
@@ -69,6 +74,7 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &DigestCommand)
         } => subscribe(ctx, caller, channel.as_ref(), group, schedule).await,
         DigestCommand::List { all } => list(ctx, caller, *all).await,
         DigestCommand::Unsubscribe { id } => unsubscribe(ctx, caller, id).await,
+        DigestCommand::Preview { group } => preview(ctx, caller, group).await,
     }
 }
 
@@ -234,6 +240,53 @@ async fn unsubscribe(ctx: &Context<'_>, caller: &Caller, id: &str) -> Handled {
         Err(e) => {
             tracing::error!(error = %e, "a digest subscription could not be deleted");
             Outcome::Failed("the subscription could not be removed".to_owned())
+        }
+    };
+    handled
+}
+
+async fn preview(ctx: &Context<'_>, caller: &Caller, group: &crate::catalog::NameQuery) -> Handled {
+    let action = Action::CatalogRead;
+    let target = match resolve(ctx.snapshot, group, GROUP_KINDS, "group", "digest") {
+        Ok(i) => i,
+        Err(outcome) => return Handled::plain(*outcome, action),
+    };
+    let facts = TargetFacts::of(ctx.snapshot, target);
+    let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
+    let decision = decide_simple(ctx, caller, &groups, action, Some(&facts));
+    let mut handled = Handled {
+        target: Some(facts.entity.clone()),
+        decision: Some(decision.clone()),
+        ..Handled::plain(Outcome::Denied(decision.clone()), action)
+    };
+    if !decision.allowed() {
+        return handled;
+    }
+    let Some(scorer) = ctx.scorer else {
+        handled.outcome = Outcome::Digest(Box::new(DigestOutcome::PreviewUnavailable(
+            "no scorecards are configured (`[scorecards] file` in idp.toml)".to_owned(),
+        )));
+        return handled;
+    };
+    let latest = match crate::scorecards::source::latest_or_evaluate(scorer, &facts.entity, ctx.now)
+        .await
+    {
+        Ok(latest) => latest,
+        Err(e) => {
+            tracing::error!(error = %e, "scorecards could not be evaluated for a preview");
+            handled.outcome = Outcome::Failed("the scorecards could not be evaluated".to_owned());
+            return handled;
+        }
+    };
+    use crate::scorecards::report::{DigestError, digest};
+    handled.outcome = match digest(&latest, ctx.store, &facts.entity, None, ctx.now).await {
+        Ok(d) => Outcome::Digest(Box::new(DigestOutcome::Preview(Box::new(d)))),
+        Err(DigestError::Report(e)) => {
+            Outcome::Digest(Box::new(DigestOutcome::PreviewUnavailable(e.to_string())))
+        }
+        Err(DigestError::Store(e)) => {
+            tracing::error!(error = %e, "the scorecard history could not be read for a preview");
+            Outcome::Failed("the scorecard history could not be read".to_owned())
         }
     };
     handled

@@ -42,6 +42,24 @@ impl ScoreLookup for NoScores {
     }
 }
 
+/// Scores from a [`crate::scorecards::Scorer`]'s latest results on its default scorecard (the
+/// first of the file); nothing before the first evaluation.
+#[derive(Debug, Clone)]
+pub struct ScorerScores(pub std::sync::Arc<crate::scorecards::Scorer>);
+
+impl ScoreLookup for ScorerScores {
+    fn score_of(&self, entity_key: &str) -> Option<ServiceScore> {
+        let latest = self.0.latest()?;
+        let entity = EntityRef::parse(entity_key, None, crate::catalog::DEFAULT_NAMESPACE).ok()?;
+        let index = latest.snapshot.get(&entity)?;
+        let result = latest.results.first()?.entity(index)?;
+        Some(ServiceScore {
+            level: result.level.map(|l| l.name.clone()),
+            score: result.score,
+        })
+    }
+}
+
 /// One service on the home.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HomeService {

@@ -4,6 +4,7 @@
 
 pub mod digest;
 pub mod home;
+pub mod scorecard;
 
 use chrono::{DateTime, Utc};
 
@@ -121,8 +122,10 @@ pub enum Outcome {
     NewService(Box<crate::actions::scaffold::NewService>),
     /// `rollback`: the plan to confirm, the refusal, or the run started.
     Rollback(Box<crate::actions::rollback::RollbackOutcome>),
-    /// `digest`: a subscription made, listed or removed.
+    /// `digest`: a subscription made, listed or removed, or a digest previewed.
     Digest(Box<digest::DigestOutcome>),
+    /// `scorecard`: a service's checks or a group's ranking.
+    Scorecard(Box<scorecard::ScorecardOutcome>),
     /// Something on idp's side failed; the message is safe to show.
     Failed(String),
 }
@@ -208,7 +211,10 @@ impl Handled {
                 digest::DigestOutcome::Unsubscribed(_) => "unsubscribed",
                 digest::DigestOutcome::NoSuchSubscription(_) => "not_found",
                 digest::DigestOutcome::NoChannel => "invalid",
-                digest::DigestOutcome::List { .. } => "answered",
+                digest::DigestOutcome::List { .. } | digest::DigestOutcome::Preview(_) => {
+                    "answered"
+                }
+                digest::DigestOutcome::PreviewUnavailable(_) => "not_found",
             },
             Outcome::NewService(n) => {
                 use crate::actions::scaffold::NewService;
@@ -251,6 +257,8 @@ pub struct Context<'a> {
     pub rollbacks: &'a crate::actions::rollback::RollbackSettings,
     /// When the incident behind a channel began (Slack: the channel's creation), if known.
     pub incident_clock: Option<&'a dyn crate::actions::rollback::IncidentClock>,
+    /// The scorecards and their latest results, where configured.
+    pub scorer: Option<&'a crate::scorecards::Scorer>,
 }
 
 fn query_text(q: &NameQuery) -> String {
@@ -382,6 +390,7 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
         Command::Deploys { service, .. } => (Some(service), OWNED_KINDS, "service"),
         Command::Team(q) => (Some(q), GROUP_KINDS, "group"),
         Command::OnCall(q) => (Some(q), TARGET_KINDS, "service or group"),
+        Command::Scorecard { target, .. } => (Some(target), TARGET_KINDS, "service or group"),
         Command::Can { target, .. } => (Some(target), TARGET_KINDS, "service or group"),
         Command::Audit {
             target: Some(t), ..
@@ -452,6 +461,12 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             }
         }
         (Command::Team(_), Some(i)) => Outcome::Team(i),
+        (
+            Command::Scorecard {
+                scorecard: card, ..
+            },
+            Some(i),
+        ) => scorecard::handle(ctx, i, card.as_deref()).await,
         (Command::OnCall(_), Some(i)) => {
             Outcome::OnCall(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)
         }

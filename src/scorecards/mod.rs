@@ -54,6 +54,9 @@
 //!
 //! Score and level are defined in [`evaluate`].
 //!
+//! - [`report`]: what `/idp scorecard` and the digest show, from the latest results;
+//! - [`source`]: [`source::ScorerDigests`], the scheduler's digest source.
+//!
 //! Digests:
 //!
 //! - [`schedule`]: when a digest is due (natural schedules or cron, time zones, daylight saving).
@@ -63,9 +66,11 @@
 pub mod definition;
 pub mod evaluate;
 pub mod parse;
+pub mod report;
 pub mod schedule;
 pub mod scheduler;
 pub mod scorer;
+pub mod source;
 pub mod subscription;
 
 pub use definition::{

@@ -118,6 +118,11 @@ impl Scorer {
         &self.definitions
     }
 
+    /// The store results are recorded in (the catalog's).
+    pub fn store(&self) -> &crate::store::Store {
+        self.catalog.store()
+    }
+
     /// The latest evaluation, if one was made.
     pub fn latest(&self) -> Option<Arc<Latest>> {
         self.latest.load_full()

@@ -1,6 +1,7 @@
 //! What `digest subscribe|list|unsubscribe` answer (ephemeral), and the direct message a
-//! subscription's creator gets when the scheduler pauses it. The digest itself is rendered by the
-//! digest's own renderer, handed to [`super::digest_sink::SlackDigestSink`].
+//! subscription's creator gets when the scheduler pauses it. The digest itself (posted by
+//! [`super::digest_sink::SlackDigestSink`], previewed by `digest preview`) is
+//! [`super::scorecard_message::render_digest`].
 
 use chrono::{DateTime, Utc};
 
@@ -152,6 +153,11 @@ pub fn render(outcome: &DigestOutcome) -> Reply {
                 code(id)
             ));
             b.finish(&format!("No digest subscription {id}"))
+        }
+        DigestOutcome::Preview(digest) => super::scorecard_message::render_digest(digest),
+        DigestOutcome::PreviewUnavailable(why) => {
+            b.section(format!("No digest to preview: {}.", escape(why)));
+            b.finish("No digest to preview")
         }
         DigestOutcome::NoChannel => {
             b.section(

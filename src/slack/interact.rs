@@ -256,6 +256,9 @@ pub async fn block_actions(state: &AppState, interaction: Interaction) {
                 }
             }
             super::home::NEW_SERVICE_ACTION => new_service_from_home(state, &interaction).await,
+            super::scorecard_message::FIX_TEMPLATE_ACTION => {
+                fix_with_template(state, &interaction, action.value.as_deref()).await;
+            }
             super::home::SCORECARD_ACTION => {
                 let text = format!("scorecard {}", action.value.as_deref().unwrap_or_default());
                 answer_in_modal(state, &interaction, &text).await;
@@ -787,6 +790,7 @@ async fn decide_rollback(
         channel_id: None,
         rollbacks: &state.rollbacks,
         incident_clock: None,
+        scorer: state.scorecards.as_deref(),
     };
     let on_call = match target {
         Some(i) => crate::handlers::on_call_status(&ctx, &approver, i).await,
@@ -868,6 +872,33 @@ async fn new_service_from_home(state: &AppState, interaction: &Interaction) {
         ssl_check: None,
     };
     open_new_service(state, &form, None, &BTreeMap::new()).await;
+}
+
+/// A scorecard's [Fix] button: the golden-path modal of the fixing template (its ref key in the
+/// button's value), as `/idp new-service <template>` opens it. Status messages go to the channel
+/// the button was in, else the person's DM.
+async fn fix_with_template(state: &AppState, interaction: &Interaction, template: Option<&str>) {
+    let snapshot = state.catalog.snapshot();
+    let found = template
+        .and_then(|t| EntityRef::parse(t, Some("template"), "default").ok())
+        .and_then(|r| templates::find(&snapshot, &state.templates, &r.key()).ok());
+    let (channel_id, channel_name) = channel_of(interaction);
+    let form = SlashCommand {
+        team_id: interaction.team_id().to_owned(),
+        enterprise_id: None,
+        channel_id,
+        channel_name,
+        user_id: interaction.user_id().to_owned(),
+        command: "/idp".to_owned(),
+        text: "new-service".to_owned(),
+        response_url: interaction.response_url.clone(),
+        trigger_id: interaction.trigger_id.clone(),
+        ssl_check: None,
+    };
+    if found.is_none() {
+        tracing::info!(template = ?template, "a fix's template is not in the catalog; opening the template list");
+    }
+    open_new_service(state, &form, found.as_ref(), &BTreeMap::new()).await;
 }
 
 /// Answers `text` as a command typed by the person who clicked, in a modal (a home has no

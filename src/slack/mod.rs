@@ -15,4 +15,5 @@ pub mod render;
 pub mod rollback_message;
 pub mod run_message;
 pub mod run_notifier;
+pub mod scorecard_message;
 pub mod verify;

@@ -949,6 +949,7 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         Outcome::NewService(outcome) => render_new_service(outcome),
         Outcome::Rollback(outcome) => super::rollback_message::render(outcome),
         Outcome::Digest(outcome) => super::digest_message::render(outcome),
+        Outcome::Scorecard(outcome) => super::scorecard_message::render(outcome),
     }
 }
 

@@ -985,12 +985,18 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
         err.to_string(),
         format!(
             "`digest`: `every monday` is not a valid schedule: `every monday` is not a schedule; {EXPECTED}. \
-             Usage: `/idp digest subscribe [#channel] <group> <schedule> | list [all] | unsubscribe <id>`"
+             Usage: `/idp digest subscribe [#channel] <group> <schedule> | list [all] | unsubscribe <id> | preview <group>`"
         )
     );
     for (text, says) in [
-        ("digest", "missing its subscribe, list or unsubscribe"),
-        ("digest frobnicate", "say subscribe, list or unsubscribe"),
+        (
+            "digest",
+            "missing its subscribe, list, unsubscribe or preview",
+        ),
+        (
+            "digest frobnicate",
+            "say subscribe, list, unsubscribe or preview",
+        ),
         ("digest subscribe", "missing its group"),
         ("digest subscribe payments-platform", "missing its schedule"),
         (

@@ -47,7 +47,7 @@ async fn interact(h: &Harness, payload: &Value) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn wait_for(h: &Harness, method: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn wait_for(h: &Harness, method: &str, n: usize) -> Vec<Value> {
     for _ in 0..200 {
         let posted = h.slack.posted(method);
         if posted.len() >= n {

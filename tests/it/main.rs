@@ -23,6 +23,7 @@ mod render;
 mod rollback;
 mod rollback_slack;
 mod runs;
+mod scorecard_cmd;
 mod scorecards;
 mod slack_fake;
 mod store;

@@ -376,7 +376,11 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Slack,
             Err(ParseError::UnknownCommand {
                 given: "serach".to_owned(),
-                suggestions: vec!["search".to_owned(), "service".to_owned()],
+                suggestions: vec![
+                    "search".to_owned(),
+                    "service".to_owned(),
+                    "scorecard".to_owned(),
+                ],
             }),
         ),
         (

@@ -83,7 +83,12 @@ async fn start(backend: &Backend, pagerduty: &FakePagerDuty) -> Harness {
     h
 }
 
-async fn signed(h: &Harness, path: &str, body: String, retry: Option<u32>) -> (u16, String) {
+pub(crate) async fn signed(
+    h: &Harness,
+    path: &str,
+    body: String,
+    retry: Option<u32>,
+) -> (u16, String) {
     let ts = support::now();
     let mut request = reqwest::Client::new()
         .post(format!("{}{path}", h.base))
@@ -120,7 +125,7 @@ async fn slash(h: &Harness, user: &str, text: &str, trigger: &str) -> Value {
 
 /// A `block_actions` payload: `user` clicked the button `action_id` carrying `value`, on a
 /// message in the incident channel; Slack's answer goes to `response_url/<reply>`.
-fn click(h: &Harness, user: &str, action_id: &str, value: &str, reply: &str) -> Value {
+pub(crate) fn click(h: &Harness, user: &str, action_id: &str, value: &str, reply: &str) -> Value {
     json!({
         "type": "block_actions",
         "team": {"id": "T0001", "domain": "acme"},
