@@ -38,7 +38,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use futures_util::StreamExt;
 use idp::AppState;
-use idp::actions::scaffold::{self, NewService};
+use idp::app::RequestMeta;
+use idp::command::Command;
+use idp::handlers::Outcome;
+use idp::handlers::new_service::NewService;
 use idp::actions::service::Silent;
 use idp::actions::{RunNotifier, RunOptions, RunService};
 use idp::authz::{Caller, ChannelKind, Origin, Policy};
@@ -716,37 +719,40 @@ async fn worker_bench(db: &Db, notifier: Notifier, n: usize) -> WorkerFigures {
         .with_audit(audit.clone()),
     );
 
-    // Record the runs as `/idp new-service …` typed in full would (validation, policy, insert).
+    // Record the runs as `/idp new-service …` typed in full would: through the dispatcher
+    // (validation, policy, insert, audit record).
     let submit_started = Instant::now();
-    let snapshot = catalog.snapshot();
-    let defaults = idp::templates::TemplateDefaults::default();
+    let state = AppState::with_services(
+        catalog.clone(),
+        policy.clone(),
+        Arc::new(idp::oncall::OnCallService::default()),
+        None,
+    )
+    .with_runs(runs.clone())
+    .with_audit(audit.clone());
     let caller = mei();
     let created = futures_util::stream::iter(0..n)
         .map(|i| {
-            let (snapshot, defaults, caller, runs, policy) =
-                (&snapshot, &defaults, &caller, &runs, &policy);
+            let (state, caller) = (&state, &caller);
             async move {
                 let key = format!("bench:{i}");
-                let request = scaffold::Request {
-                    snapshot,
-                    policy,
-                    defaults,
-                    runs: Some(runs),
+                let command = Command::NewService {
+                    template: Some("backend-service".to_owned()),
+                    values: backend_values(i),
+                };
+                let meta = RequestMeta {
                     idempotency_key: Some(&key),
                     channel_id: Some("C1"),
-                    now: chrono::Utc::now(),
                 };
-                match scaffold::new_service(
-                    &request,
-                    caller,
-                    Some("backend-service"),
-                    &backend_values(i),
-                )
-                .await
-                {
-                    Ok(NewService::Started { created: true, .. }) => 1,
-                    Ok(other) => panic!("run {i} not started: {other:?}"),
-                    Err(e) => panic!("run {i} not recorded: {e}"),
+                let (_, handled) = state
+                    .execute(&key, caller, Ok(command), "bench", meta)
+                    .await;
+                match handled.outcome {
+                    Outcome::NewService(n) => match *n {
+                        NewService::Started { created: true, .. } => 1,
+                        other => panic!("run {i} not started: {other:?}"),
+                    },
+                    other => panic!("run {i} not recorded: {other:?}"),
                 }
             }
         })

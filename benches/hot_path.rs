@@ -232,6 +232,8 @@ fn hot_path(c: &mut Criterion) {
             rollbacks: &rollbacks,
             incident_clock: None,
             scorer: None,
+            scores: &idp::handlers::home::NoScores,
+            audit: None,
         };
         let groups = idp::authz::groups_of(&snapshot, caller.user.as_ref());
         let facts = idp::authz::TargetFacts::of(&snapshot, team);

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::actions::RunService;
-use crate::audit::{AuditDecision, AuditEntry, AuditLog};
-use crate::authz::Outcome as AuthzOutcome;
+use crate::audit::AuditLog;
 use crate::authz::{Caller, Policy};
 use crate::catalog::CatalogService;
 use crate::catalog::Snapshot;
@@ -56,6 +55,8 @@ pub struct AppState {
     pub incident_clock: Option<Arc<dyn crate::actions::rollback::IncidentClock>>,
     /// The scorecards and their latest results; `None` when no scorecards file is configured.
     pub scorecards: Option<Arc<crate::scorecards::Scorer>>,
+    /// Channel names for mentions (Slack sends only the id), cached.
+    pub channel_names: crate::slack::mention::ChannelNames,
     request_counter: AtomicU64,
     boot: u64,
 }
@@ -108,6 +109,7 @@ impl AppState {
             incident_clock: None,
             scores: Arc::new(crate::handlers::home::NoScores),
             scorecards: None,
+            channel_names: crate::slack::mention::ChannelNames::default(),
             request_counter: AtomicU64::new(0),
             boot,
         }
@@ -215,8 +217,9 @@ impl AppState {
         self.render(request_id, &snapshot, &handled)
     }
 
-    /// Authorizes, handles and records one parsed command (or its parse error). `text` is what
-    /// the audit log records as typed. Returns the snapshot it was answered from and the result.
+    /// Sends one command (or its parse error) through the door: [`handlers::dispatch`] runs its
+    /// handler, which asks the policy first, and records one audit entry. `text` is what the
+    /// audit log records as asked. Returns the snapshot it was answered from and the result.
     pub async fn execute(
         &self,
         request_id: &str,
@@ -226,37 +229,32 @@ impl AppState {
         meta: RequestMeta<'_>,
     ) -> (Arc<Snapshot>, Handled) {
         let snapshot = self.catalog.snapshot();
-        let (handled, command) = match parsed {
-            Ok(cmd) => {
-                let ctx = Context {
-                    snapshot: &snapshot,
-                    policy: &self.policy,
-                    oncall: &self.oncall,
-                    store: self.catalog.store(),
-                    now: chrono::Utc::now(),
-                    templates: &self.templates,
-                    runs: self.runs.as_deref(),
-                    idempotency_key: meta.idempotency_key,
-                    channel_id: meta.channel_id,
-                    rollbacks: &self.rollbacks,
-                    incident_clock: self.incident_clock.as_deref(),
-                    scorer: self.scorecards.as_deref(),
-                };
-                (handlers::handle(&ctx, caller, &cmd).await, cmd.name())
-            }
-            Err(e) => (
-                Handled {
-                    outcome: Outcome::Invalid(e),
-                    action: crate::authz::Action::Public,
-                    target: None,
-                    environment: None,
-                    decision: None,
-                },
-                "invalid",
-            ),
+        let ctx = Context {
+            snapshot: &snapshot,
+            policy: &self.policy,
+            oncall: &self.oncall,
+            store: self.catalog.store(),
+            now: chrono::Utc::now(),
+            templates: &self.templates,
+            runs: self.runs.as_deref(),
+            idempotency_key: meta.idempotency_key,
+            channel_id: meta.channel_id,
+            rollbacks: &self.rollbacks,
+            incident_clock: self.incident_clock.as_deref(),
+            scorer: self.scorecards.as_deref(),
+            scores: self.scores.as_ref(),
+            audit: self.audit.as_ref(),
         };
-        self.record(request_id, caller, command, text, &handled)
-            .await;
+        let handled = handlers::dispatch(
+            &ctx,
+            handlers::Request {
+                request_id,
+                caller,
+                command: parsed,
+                text,
+            },
+        )
+        .await;
         (snapshot, handled)
     }
 
@@ -269,59 +267,6 @@ impl AppState {
                 Reply::internal_error(request_id)
             }
             outcome => render::render(snapshot, outcome),
-        }
-    }
-
-    /// Records a handled command: refusals and failures are awaited (nothing refused goes
-    /// unrecorded), plain answers are queued without waiting.
-    async fn record(
-        &self,
-        request_id: &str,
-        caller: &Caller,
-        command: &str,
-        text: &str,
-        handled: &Handled,
-    ) {
-        let Some(audit) = &self.audit else { return };
-        let mut entry =
-            AuditEntry::for_caller(caller, request_id, handled.action.as_str(), command)
-                .with_arguments(match &handled.outcome {
-                    // `can` authorizes policy.explain; the decision it explains is on record too.
-                    Outcome::Explain(x) => serde_json::json!({
-                        "text": text,
-                        "explained": {
-                            "action": x.action.as_str(),
-                            "environment": x.environment,
-                            "outcome": match x.decision.outcome {
-                                AuthzOutcome::Allow => "allow",
-                                AuthzOutcome::Deny => "deny",
-                                AuthzOutcome::RequireApproval(_) => "needs_approval",
-                            },
-                            "rule": x.decision.rule,
-                            "reason": x.decision.reason,
-                        }
-                    }),
-                    _ => serde_json::json!({ "text": text }),
-                })
-                .with_outcome(handled.outcome_label());
-        entry.target = handled.target.as_ref().map(crate::catalog::EntityRef::key);
-        entry.environment.clone_from(&handled.environment);
-        let mut must_wait = matches!(handled.outcome, Outcome::Failed(_));
-        if let Some(d) = &handled.decision {
-            let decision = match d.outcome {
-                AuthzOutcome::Allow => AuditDecision::Allow,
-                AuthzOutcome::Deny => AuditDecision::Deny,
-                AuthzOutcome::RequireApproval(_) => AuditDecision::NeedsApproval,
-            };
-            must_wait |= decision != AuditDecision::Allow;
-            entry = entry.with_decision(decision, d.rule.clone(), Some(d.reason.clone()));
-        }
-        if must_wait {
-            if let Err(e) = audit.record(entry).await {
-                tracing::error!(%request_id, error = %e, "could not record a refusal in the audit log");
-            }
-        } else {
-            audit.record_nowait(entry);
         }
     }
 }

@@ -184,7 +184,7 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
     json: bool,
     input: &mut crate::shell_form::Input<R>,
 ) -> std::io::Result<()> {
-    use crate::actions::scaffold::NewService;
+    use crate::handlers::new_service::NewService;
     use crate::shell_form::{fill, follow, pick, summary};
     let key = format!(
         "shell:{}",

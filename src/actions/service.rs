@@ -549,6 +549,9 @@ impl RunService {
             {
                 tracing::warn!(error = %e, "old forms could not be deleted");
             }
+            if let Err(e) = self.store.expire_deliveries(now - 24 * 3600 * 1000).await {
+                tracing::warn!(error = %e, "old Slack deliveries could not be deleted");
+            }
         }
         Ok(n)
     }

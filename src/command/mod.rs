@@ -81,6 +81,57 @@ pub enum Command {
     },
     /// `help [command]`: the command list, or one command's usage.
     Help(Option<String>),
+
+    // Internal commands: never typed, made at the edge from a click, a form, an event or a
+    // shortcut, and dispatched, authorized and recorded like the typed ones.
+    /// A rollback preview's [Cancel]: withdraw the preview; nothing is started.
+    DismissRollback,
+    /// [Approve] or [Deny] on a rollback waiting for a second person.
+    Approval {
+        /// The run waiting for approval.
+        run_id: String,
+        /// `true` to approve, `false` to deny.
+        approve: bool,
+    },
+    /// A run status message's [Cancel]: cancel a queued run.
+    CancelRun {
+        /// The run to cancel.
+        run_id: String,
+    },
+    /// A template picked in the golden-path form (its list, a scorecard's [Fix]): open its first
+    /// step. Records nothing by itself; the submission of the steps does.
+    ChooseTemplate {
+        /// The template's name, title or ref key.
+        template: String,
+    },
+    /// One step of a golden-path form submitted (Slack `view_submission`): validate the step,
+    /// check the owner it names, and on the last step record the run.
+    NewServiceStep {
+        /// The template's ref key.
+        template: String,
+        /// The step submitted (0-based).
+        step: usize,
+        /// The step's values as the form gave them.
+        raw: std::collections::BTreeMap<String, crate::templates::RawValue>,
+        /// The values of the steps before, already checked.
+        collected: crate::templates::Values,
+    },
+    /// A form's entity picker asks for options (Slack `block_suggestion`).
+    Suggest {
+        /// The template's ref key.
+        template: String,
+        /// The field (picker) asking.
+        field: String,
+        /// What the person typed so far.
+        query: String,
+    },
+    /// The App Home tab was opened: the person's teams, services, on-call and runs.
+    Home,
+    /// "Who owns this?" on a message: the entities its text and links refer to, and their owners.
+    WhoOwns {
+        /// The message's text, links and attachment texts (bounded by the edge).
+        text: String,
+    },
 }
 
 impl Command {
@@ -102,6 +153,14 @@ impl Command {
             Self::Digest(_) => "digest",
             Self::Scorecard { .. } => "scorecard",
             Self::Help(_) => "help",
+            Self::DismissRollback => "rollback-dismiss",
+            Self::Approval { approve: true, .. } => "approve",
+            Self::Approval { approve: false, .. } => "deny",
+            Self::CancelRun { .. } => "cancel",
+            Self::ChooseTemplate { .. } | Self::NewServiceStep { .. } => "new-service",
+            Self::Suggest { .. } => "suggest",
+            Self::Home => "home",
+            Self::WhoOwns { .. } => "who-owns",
         }
     }
 }

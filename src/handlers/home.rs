@@ -282,3 +282,23 @@ async fn open_runs(store: &Store, caller: &Caller) -> (Vec<Run>, usize) {
         }
     }
 }
+
+/// Answers the App Home (permission `catalog.read`, decided by [`build`]): the caller's home,
+/// recorded with the decision it was built under.
+pub async fn handle(ctx: &super::Context<'_>, caller: &Caller) -> super::Handled {
+    let sources = HomeSources {
+        snapshot: ctx.snapshot,
+        policy: ctx.policy,
+        oncall: ctx.oncall,
+        store: ctx.store,
+        scores: ctx.scores,
+        now: ctx.now,
+    };
+    let home = build(&sources, caller).await;
+    let mut handled = super::Handled::plain(super::Outcome::Help(None), Action::CatalogRead);
+    if let Home::Denied(decision) = &home {
+        handled.decision = Some(decision.clone());
+    }
+    handled.outcome = super::Outcome::Home(Box::new(home));
+    handled
+}

@@ -1,10 +1,30 @@
-//! Command handlers: given a parsed [`Command`] and a caller, ask [`authz`](crate::authz), look
-//! things up, and return an [`Outcome`] plus the facts the audit log records. Outcomes refer to
-//! entities by their index in the snapshot they were computed on; rendering happens at the edge.
+//! The one door: [`dispatch`] takes a [`Command`] from any entry point (slash command, mention,
+//! shortcut, button, form, App Home, shell), runs the command's handler (each handler starts with
+//! its permission check), and records exactly one audit entry for it. Handlers return an
+//! [`Outcome`] plus the facts the audit log records; outcomes refer to entities by their index in
+//! the snapshot they were computed on; rendering happens at the edge.
+//!
+//! One file per command; this file holds the dispatcher and the shared types only.
 
+pub mod audit;
+pub mod can;
+pub mod cancel;
+pub mod deploys;
 pub mod digest;
+pub mod help;
 pub mod home;
+pub mod new_service;
+pub mod oncall;
+pub mod owner;
+pub mod rollback;
 pub mod scorecard;
+pub mod search;
+pub mod service;
+pub mod suggest;
+pub mod team;
+pub mod templates;
+pub mod who_owns;
+pub mod whoami;
 
 use chrono::{DateTime, Utc};
 
@@ -119,13 +139,34 @@ pub enum Outcome {
     /// `templates`: every template in the catalog, runnable or not.
     Templates(Vec<crate::templates::Template>),
     /// `new-service`: the form to open, the problems, the refusal or the run started.
-    NewService(Box<crate::actions::scaffold::NewService>),
+    NewService(Box<new_service::NewService>),
     /// `rollback`: the plan to confirm, the refusal, or the run started.
     Rollback(Box<crate::actions::rollback::RollbackOutcome>),
     /// `digest`: a subscription made, listed or removed, or a digest previewed.
     Digest(Box<digest::DigestOutcome>),
     /// `scorecard`: a service's checks or a group's ranking.
     Scorecard(Box<scorecard::ScorecardOutcome>),
+    /// [Approve] / [Deny]: what the approver's decision came to.
+    Approval(Box<rollback::ApprovalOutcome>),
+    /// A rollback preview withdrawn ([Cancel] on the preview): nothing was started.
+    Dismissed,
+    /// A run status message's [Cancel]: the run, and whether this click cancelled it (`false`:
+    /// it had already left the queue).
+    Cancelled {
+        /// The run as it is now.
+        run: Box<crate::actions::Run>,
+        /// Whether this request cancelled it.
+        cancelled: bool,
+    },
+    /// A click or form about something idp no longer knows (a message from an older version,
+    /// an expired form, a run that is gone): what to tell the person.
+    Stale(String),
+    /// A form picker's options (Slack `block_suggestion`): (label, value) pairs, best first.
+    Options(Vec<(String, String)>),
+    /// The App Home of the caller.
+    Home(Box<home::Home>),
+    /// "Who owns this?": what a message refers to, and where that was looked for.
+    WhoOwns(Box<who_owns::WhoOwnsAnswer>),
     /// Something on idp's side failed; the message is safe to show.
     Failed(String),
 }
@@ -176,7 +217,8 @@ pub struct Handled {
 }
 
 impl Handled {
-    fn plain(outcome: Outcome, action: Action) -> Self {
+    /// An outcome with no target, environment or decision to record.
+    pub fn plain(outcome: Outcome, action: Action) -> Self {
         Self {
             outcome,
             action,
@@ -216,10 +258,23 @@ impl Handled {
                 }
                 digest::DigestOutcome::PreviewUnavailable(_) => "not_found",
             },
+            Outcome::Approval(a) => match a.as_ref() {
+                rollback::ApprovalOutcome::Approved(_) => "approved",
+                rollback::ApprovalOutcome::Denied(_) => "rejected",
+                rollback::ApprovalOutcome::Refused(_) => "refused",
+            },
+            Outcome::Dismissed => "dismissed",
+            Outcome::Cancelled {
+                cancelled: true, ..
+            } => "cancelled",
+            Outcome::Cancelled { .. } => "not_cancelled",
+            Outcome::Stale(_) => "stale",
+            Outcome::WhoOwns(w) if w.found.is_empty() => "not_found",
             Outcome::NewService(n) => {
-                use crate::actions::scaffold::NewService;
+                use new_service::NewService;
                 match n.as_ref() {
                     NewService::OpenForm { .. } => "form_opened",
+                    NewService::StepAccepted { .. } => "step_accepted",
                     NewService::Lookup(_) => "not_found",
                     NewService::NotRunnable(_) => "not_runnable",
                     NewService::Invalid { .. } => "invalid",
@@ -259,6 +314,10 @@ pub struct Context<'a> {
     pub incident_clock: Option<&'a dyn crate::actions::rollback::IncidentClock>,
     /// The scorecards and their latest results, where configured.
     pub scorer: Option<&'a crate::scorecards::Scorer>,
+    /// Scorecard standings for the App Home.
+    pub scores: &'a dyn home::ScoreLookup,
+    /// The audit log the dispatcher records each command in; `None` records nothing.
+    pub audit: Option<&'a crate::audit::AuditLog>,
 }
 
 fn query_text(q: &NameQuery) -> String {
@@ -275,7 +334,9 @@ fn query_text(q: &NameQuery) -> String {
     s
 }
 
-fn resolve(
+/// Finds the one entity `query` names among `kinds`, or the outcome that says why not (not
+/// found, with suggestions; ambiguous, with the candidates).
+pub fn resolve(
     snapshot: &Snapshot,
     query: &NameQuery,
     kinds: &[&str],
@@ -320,7 +381,9 @@ pub async fn on_call_status(ctx: &Context<'_>, caller: &Caller, target: u32) -> 
     }
 }
 
-fn decide_simple(
+/// The policy's decision on `action` for `caller` (whose groups are `groups`) on an optional
+/// target, with no environment or on-call status involved.
+pub fn decide_simple(
     ctx: &Context<'_>,
     caller: &Caller,
     groups: &[EntityRef],
@@ -342,408 +405,244 @@ fn decide_simple(
     )
 }
 
-/// Runs a parsed command for a caller: resolves the target, asks the policy, then answers.
-pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Handled {
-    let action = spec::by_name(command.name()).map(|s| Action::parse(&s.permission));
-    let Some(Ok(action)) = action else {
-        let decision = Decision {
-            outcome: Verdict::Deny,
-            rule: None,
-            reason: "this command declares no known permission, so it is refused".to_owned(),
-        };
-        return Handled {
-            decision: Some(decision.clone()),
-            ..Handled::plain(Outcome::Denied(decision), Action::Public)
-        };
-    };
-    // new-service decides on the owner it is given, once it knows it.
-    if let Command::NewService { template, values } = command {
-        return new_service(ctx, caller, template.as_deref(), values).await;
-    }
-    // digest decides per subcommand, on the group the subscription is about.
-    if let Command::Digest(d) = command {
-        return digest::handle(ctx, caller, d).await;
-    }
-    // rollback decides on the plan it makes (service, environment, on-call), once it has one.
-    if let Command::Rollback {
-        service,
-        environment,
-        to,
-        confirm,
-    } = command
-    {
-        return rollback(
-            ctx,
-            caller,
-            service.as_ref(),
-            environment.as_deref(),
-            to.as_deref(),
-            confirm.as_deref(),
-        )
-        .await;
-    }
-    let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
+/// The permission a typed command declares in its `commands/<name>.toml` (`catalog.read`,
+/// `rollback`…). A command without a known permission is refused by [`permit`].
+pub fn declared_action(command: &str) -> Option<Action> {
+    spec::by_name(command).and_then(|s| Action::parse(&s.permission).ok())
+}
 
-    // Resolve the target first, so the decision can see its owner.
-    let (query, kinds, what) = match command {
-        Command::Owner(q) | Command::Service(q) => (Some(q), OWNED_KINDS, "service"),
-        Command::Deploys { service, .. } => (Some(service), OWNED_KINDS, "service"),
-        Command::Team(q) => (Some(q), GROUP_KINDS, "group"),
-        Command::OnCall(q) => (Some(q), TARGET_KINDS, "service or group"),
-        Command::Scorecard { target, .. } => (Some(target), TARGET_KINDS, "service or group"),
-        Command::Can { target, .. } => (Some(target), TARGET_KINDS, "service or group"),
-        Command::Audit {
-            target: Some(t), ..
-        } => (Some(t), TARGET_KINDS, "service or group"),
-        _ => (None, OWNED_KINDS, "service"),
+/// The start of every handler that acts on one resolved entity: find it, then ask the policy for
+/// the command's declared permission on it. `Ok` carries the entity's index and a [`Handled`]
+/// with the action, target and decision filled in (its outcome still to be set); `Err` is the
+/// answer to give instead (not found, ambiguous, refused).
+///
+/// # Errors
+/// The finished [`Handled`] of a lookup that failed or a refusal.
+pub fn permit(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    command: &'static str,
+    query: &NameQuery,
+    kinds: &[&str],
+    what: &'static str,
+) -> Result<(u32, Handled), Box<Handled>> {
+    let Some(action) = declared_action(command) else {
+        return Err(Box::new(undeclared()));
     };
-    let target = match query.map(|q| resolve(ctx.snapshot, q, kinds, what, command.name())) {
-        Some(Ok(i)) => Some(i),
-        Some(Err(outcome)) => return Handled::plain(*outcome, action),
-        None => None,
-    };
-    let facts = target.map(|i| TargetFacts::of(ctx.snapshot, i));
-    let target_ref = facts.as_ref().map(|f| f.entity.clone());
+    let target = resolve(ctx.snapshot, query, kinds, what, command)
+        .map_err(|outcome| Box::new(Handled::plain(*outcome, action)))?;
+    let facts = TargetFacts::of(ctx.snapshot, target);
+    let mut handled = Handled::plain(Outcome::Help(None), action);
+    handled.target = Some(facts.entity.clone());
+    if action != Action::Public {
+        let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
+        let decision = decide_simple(ctx, caller, &groups, action, Some(&facts));
+        handled.decision = Some(decision.clone());
+        if !decision.allowed() {
+            handled.outcome = Outcome::Denied(decision);
+            return Err(Box::new(handled));
+        }
+    }
+    Ok((target, handled))
+}
 
-    let decision = if action == Action::Public {
-        None
-    } else {
-        let d = decide_simple(ctx, caller, &groups, action, facts.as_ref());
-        if !d.allowed() {
-            return Handled {
-                outcome: Outcome::Denied(d.clone()),
-                action,
-                target: target_ref,
-                environment: None,
-                decision: Some(d),
-            };
-        }
-        Some(d)
+/// The start of a handler with no target: the command's declared permission for the caller.
+///
+/// # Errors
+/// The finished [`Handled`] of a refusal.
+pub fn permit_untargeted(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    command: &'static str,
+) -> Result<Handled, Box<Handled>> {
+    let Some(action) = declared_action(command) else {
+        return Err(Box::new(undeclared()));
     };
-    let mut environment = None;
-    let outcome = match (command, target) {
-        (Command::Owner(_), Some(i)) => {
-            Outcome::Owner(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)
+    let mut handled = Handled::plain(Outcome::Help(None), action);
+    if action != Action::Public {
+        let groups = authz::groups_of(ctx.snapshot, caller.user.as_ref());
+        let decision = decide_simple(ctx, caller, &groups, action, None);
+        handled.decision = Some(decision.clone());
+        if !decision.allowed() {
+            handled.outcome = Outcome::Denied(decision);
+            return Err(Box::new(handled));
         }
-        (Command::Service(_), Some(i)) => {
-            let key = ctx.snapshot.node(i).entity.entity_ref.key();
-            let current = ctx.store.current_deployments(&key).await;
-            Outcome::Service(
-                i,
-                current.unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "current deploys could not be read");
-                    Vec::new()
-                }),
-            )
-        }
-        (
-            Command::Deploys {
-                environment: env, ..
-            },
-            Some(i),
-        ) => {
-            environment.clone_from(env);
-            let key = ctx.snapshot.node(i).entity.entity_ref.key();
-            match ctx
-                .store
-                .deployments(&key, env.as_deref(), DEPLOYS_LIMIT)
-                .await
-            {
-                Ok(history) => Outcome::Deploys {
-                    target: i,
-                    environment: env.clone(),
-                    history,
-                },
-                Err(e) => {
-                    tracing::error!(error = %e, "deploy history query failed");
-                    Outcome::Failed("the deploy history could not be read".to_owned())
-                }
-            }
-        }
-        (Command::Team(_), Some(i)) => Outcome::Team(i),
-        (
-            Command::Scorecard {
-                scorecard: card, ..
-            },
-            Some(i),
-        ) => scorecard::handle(ctx, i, card.as_deref()).await,
-        (Command::OnCall(_), Some(i)) => {
-            Outcome::OnCall(i, ctx.oncall.for_entity(ctx.snapshot, i, ctx.now).await)
-        }
-        (
-            Command::Can {
-                action: asked,
-                environment: env,
-                ..
-            },
-            Some(i),
-        ) => {
-            let env = env
-                .clone()
-                .or_else(|| (*asked == Action::Rollback).then(|| "production".to_owned()));
-            environment.clone_from(&env);
-            let on_call = if matches!(asked, Action::Rollback | Action::Approve) {
-                on_call_status(ctx, caller, i).await
-            } else {
-                OnCallStatus::NotAsked
-            };
-            let decision = authz::decide(
-                ctx.policy,
-                &AccessRequest {
-                    action: *asked,
-                    caller,
-                    groups: &groups,
-                    target: facts.as_ref(),
-                    environment: env.as_deref(),
-                    on_call: on_call.clone(),
-                    requester: None,
-                    now: ctx.now,
-                },
-            );
-            Outcome::Explain(Explanation {
-                action: *asked,
-                target: i,
-                environment: env,
-                on_call,
-                decision,
-            })
-        }
-        (Command::Whoami, _) => {
-            let user = caller.user.as_ref().and_then(|u| ctx.snapshot.get(u));
-            let roles = ctx
-                .policy
-                .roles_of(caller.user.as_ref(), &groups, None)
-                .into_iter()
-                .collect();
-            let shifts = match &caller.user {
-                Some(u) => ctx.oncall.shifts_of(ctx.snapshot, u, ctx.now).await,
-                None => Vec::new(),
-            };
-            Outcome::Whoami(Whoami {
-                user,
-                guest_reason: caller.guest_reason.clone(),
-                groups: groups.clone(),
-                roles,
-                shifts,
-            })
-        }
-        (Command::Audit { since, .. }, target) => {
-            let query = crate::audit::AuditQuery::latest(
-                target_ref.as_ref().map(EntityRef::key),
-                *since,
-                20,
-            );
-            match ctx.store.audit_query(&query).await {
-                Ok(records) => Outcome::Audit { target, records },
-                Err(e) => {
-                    tracing::error!(error = %e, "audit query failed");
-                    Outcome::Failed("the audit log could not be read".to_owned())
-                }
-            }
-        }
-        (Command::Search(words), _) => {
-            let (hits, total) = ctx.snapshot.search(words, SEARCH_LIMIT);
-            Outcome::Search {
-                words: words.clone(),
-                hits: hits.into_iter().map(|h| h.index).collect(),
-                total,
-            }
-        }
-        (Command::Help(None), _) => Outcome::Help(None),
-        (Command::Help(Some(topic)), _) => match spec::find(topic) {
-            Some(s) => Outcome::Help(Some(s)),
-            None => Outcome::HelpUnknown {
-                topic: topic.clone(),
-                suggestions: crate::command::suggest_command(topic),
-            },
-        },
-        // Every command with a target resolved it above.
-        (Command::Templates, _) => Outcome::Templates(crate::actions::scaffold::templates(
-            ctx.snapshot,
-            ctx.templates,
-            ctx.runs,
-        )),
-        (_, None) => Outcome::Help(None),
-        (Command::NewService { .. } | Command::Rollback { .. } | Command::Digest(_), _) => {
-            Outcome::Help(None)
-        }
+    }
+    Ok(handled)
+}
+
+fn undeclared() -> Handled {
+    let decision = Decision {
+        outcome: Verdict::Deny,
+        rule: None,
+        reason: "this command declares no known permission, so it is refused".to_owned(),
     };
     Handled {
-        outcome,
-        action,
-        target: target_ref,
-        environment,
-        decision,
+        decision: Some(decision.clone()),
+        ..Handled::plain(Outcome::Denied(decision), Action::Public)
     }
 }
 
-async fn new_service(
-    ctx: &Context<'_>,
-    caller: &Caller,
-    template: Option<&str>,
-    values: &[(String, String)],
-) -> Handled {
-    use crate::actions::scaffold::{self, NewService, Request};
-    let request = Request {
-        snapshot: ctx.snapshot,
-        policy: ctx.policy,
-        defaults: ctx.templates,
-        runs: ctx.runs,
-        idempotency_key: ctx.idempotency_key,
-        channel_id: ctx.channel_id,
-        now: ctx.now,
+/// One request at the door: who asks, what they asked (or why it could not be read), and how to
+/// describe it in the audit log.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The request id (logs, error replies, the audit record).
+    pub request_id: &'a str,
+    /// The caller, resolved by the entry point.
+    pub caller: &'a Caller,
+    /// The command, or why the text could not be parsed.
+    pub command: Result<Command, ParseError>,
+    /// What the audit log records as asked: the typed text, or a description of the click.
+    pub text: &'a str,
+}
+
+/// The one dispatcher every entry point calls: runs the command's handler (which asks the policy
+/// first) and records exactly one audit entry for the request. Refusals, failures and privileged
+/// actions are recorded before this returns; plain reads are queued.
+pub async fn dispatch(ctx: &Context<'_>, request: Request<'_>) -> Handled {
+    let Request {
+        request_id,
+        caller,
+        command,
+        text,
+    } = request;
+    let (handled, name) = match command {
+        Ok(command) => (handle(ctx, caller, &command).await, command.name()),
+        Err(e) => (
+            Handled::plain(Outcome::Invalid(e), Action::Public),
+            "invalid",
+        ),
     };
-    let result = scaffold::new_service(&request, caller, template, values).await;
-    let mut handled = Handled::plain(Outcome::Help(None), Action::TemplateRun);
-    match result {
-        Ok(outcome) => {
-            match &outcome {
-                NewService::Denied { decision, .. } | NewService::Started { decision, .. } => {
-                    handled.decision = Some(decision.clone());
+    record(ctx, request_id, caller, name, text, &handled).await;
+    handled
+}
+
+/// Routes a command to its handler.
+async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Handled {
+    match command {
+        Command::Owner(q) => owner::handle(ctx, caller, q).await,
+        Command::Service(q) => service::handle(ctx, caller, q).await,
+        Command::Deploys {
+            service,
+            environment,
+        } => deploys::handle(ctx, caller, service, environment.as_deref()).await,
+        Command::Search(words) => search::handle(ctx, caller, words),
+        Command::Team(q) => team::handle(ctx, caller, q),
+        Command::OnCall(q) => oncall::handle(ctx, caller, q).await,
+        Command::Whoami => whoami::handle(ctx, caller).await,
+        Command::Audit { target, since } => {
+            audit::handle(ctx, caller, target.as_ref(), *since).await
+        }
+        Command::Can {
+            action,
+            target,
+            environment,
+        } => can::handle(ctx, caller, *action, target, environment.as_deref()).await,
+        Command::Templates => templates::handle(ctx, caller),
+        Command::NewService { template, values } => {
+            new_service::handle(ctx, caller, template.as_deref(), values).await
+        }
+        Command::ChooseTemplate { template } => new_service::choose(ctx, template),
+        Command::NewServiceStep {
+            template,
+            step,
+            raw,
+            collected,
+        } => new_service::step(ctx, caller, template, *step, raw, collected).await,
+        Command::Rollback {
+            service,
+            environment,
+            to,
+            confirm,
+        } => {
+            rollback::handle(
+                ctx,
+                caller,
+                service.as_ref(),
+                environment.as_deref(),
+                to.as_deref(),
+                confirm.as_deref(),
+            )
+            .await
+        }
+        Command::DismissRollback => rollback::dismiss(),
+        Command::Approval { run_id, approve } => {
+            rollback::approval(ctx, caller, run_id, *approve).await
+        }
+        Command::CancelRun { run_id } => cancel::handle(ctx, caller, run_id).await,
+        Command::Digest(d) => digest::handle(ctx, caller, d).await,
+        Command::Scorecard { target, scorecard } => {
+            scorecard::handle(ctx, caller, target, scorecard.as_deref()).await
+        }
+        Command::Help(topic) => help::handle(topic.as_deref()),
+        Command::Suggest {
+            template,
+            field,
+            query,
+        } => suggest::handle(ctx, caller, template, field, query),
+        Command::Home => home::handle(ctx, caller).await,
+        Command::WhoOwns { text } => who_owns::handle(ctx, caller, text).await,
+    }
+}
+
+/// Records a handled command: refusals, failures and privileged actions are awaited (nothing
+/// refused or started goes unrecorded), plain answers are queued without waiting.
+async fn record(
+    ctx: &Context<'_>,
+    request_id: &str,
+    caller: &Caller,
+    command: &str,
+    text: &str,
+    handled: &Handled,
+) {
+    use crate::audit::{AuditDecision, AuditEntry};
+    let Some(audit) = ctx.audit else { return };
+    let mut entry = AuditEntry::for_caller(caller, request_id, handled.action.as_str(), command)
+        .with_arguments(match &handled.outcome {
+            // `can` authorizes policy.explain; the decision it explains is on record too.
+            Outcome::Explain(x) => serde_json::json!({
+                "text": text,
+                "explained": {
+                    "action": x.action.as_str(),
+                    "environment": x.environment,
+                    "outcome": verdict_label(&x.decision.outcome),
+                    "rule": x.decision.rule,
+                    "reason": x.decision.reason,
                 }
-                _ => {}
-            }
-            if let NewService::Started { run, .. } = &outcome {
-                handled.target = run
-                    .target
-                    .as_deref()
-                    .and_then(|t| EntityRef::parse(t, Some("group"), "default").ok());
-            }
-            handled.outcome = Outcome::NewService(Box::new(outcome));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "new-service could not record its run");
-            handled.outcome = Outcome::Failed(format!("the run could not be recorded: {e}"));
-        }
+            }),
+            _ => serde_json::json!({ "text": text }),
+        })
+        .with_outcome(handled.outcome_label());
+    entry.target = handled.target.as_ref().map(EntityRef::key);
+    entry.environment.clone_from(&handled.environment);
+    let mut must_wait = matches!(handled.outcome, Outcome::Failed(_))
+        || !matches!(
+            handled.action,
+            Action::Public | Action::CatalogRead | Action::PolicyExplain
+        );
+    if let Some(d) = &handled.decision {
+        let decision = match d.outcome {
+            Verdict::Allow => AuditDecision::Allow,
+            Verdict::Deny => AuditDecision::Deny,
+            Verdict::RequireApproval(_) => AuditDecision::NeedsApproval,
+        };
+        must_wait |= decision != AuditDecision::Allow;
+        entry = entry.with_decision(decision, d.rule.clone(), Some(d.reason.clone()));
     }
-    handled
+    if must_wait {
+        if let Err(e) = audit.record(entry).await {
+            tracing::error!(%request_id, error = %e, "could not record a command in the audit log");
+        }
+    } else {
+        audit.record_nowait(entry);
+    }
 }
 
-async fn rollback(
-    ctx: &Context<'_>,
-    caller: &Caller,
-    service: Option<&NameQuery>,
-    environment: Option<&str>,
-    to: Option<&str>,
-    confirm: Option<&str>,
-) -> Handled {
-    use crate::actions::rollback::{self, RollbackOutcome, RollbackRequest};
-    let mut handled = Handled::plain(Outcome::Help(None), Action::Rollback);
-    let done = |handled: &mut Handled, outcome: RollbackOutcome| {
-        handled.outcome = Outcome::Rollback(Box::new(outcome));
-    };
-    let channel = match rollback::check_channel(caller) {
-        Ok(name) => name.to_owned(),
-        Err(why) => {
-            handled.decision = Some(Decision {
-                outcome: Verdict::Deny,
-                rule: None,
-                reason: why.clone(),
-            });
-            done(&mut handled, RollbackOutcome::NotHere(why));
-            return handled;
-        }
-    };
-    let inferred;
-    let query = match service {
-        Some(q) => q,
-        None => match rollback::service_from_channel(ctx.rollbacks, &channel) {
-            Some(name) => {
-                inferred = NameQuery::parse(&name);
-                &inferred
-            }
-            None => {
-                done(
-                    &mut handled,
-                    RollbackOutcome::NoPlan(format!(
-                        "#{channel} does not name a service; say which: `/idp rollback <service>`"
-                    )),
-                );
-                return handled;
-            }
-        },
-    };
-    let target = match resolve(ctx.snapshot, query, OWNED_KINDS, "service", "rollback") {
-        Ok(i) => i,
-        Err(outcome) => {
-            handled.outcome = *outcome;
-            return handled;
-        }
-    };
-    let environment = environment
-        .map(str::to_owned)
-        .unwrap_or_else(|| ctx.rollbacks.default_environment.clone());
-    handled.target = Some(ctx.snapshot.node(target).entity.entity_ref.clone());
-    handled.environment = Some(environment.clone());
-    let on_call = on_call_status(ctx, caller, target).await;
-    let request = RollbackRequest {
-        snapshot: ctx.snapshot,
-        policy: ctx.policy,
-        store: ctx.store,
-        runs: ctx.runs,
-        settings: ctx.rollbacks,
-        on_call,
-        idempotency_key: ctx.idempotency_key,
-        channel_id: ctx.channel_id,
-        now: ctx.now,
-    };
-    // The default target finished before the incident began (its channel's creation).
-    let began = match (to, ctx.incident_clock, ctx.channel_id) {
-        (None, Some(clock), Some(channel)) => clock.began(channel).await,
-        _ => None,
-    };
-    let plan = match rollback::make_plan(
-        ctx.store,
-        ctx.snapshot,
-        ctx.rollbacks,
-        target,
-        &environment,
-        to,
-        began,
-    )
-    .await
-    {
-        Ok(plan) => plan,
-        Err(why) => {
-            done(&mut handled, RollbackOutcome::NoPlan(why));
-            return handled;
-        }
-    };
-    let decision = rollback::decide(&request, caller, &plan);
-    handled.decision = Some(decision.clone());
-    if decision.outcome == Verdict::Deny {
-        done(&mut handled, RollbackOutcome::Denied(decision));
-        return handled;
+fn verdict_label(outcome: &Verdict) -> &'static str {
+    match outcome {
+        Verdict::Allow => "allow",
+        Verdict::Deny => "deny",
+        Verdict::RequireApproval(_) => "needs_approval",
     }
-    let lock = format!("rollback:{}:{}", plan.service, plan.environment);
-    match ctx.store.run_holding(&lock).await {
-        Ok(Some(run)) if confirm.is_none() => {
-            done(&mut handled, RollbackOutcome::InProgress(Box::new(run)));
-            return handled;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "could not check for a rollback in progress");
-            handled.outcome = Outcome::Failed("the run queue could not be read".to_owned());
-            return handled;
-        }
-    }
-    let outcome = match confirm {
-        None => RollbackOutcome::Preview {
-            plan: Box::new(plan),
-            decision,
-        },
-        Some(hash) if hash != plan.hash => RollbackOutcome::PlanChanged(Box::new(plan)),
-        Some(_) => match rollback::start(&request, caller, &plan, &decision).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::error!(error = %e, "a rollback could not be recorded");
-                handled.outcome =
-                    Outcome::Failed(format!("the rollback could not be recorded: {e}"));
-                return handled;
-            }
-        },
-    };
-    done(&mut handled, outcome);
-    handled
 }

@@ -2,7 +2,9 @@
 //! services ranked, from the [`crate::scorecards::Scorer`]'s latest results (evaluated on demand
 //! when there are none yet). A plain read (`catalog.read`), decided by the common flow.
 
-use super::{Context, Outcome};
+use super::{Context, Handled, Outcome, TARGET_KINDS, permit};
+use crate::authz::Caller;
+use crate::catalog::NameQuery;
 use crate::scorecards::report::{self, GroupReport, ReportError, ServiceReport};
 
 /// What `scorecard` answers.
@@ -23,8 +25,30 @@ pub enum ScorecardOutcome {
     },
 }
 
-/// Answers `scorecard` for the resolved entity `index` of `ctx.snapshot`.
-pub async fn handle(ctx: &Context<'_>, index: u32, scorecard: Option<&str>) -> Outcome {
+/// Answers `scorecard` (permission `catalog.read` on the service or group).
+pub async fn handle(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    query: &NameQuery,
+    scorecard: Option<&str>,
+) -> Handled {
+    let (index, mut handled) = match permit(
+        ctx,
+        caller,
+        "scorecard",
+        query,
+        TARGET_KINDS,
+        "service or group",
+    ) {
+        Ok(permitted) => permitted,
+        Err(refused) => return *refused,
+    };
+    handled.outcome = report(ctx, index, scorecard).await;
+    handled
+}
+
+/// The scorecard answer for the resolved entity `index` of `ctx.snapshot`.
+async fn report(ctx: &Context<'_>, index: u32, scorecard: Option<&str>) -> Outcome {
     let Some(scorer) = ctx.scorer else {
         return Outcome::Scorecard(Box::new(ScorecardOutcome::NotConfigured));
     };

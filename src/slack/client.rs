@@ -295,6 +295,53 @@ impl SlackApi {
             })
     }
 
+    /// `conversations.info`: the channel's name, for classifying where a mention came from
+    /// (`None` for a DM, which has no name).
+    ///
+    /// # Errors
+    /// [`SlackApiError`] (`channel_not_found`, `missing_scope`…).
+    pub async fn channel_name(&self, channel: &str) -> Result<Option<String>, SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiConversationsInfoRequest::new(channel.into());
+        let response = self
+            .timed(
+                "conversations.info",
+                self.timeout,
+                session.conversations_info(&request),
+            )
+            .await?;
+        if response.channel.flags.is_im == Some(true) {
+            return Ok(None);
+        }
+        Ok(response.channel.name)
+    }
+
+    /// `chat.postEphemeral`: a message only `user` sees, in `channel` (and thread `thread_ts`).
+    ///
+    /// # Errors
+    /// [`SlackApiError`] (`user_not_in_channel`, `channel_not_found`…).
+    pub async fn chat_post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        reply: &Reply,
+        thread_ts: Option<&str>,
+    ) -> Result<(), SlackApiError> {
+        let session = self.client.open_session(&self.token);
+        let mut request =
+            SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content_of(reply));
+        if let Some(ts) = thread_ts {
+            request = request.with_thread_ts(ts.into());
+        }
+        self.timed(
+            "chat.postEphemeral",
+            self.timeout,
+            session.chat_post_ephemeral(&request),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// `conversations.join`: the bot joins a public channel (scope `channels:join`).
     ///
     /// # Errors

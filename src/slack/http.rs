@@ -16,10 +16,10 @@ use super::inbound::{EventEnvelope, Interaction, SlashCommand};
 use super::interact;
 use super::render::Reply;
 use super::verify::VerifyError;
-use crate::actions::scaffold::NewService;
 use crate::app::{AppState, RequestMeta};
 use crate::command::{self, Dialect};
 use crate::handlers::Outcome;
+use crate::handlers::new_service::NewService;
 
 /// Largest request body accepted, in bytes (Slack's payloads are far smaller).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -144,9 +144,9 @@ pub async fn handle_command(
             let state = Arc::clone(state);
             let template = template.clone();
             let prefill = prefill.clone();
-            let form = form.clone();
+            let origin = interact::FormOrigin::from(&form);
             tokio::spawn(async move {
-                interact::open_new_service(&state, &form, template.as_deref(), &prefill).await;
+                interact::open_new_service(&state, &origin, template.as_deref(), &prefill).await;
             });
             return None;
         }
@@ -217,6 +217,10 @@ async fn interactions(
             tokio::spawn(async move { interact::block_actions(&state, interaction).await });
             StatusCode::OK.into_response()
         }
+        "message_action" => {
+            tokio::spawn(async move { interact::message_action(&state, interaction).await });
+            StatusCode::OK.into_response()
+        }
         other => {
             tracing::debug!(kind = other, "interaction acknowledged");
             StatusCode::OK.into_response()
@@ -242,14 +246,25 @@ async fn events(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     if let Some(retry) = header_str(&headers, "x-slack-retry-num") {
         tracing::info!(retry, reason = header_str(&headers, "x-slack-retry-reason"), event_id = ?envelope.event_id, "Slack retried an event");
     }
-    if let Some(event) = &envelope.event
-        && event.kind == "app_home_opened"
-        && event.tab.as_deref() == Some("home")
-        && let Some(user) = event.user.clone()
-    {
-        let team = envelope.team_id.clone().unwrap_or_default();
-        let state = Arc::clone(&state);
-        tokio::spawn(async move { super::interact::publish_home(&state, &team, &user).await });
+    match envelope.event.as_ref().map(|e| e.kind.as_str()) {
+        Some("app_home_opened") => {
+            if let Some(event) = &envelope.event
+                && event.tab.as_deref() == Some("home")
+                && let Some(user) = event.user.clone()
+            {
+                let team = envelope.team_id.clone().unwrap_or_default();
+                let state = Arc::clone(&state);
+                tokio::spawn(
+                    async move { super::interact::publish_home(&state, &team, &user).await },
+                );
+            }
+        }
+        Some("app_mention") => {
+            let state = Arc::clone(&state);
+            let envelope = envelope.clone();
+            tokio::spawn(async move { super::mention::app_mention(&state, envelope).await });
+        }
+        _ => {}
     }
     tracing::debug!(kind = %envelope.kind, event_id = ?envelope.event_id, "event acknowledged");
     StatusCode::OK.into_response()

@@ -96,6 +96,24 @@ pub struct EventEnvelope {
     /// The inner event of an `event_callback`.
     #[serde(default)]
     pub event: Option<InnerEvent>,
+    /// The Enterprise Grid org (`E…`), if any.
+    #[serde(default)]
+    pub enterprise_id: Option<String>,
+    /// The installations the event is delivered for: their bot user ids tell idp its own
+    /// mention token (<https://docs.slack.dev/apis/events-api/#authorizations>).
+    #[serde(default)]
+    pub authorizations: Vec<Authorization>,
+}
+
+/// One entry of an event's `authorizations`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Authorization {
+    /// The installation's user: idp's bot user for a bot install.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Whether that user is a bot.
+    #[serde(default)]
+    pub is_bot: bool,
 }
 
 /// The inner event of an `event_callback`, the fields idp reads
@@ -111,6 +129,27 @@ pub struct InnerEvent {
     /// For `app_home_opened`: `home` or `messages`.
     #[serde(default)]
     pub tab: Option<String>,
+    /// For messages and `app_mention`: the text, with the mention token `<@U…>` in it.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The channel of a message or mention.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// The message's `ts`.
+    #[serde(default)]
+    pub ts: Option<String>,
+    /// The thread's parent `ts`, when the message is in a thread.
+    #[serde(default)]
+    pub thread_ts: Option<String>,
+    /// Set when a bot (idp included) wrote the message.
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    /// `bot_message`, `message_changed`…; absent for a person's plain message.
+    #[serde(default)]
+    pub subtype: Option<String>,
+    /// The workspace of the person who wrote it (Enterprise Grid: may differ from the event's).
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 /// The interactivity form: one field, `payload`, holding JSON.
@@ -179,9 +218,12 @@ pub struct Interaction {
     /// For `block_suggestion`: what the user typed.
     #[serde(default)]
     pub value: Option<String>,
-    /// The message, for actions on messages.
+    /// The message, for actions on messages and message shortcuts.
     #[serde(default)]
     pub message: Option<MessageRef>,
+    /// For shortcuts (`message_action`, `shortcut`): the `callback_id` declared in the manifest.
+    #[serde(default)]
+    pub callback_id: Option<String>,
 }
 
 /// An object of which idp reads the id (`team`, `user`, `channel`) and, for a channel, its name.
@@ -195,12 +237,76 @@ pub struct IdOnly {
     pub name: Option<String>,
 }
 
-/// The message an action came from.
+/// The message an action or a message shortcut came from.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MessageRef {
     /// Its `ts`.
     #[serde(default)]
     pub ts: String,
+    /// Its text (mrkdwn, with Slack's `<url|label>` links), for message shortcuts.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Legacy attachments (CI bots still post these): their texts and links are read too.
+    #[serde(default)]
+    pub attachments: Vec<serde_json::Value>,
+    /// Block Kit blocks: the URLs and texts in them are read too.
+    #[serde(default)]
+    pub blocks: Vec<serde_json::Value>,
+}
+
+/// Keys of a message's attachments and blocks whose string values carry text or links.
+const TEXT_KEYS: &[&str] = &[
+    "text",
+    "fallback",
+    "pretext",
+    "title",
+    "title_link",
+    "from_url",
+    "url",
+    "value",
+];
+
+impl MessageRef {
+    /// Everything in the message worth reading for names and links: its text, then the texts and
+    /// URLs of its attachments and blocks, one per line, stopping after about
+    /// [`crate::slack::interact::MAX_SHORTCUT_TEXT`] characters.
+    pub fn searchable_text(&self) -> String {
+        let limit = crate::slack::interact::MAX_SHORTCUT_TEXT + 1;
+        let mut out = self.text.clone().unwrap_or_default();
+        let mut stack: Vec<&serde_json::Value> = self
+            .attachments
+            .iter()
+            .chain(self.blocks.iter())
+            .rev()
+            .collect();
+        // Depth-first over the JSON, bounded by the text gathered and by a node budget.
+        let mut budget = 10_000usize;
+        while let Some(node) = stack.pop() {
+            if out.len() > limit * 4 || budget == 0 {
+                break;
+            }
+            budget -= 1;
+            match node {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map.iter().rev() {
+                        match v {
+                            serde_json::Value::String(text) if TEXT_KEYS.contains(&k.as_str()) => {
+                                out.push('\n');
+                                out.push_str(text);
+                            }
+                            serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                                stack.push(v);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
+                _ => {}
+            }
+        }
+        out
+    }
 }
 
 /// The view of a modal interaction.
@@ -238,6 +344,9 @@ pub struct ActionPayload {
     /// A select's chosen option.
     #[serde(default)]
     pub selected_option: Option<OptionPayload>,
+    /// A link button's URL (Slack sends `block_actions` for those too; idp ignores them).
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A chosen option.

@@ -1,8 +1,12 @@
-//! Slack interactivity for golden paths (<https://docs.slack.dev/surfaces/modals>): opening the
-//! `new-service` modal with the slash command's `trigger_id`, the template select
-//! (`block_actions` → `views.update`), each step's `view_submission` (validated inside Slack's
-//! 3 s, answered with `response_action: errors | update | clear`), the pickers'
-//! `block_suggestion`, and the status message's Cancel button.
+//! Slack interactivity (<https://docs.slack.dev/reference/interaction-payloads>): every button
+//! (`block_actions`), form step (`view_submission`), picker (`block_suggestion`) and the "Who owns
+//! this?" message shortcut (`message_action`) is decoded here into a [`Command`] and sent through
+//! the one door ([`AppState::execute`]); this module only turns the outcome into Slack's answer
+//! (a `response_url` reply, `views.open` / `views.update`, the ack body). It never asks the policy
+//! or writes the audit log itself.
+//!
+//! The golden-path modal (<https://docs.slack.dev/surfaces/modals>) opens with a `trigger_id`,
+//! and each step is answered inside Slack's 3 s with `response_action: errors | update | clear`.
 //!
 //! What a multi-step modal collected so far is kept server-side (`modal_sessions`), keyed by a
 //! session id in the view's `private_metadata`, so it survives replicas and stays far under
@@ -14,18 +18,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::client::SlackApiError;
-use super::inbound::{Interaction, SlashCommand};
+use super::inbound::{ActionPayload, Interaction, SlashCommand};
 use super::modal;
 use super::render::Reply;
 use super::rollback_message::{CONFIRM_ACTION, ConfirmValue, DISMISS_ACTION};
 use super::run_message::{APPROVE_ACTION, CANCEL_ACTION, DENY_ACTION};
 use crate::actions::run::now_ms;
-use crate::actions::scaffold::NewService;
 use crate::app::{AppState, RequestMeta};
-use crate::authz::{self, Action};
-use crate::catalog::EntityRef;
+use crate::authz::Caller;
+use crate::catalog::{NameQuery, Snapshot};
 use crate::command::Command;
-use crate::handlers::Outcome;
+use crate::handlers::new_service::NewService;
+use crate::handlers::rollback::ApprovalOutcome;
+use crate::handlers::{Handled, Outcome};
 use crate::templates::{self, FieldKind, Template, Values};
 
 /// Errors `views.open` gives for a trigger that is too old or already used.
@@ -137,16 +142,6 @@ fn prefill_values(template: Option<&Template>, prefill: &BTreeMap<String, String
         .collect()
 }
 
-/// A validated value as the text of a `field=value` pair.
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 async fn tell(state: &AppState, response_url: Option<&str>, text: &str) {
     let (Some(api), Some(url)) = (&state.slack, response_url) else {
         tracing::info!(message = text, "could not tell the user (no response_url)");
@@ -161,12 +156,57 @@ async fn tell(state: &AppState, response_url: Option<&str>, text: &str) {
     }
 }
 
-/// Opens the `new-service` modal for a slash command: the template's first step, or the
-/// template list. Call it at once: the `trigger_id` dies about 3 s after the command was typed.
-/// An expired trigger is told to the user through `response_url` and logged.
+/// Where a golden-path form was asked for: who, in which channel (its status message goes there),
+/// and how to reach them (`trigger_id` opens the modal, `response_url` tells of problems).
+#[derive(Debug, Clone, Default)]
+pub struct FormOrigin {
+    /// Workspace id.
+    pub team_id: String,
+    /// The person.
+    pub user_id: String,
+    /// The channel (empty from the App Home: status messages then go to the person's DM).
+    pub channel_id: String,
+    /// The channel's name, when Slack gave it.
+    pub channel_name: Option<String>,
+    /// Where to tell the person what went wrong.
+    pub response_url: Option<String>,
+    /// Opens the modal within about 3 s of the click or command.
+    pub trigger_id: Option<String>,
+}
+
+impl From<&SlashCommand> for FormOrigin {
+    fn from(form: &SlashCommand) -> Self {
+        Self {
+            team_id: form.team_id.clone(),
+            user_id: form.user_id.clone(),
+            channel_id: form.channel_id.clone(),
+            channel_name: form.channel_name.clone(),
+            response_url: form.response_url.clone(),
+            trigger_id: form.trigger_id.clone(),
+        }
+    }
+}
+
+impl From<&Interaction> for FormOrigin {
+    fn from(interaction: &Interaction) -> Self {
+        let (channel_id, channel_name) = channel_of(interaction);
+        Self {
+            team_id: interaction.team_id().to_owned(),
+            user_id: interaction.user_id().to_owned(),
+            channel_id,
+            channel_name,
+            response_url: interaction.response_url.clone(),
+            trigger_id: interaction.trigger_id.clone(),
+        }
+    }
+}
+
+/// Opens the `new-service` modal: the template's first step, or the template list. Call it at
+/// once: the `trigger_id` dies about 3 s after the command or click. An expired trigger is told
+/// to the user through `response_url` and logged.
 pub async fn open_new_service(
     state: &AppState,
-    form: &SlashCommand,
+    form: &FormOrigin,
     template: Option<&Template>,
     prefill: &BTreeMap<String, String>,
 ) {
@@ -180,7 +220,13 @@ pub async fn open_new_service(
         return;
     };
     let Some(trigger) = form.trigger_id.as_deref().filter(|t| !t.is_empty()) else {
-        tracing::warn!("a new-service command came without a trigger_id");
+        tracing::warn!("a new-service form was asked for without a trigger_id");
+        tell(
+            state,
+            form.response_url.as_deref(),
+            "Slack sent no way to open the form here. Please run `/idp new-service` instead.",
+        )
+        .await;
         return;
     };
     let session_id = new_session_id();
@@ -235,148 +281,354 @@ pub async fn open_new_service(
     }
 }
 
-/// Handles a `block_actions` payload: the template select in the modal, the Cancel button on a
-/// status message. Runs after the HTTP acknowledgement.
-pub async fn block_actions(state: &AppState, interaction: Interaction) {
-    for action in &interaction.actions {
-        match action.action_id.as_str() {
-            modal::TEMPLATE_SELECT => choose_template(state, &interaction, action).await,
-            CANCEL_ACTION => cancel_run(state, &interaction, action.value.as_deref()).await,
-            CONFIRM_ACTION => confirm_rollback(state, &interaction, action.value.as_deref()).await,
-            DISMISS_ACTION => {
-                if let (Some(api), Some(url)) = (&state.slack, interaction.response_url.as_deref())
-                {
-                    let reply = Reply {
-                        text: "Rollback not started.".to_owned(),
-                        blocks: Vec::new(),
-                    };
-                    if let Err(e) = api.respond_with(url, &reply, true).await {
-                        tracing::warn!(error = %e, "could not withdraw a rollback preview");
-                    }
+/// The person behind an interaction, as the policy sees them (identity, channel kind).
+async fn caller_of(state: &AppState, interaction: &Interaction) -> Caller {
+    let (channel_id, channel_name) = channel_of(interaction);
+    state
+        .slack_caller(
+            interaction.team_id(),
+            interaction.user_id(),
+            &channel_id,
+            channel_name.as_deref(),
+        )
+        .await
+}
+
+fn channel_of(interaction: &Interaction) -> (String, Option<String>) {
+    interaction
+        .channel
+        .as_ref()
+        .map_or((String::new(), None), |c| (c.id.clone(), c.name.clone()))
+}
+
+/// What a button asks for, decoded.
+enum Click {
+    /// A command for the door, how the audit log describes it, and its idempotency key.
+    Command {
+        command: Command,
+        text: String,
+        key: Option<String>,
+    },
+    /// A button idp cannot read (an older version's, a value that does not parse): what to say.
+    Unreadable(&'static str),
+    /// Nothing to do (a link button, an element idp does not act on).
+    Ignore,
+}
+
+/// Reads one `block_actions` action into a [`Click`].
+fn decode_click(interaction: &Interaction, action: &ActionPayload) -> Click {
+    let value = action
+        .value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    fn run_id(value: Option<&str>) -> Option<&str> {
+        value.filter(|v| {
+            v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+    }
+    match action.action_id.as_str() {
+        CONFIRM_ACTION => match value.and_then(|v| serde_json::from_str::<ConfirmValue>(v).ok()) {
+            Some(v) => Click::Command {
+                text: format!(
+                    "rollback {} {} to {} (confirmed plan {})",
+                    v.s, v.e, v.t, v.h
+                ),
+                key: Some(format!("slack-rollback:{}:{}", v.h, interaction.user_id())),
+                command: Command::Rollback {
+                    service: Some(NameQuery::parse(&v.s)),
+                    environment: Some(v.e),
+                    to: Some(v.t),
+                    confirm: Some(v.h),
+                },
+            },
+            None => Click::Unreadable(
+                "This [Roll back] button carries no plan idp can read (it may come from an older version of idp). Nothing was started; run `/idp rollback` again for a fresh preview.",
+            ),
+        },
+        DISMISS_ACTION => Click::Command {
+            command: Command::DismissRollback,
+            text: "rollback preview dismissed".to_owned(),
+            key: None,
+        },
+        CANCEL_ACTION => match run_id(value) {
+            Some(id) => Click::Command {
+                command: Command::CancelRun {
+                    run_id: id.to_owned(),
+                },
+                text: format!("cancel run {id}"),
+                key: None,
+            },
+            None => Click::Unreadable(
+                "This [Cancel] button names no run idp can read (it may come from an older version of idp). Nothing was cancelled.",
+            ),
+        },
+        APPROVE_ACTION | DENY_ACTION => {
+            let approve = action.action_id == APPROVE_ACTION;
+            match run_id(value) {
+                Some(id) => Click::Command {
+                    command: Command::Approval {
+                        run_id: id.to_owned(),
+                        approve,
+                    },
+                    text: format!(
+                        "{} rollback run {id}",
+                        if approve { "approve" } else { "deny" }
+                    ),
+                    key: None,
+                },
+                None => Click::Unreadable(
+                    "This button names no rollback idp can read (it may come from an older version of idp). Nothing was approved or denied.",
+                ),
+            }
+        }
+        modal::TEMPLATE_SELECT => match action.selected_option.as_ref().map(|o| o.value.trim()) {
+            Some(chosen) if !chosen.is_empty() => Click::Command {
+                command: Command::ChooseTemplate {
+                    template: chosen.to_owned(),
+                },
+                text: format!("new-service {chosen} (chosen in the form)"),
+                key: None,
+            },
+            _ => Click::Ignore,
+        },
+        super::home::NEW_SERVICE_ACTION => Click::Command {
+            command: Command::NewService {
+                template: None,
+                values: Vec::new(),
+            },
+            text: "new-service (App Home)".to_owned(),
+            key: None,
+        },
+        super::scorecard_message::FIX_TEMPLATE_ACTION => match value {
+            Some(template) => Click::Command {
+                command: Command::ChooseTemplate {
+                    template: template.to_owned(),
+                },
+                text: format!("new-service {template} (scorecard fix)"),
+                key: None,
+            },
+            None => Click::Command {
+                command: Command::NewService {
+                    template: None,
+                    values: Vec::new(),
+                },
+                text: "new-service (scorecard fix)".to_owned(),
+                key: None,
+            },
+        },
+        super::home::SCORECARD_ACTION => match value {
+            Some(target) if target.chars().count() <= crate::command::MAX_NAME_CHARS => {
+                Click::Command {
+                    command: Command::Scorecard {
+                        target: NameQuery::parse(target),
+                        scorecard: None,
+                    },
+                    text: format!("scorecard {target} (App Home)"),
+                    key: None,
                 }
             }
-            super::home::NEW_SERVICE_ACTION => new_service_from_home(state, &interaction).await,
-            super::scorecard_message::FIX_TEMPLATE_ACTION => {
-                fix_with_template(state, &interaction, action.value.as_deref()).await;
+            _ => Click::Unreadable("This [Scorecard] button names no service idp can read."),
+        },
+        _ if action.url.is_some() => Click::Ignore,
+        _ if interaction.view.is_some() => Click::Ignore,
+        _ => Click::Unreadable(
+            "This button comes from an older version of idp and does nothing now. Run the command again for a fresh message.",
+        ),
+    }
+}
+
+/// Handles a `block_actions` payload after the HTTP acknowledgement: each button becomes a
+/// command through the door, and every click that fails gets a visible, private answer with its
+/// request id.
+pub async fn block_actions(state: &AppState, interaction: Interaction) {
+    let caller = caller_of(state, &interaction).await;
+    for action in &interaction.actions {
+        let request_id = state.next_request_id();
+        match decode_click(&interaction, action) {
+            Click::Ignore => tracing::debug!(action_id = %action.action_id, "block action ignored"),
+            Click::Unreadable(why) => {
+                tracing::info!(%request_id, action_id = %action.action_id, "a button idp cannot read");
+                answer_click(
+                    state,
+                    &interaction,
+                    &notice(&format!("{why} (ref {request_id})")),
+                    false,
+                )
+                .await;
             }
-            super::home::SCORECARD_ACTION => {
-                let text = format!("scorecard {}", action.value.as_deref().unwrap_or_default());
-                answer_in_modal(state, &interaction, &text).await;
+            Click::Command { command, text, key } => {
+                let (channel_id, _) = channel_of(&interaction);
+                let (snapshot, handled) = state
+                    .execute(
+                        &request_id,
+                        &caller,
+                        Ok(command),
+                        &text,
+                        RequestMeta {
+                            idempotency_key: key.as_deref(),
+                            channel_id: Some(&channel_id),
+                        },
+                    )
+                    .await;
+                after_click(state, &interaction, &request_id, &snapshot, &handled).await;
             }
-            APPROVE_ACTION | DENY_ACTION => {
-                let approve = action.action_id == APPROVE_ACTION;
-                decide_rollback(state, &interaction, action.value.as_deref(), approve).await;
-            }
-            other => tracing::debug!(action_id = other, "block action ignored"),
         }
     }
 }
 
-async fn choose_template(
-    state: &AppState,
-    interaction: &Interaction,
-    action: &super::inbound::ActionPayload,
-) {
-    let (Some(api), Some(view)) = (&state.slack, &interaction.view) else {
+/// A plain-text notice as a reply (escaped).
+fn notice(text: &str) -> Reply {
+    Reply {
+        text: super::mrkdwn::escape(text),
+        blocks: Vec::new(),
+    }
+}
+
+/// Answers the person who clicked: through the message's `response_url` (privately, or replacing
+/// the message), else in a modal (App Home buttons have no `response_url`).
+async fn answer_click(state: &AppState, interaction: &Interaction, reply: &Reply, replace: bool) {
+    let Some(api) = &state.slack else {
+        tracing::info!(text = %reply.text, "could not answer a click (no Slack client)");
         return;
     };
-    let Some(chosen) = action.selected_option.as_ref().map(|o| o.value.clone()) else {
+    if let Some(url) = interaction.response_url.as_deref() {
+        if let Err(e) = api.respond_with(url, reply, replace).await {
+            tracing::warn!(error = %e, "could not answer a click through response_url");
+        }
+    } else if let Some(trigger) = interaction.trigger_id.as_deref() {
+        if let Err(e) = api.views_open(trigger, modal::answer_view(reply)).await {
+            tracing::warn!(error = %e, "could not answer a click in a modal");
+        }
+    } else {
+        tracing::info!(text = %reply.text, "could not answer a click (no response_url or trigger_id)");
+    }
+}
+
+/// What the person sees after a click, by outcome: a form opens, a preview is replaced, an
+/// approval or cancellation is quiet (the run's message changes in place), anything refused or
+/// failed is told privately.
+async fn after_click(
+    state: &AppState,
+    interaction: &Interaction,
+    request_id: &str,
+    snapshot: &Snapshot,
+    handled: &Handled,
+) {
+    match &handled.outcome {
+        Outcome::NewService(outcome) => match outcome.as_ref() {
+            NewService::OpenForm { template, .. } => {
+                let template = template.as_deref();
+                if let Some(view) = interaction.view.as_ref().filter(|_| template.is_some()) {
+                    show_template_in_form(state, interaction, view, template).await;
+                } else {
+                    open_new_service(
+                        state,
+                        &FormOrigin::from(interaction),
+                        template,
+                        &BTreeMap::new(),
+                    )
+                    .await;
+                }
+            }
+            NewService::Lookup(_) if interaction.view.is_none() => {
+                // A fix whose template left the catalog: the template list instead.
+                open_new_service(
+                    state,
+                    &FormOrigin::from(interaction),
+                    None,
+                    &BTreeMap::new(),
+                )
+                .await;
+            }
+            _ => {
+                answer_click(
+                    state,
+                    interaction,
+                    &state.render(request_id, snapshot, handled),
+                    false,
+                )
+                .await;
+            }
+        },
+        Outcome::Rollback(_) => {
+            if let Some(runs) = &state.runs {
+                runs.wake();
+            }
+            answer_click(
+                state,
+                interaction,
+                &state.render(request_id, snapshot, handled),
+                true,
+            )
+            .await;
+        }
+        Outcome::Dismissed => {
+            answer_click(
+                state,
+                interaction,
+                &state.render(request_id, snapshot, handled),
+                true,
+            )
+            .await;
+        }
+        Outcome::Approval(a) if !matches!(a.as_ref(), ApprovalOutcome::Refused(_)) => {}
+        Outcome::Cancelled {
+            cancelled: true, ..
+        } => {}
+        Outcome::Scorecard(_) if interaction.response_url.is_none() => {
+            let reply = state.render(request_id, snapshot, handled);
+            if let (Some(api), Some(trigger)) = (&state.slack, interaction.trigger_id.as_deref())
+                && let Err(e) = api.views_open(trigger, modal::answer_view(&reply)).await
+            {
+                tracing::warn!(error = %e, "could not open an answer in a modal");
+            }
+        }
+        _ => {
+            answer_click(
+                state,
+                interaction,
+                &state.render(request_id, snapshot, handled),
+                false,
+            )
+            .await;
+        }
+    }
+}
+
+/// The template select inside the open form: the chosen template's first step replaces the list.
+async fn show_template_in_form(
+    state: &AppState,
+    interaction: &Interaction,
+    view: &super::inbound::ViewPayload,
+    template: Option<&Template>,
+) {
+    let (Some(api), Some(template)) = (&state.slack, template) else {
         return;
     };
     let raw_metadata = view.private_metadata.clone().unwrap_or_default();
     let session_id = parse_metadata(&raw_metadata).0.to_owned();
     let Some(mut session) = load_session(state, Some(&session_id)).await else {
-        tracing::warn!("template chosen in a form whose session is gone");
+        let gone =
+            modal::notice_view("This form has expired. Please run `/idp new-service` again.");
+        if let Err(e) = api.views_update(&view.id, view.hash.as_deref(), gone).await {
+            tracing::warn!(error = %e, "views.update failed on an expired form");
+        }
         return;
     };
     if session.user_id != interaction.user_id() {
         return;
     }
-    let snapshot = state.catalog.snapshot();
-    let Ok(template) = templates::find(&snapshot, &state.templates, &chosen) else {
-        tracing::warn!(template = %chosen, "a chosen template is no longer in the catalog");
-        return;
-    };
     session.template = Some(template.entity_ref.key());
     session.step = 0;
     if !save_session(state, &session_id, &session).await {
         return;
     }
-    let next = modal::step_view(&template, 0, &session.values, &metadata(&session_id, 0));
+    let next = modal::step_view(template, 0, &session.values, &metadata(&session_id, 0));
     if let Err(e) = api.views_update(&view.id, view.hash.as_deref(), next).await {
         tracing::warn!(error = %e, "views.update failed after a template was chosen");
-    }
-}
-
-async fn cancel_run(state: &AppState, interaction: &Interaction, run_id: Option<&str>) {
-    let Some(runs) = &state.runs else { return };
-    let Some(run_id) = run_id else { return };
-    let response_url = interaction.response_url.as_deref();
-    let run = match runs.get(run_id).await {
-        Ok(Some(run)) => run,
-        Ok(None) => {
-            tell(state, response_url, "That run is not known here any more.").await;
-            return;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not read a run to cancel");
-            return;
-        }
-    };
-    let caller = state
-        .slack_caller(
-            interaction.team_id(),
-            interaction.user_id(),
-            interaction.channel.as_ref().map_or("", |c| c.id.as_str()),
-            None,
-        )
-        .await;
-    let own = run.requester.slack_user_id.as_deref() == Some(interaction.user_id())
-        || (caller.user.is_some()
-            && caller.user.as_ref().map(EntityRef::key) == run.requester.user);
-    if !own {
-        let snapshot = state.catalog.snapshot();
-        let target = run
-            .target
-            .as_deref()
-            .and_then(|t| EntityRef::parse(t, Some("group"), "default").ok())
-            .and_then(|t| snapshot.get(&t));
-        let decision = authz::decide_on(
-            &state.policy,
-            &snapshot,
-            &caller,
-            Action::TemplateRun,
-            target,
-            chrono::Utc::now(),
-        );
-        if !decision.allowed() {
-            tell(
-                state,
-                response_url,
-                &format!("You cannot cancel this run: {}", decision.reason),
-            )
-            .await;
-            return;
-        }
-    }
-    let by = caller
-        .user
-        .as_ref()
-        .map_or_else(|| interaction.user_id().to_owned(), |u| u.name.clone());
-    match runs.cancel(run_id, &by).await {
-        Ok((_, true)) => {}
-        Ok((run, false)) => {
-            tell(
-                state,
-                response_url,
-                &format!(
-                    "This run is already {}; only a queued run can be cancelled.",
-                    run.status.as_str()
-                ),
-            )
-            .await;
-        }
-        Err(e) => tracing::error!(error = %e, "could not cancel a run"),
     }
 }
 
@@ -429,9 +681,17 @@ fn on_screen(
     out
 }
 
+fn expired_form() -> Value {
+    json!({
+        "response_action": "update",
+        "view": modal::notice_view("This form has expired or comes from an older version of idp. Please run `/idp new-service` again.")
+    })
+}
+
 /// Handles a `view_submission` of the `new-service` modal and returns the HTTP response body:
 /// `errors` with a message per input, `update` to the next step, or `clear` once the run is
-/// recorded (the worker then posts the status message).
+/// recorded (the worker then posts the status message). Each step is one command through the
+/// door ([`Command::NewServiceStep`]).
 pub async fn view_submission(state: &AppState, interaction: Interaction) -> Value {
     let Some(view) = &interaction.view else {
         return json!({});
@@ -444,52 +704,97 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
     let (session_id, shown_step) = parse_metadata(&raw_metadata);
     let session_id = session_id.to_owned();
     let Some(mut session) = load_session(state, Some(&session_id)).await else {
-        return json!({
-            "response_action": "update",
-            "view": modal::notice_view("This form has expired. Please run `/idp new-service` again.")
-        });
+        return expired_form();
     };
-    let snapshot = state.catalog.snapshot();
-    let template = match session
-        .template
-        .as_deref()
-        .map(|t| templates::find(&snapshot, &state.templates, t))
-    {
-        Some(Ok(t)) => t,
-        Some(Err(e)) => {
-            return json!({"response_action": "update", "view": modal::notice_view(&format!("The template is gone: {e}"))});
-        }
-        None => {
-            // Submitted from the template list: show the chosen template's first step.
-            let chosen = view.state.as_ref().and_then(modal::chosen_template);
-            let found = chosen
-                .as_deref()
-                .map(|c| templates::find(&snapshot, &state.templates, c));
-            let Some(Ok(template)) = found else {
-                return errors_response(BTreeMap::from([(
-                    modal::PICKER_BLOCK.to_owned(),
-                    "Pick a template first.".to_owned(),
-                )]));
-            };
-            session.template = Some(template.entity_ref.key());
-            session.step = 0;
-            if !save_session(state, &session_id, &session).await {
-                return errors_response(BTreeMap::from([(
-                    modal::PICKER_BLOCK.to_owned(),
-                    "The form could not be saved; please try again.".to_owned(),
-                )]));
-            }
-            return json!({
-                "response_action": "update",
-                "view": modal::step_view(&template, 0, &session.values, &metadata(&session_id, 0)),
-            });
-        }
-    };
-    let step = session.step.min(template.steps.len().saturating_sub(1));
     if session.user_id != interaction.user_id() {
         tracing::warn!("a form was submitted by someone other than the person who opened it");
         return json!({"response_action": "update", "view": modal::notice_view("This form belongs to someone else.")});
     }
+    let caller = state
+        .slack_caller(
+            &session.team_id,
+            interaction.user_id(),
+            &session.channel_id,
+            session.channel_name.as_deref(),
+        )
+        .await;
+    let request_id = state.next_request_id();
+    let meta_key = format!("slack-view:{}", view.id);
+    let meta = RequestMeta {
+        idempotency_key: Some(&meta_key),
+        channel_id: Some(&session.channel_id),
+    };
+    let snapshot = state.catalog.snapshot();
+    let Some(template_key) = session.template.clone() else {
+        // Submitted from the template list: the chosen template's first step.
+        let Some(chosen) = view.state.as_ref().and_then(modal::chosen_template) else {
+            return errors_response(BTreeMap::from([(
+                modal::PICKER_BLOCK.to_owned(),
+                "Pick a template first.".to_owned(),
+            )]));
+        };
+        let text = format!("new-service {chosen} (chosen in the form)");
+        let (_, handled) = state
+            .execute(
+                &request_id,
+                &caller,
+                Ok(Command::ChooseTemplate { template: chosen }),
+                &text,
+                meta,
+            )
+            .await;
+        let template = match &handled.outcome {
+            Outcome::NewService(n) => match n.as_ref() {
+                NewService::OpenForm {
+                    template: Some(t), ..
+                } => t.as_ref().clone(),
+                NewService::NotRunnable(t) => {
+                    return errors_response(BTreeMap::from([(
+                        modal::PICKER_BLOCK.to_owned(),
+                        super::render::truncate(
+                            &format!(
+                                "This template cannot be run here: {}",
+                                t.not_runnable.clone().unwrap_or_default()
+                            ),
+                            150,
+                        ),
+                    )]));
+                }
+                NewService::Lookup(e) => {
+                    return errors_response(BTreeMap::from([(
+                        modal::PICKER_BLOCK.to_owned(),
+                        super::render::truncate(&e.to_string(), 150),
+                    )]));
+                }
+                _ => return expired_form(),
+            },
+            _ => {
+                return errors_response(BTreeMap::from([(
+                    modal::PICKER_BLOCK.to_owned(),
+                    format!("Something went wrong (ref {request_id}); please try again."),
+                )]));
+            }
+        };
+        session.template = Some(template.entity_ref.key());
+        session.step = 0;
+        if !save_session(state, &session_id, &session).await {
+            return errors_response(BTreeMap::from([(
+                modal::PICKER_BLOCK.to_owned(),
+                "The form could not be saved; please try again.".to_owned(),
+            )]));
+        }
+        return json!({
+            "response_action": "update",
+            "view": modal::step_view(&template, 0, &session.values, &metadata(&session_id, 0)),
+        });
+    };
+    let template = match templates::find(&snapshot, &state.templates, &template_key) {
+        Ok(t) => t,
+        Err(e) => {
+            return json!({"response_action": "update", "view": modal::notice_view(&format!("The template is gone: {e}"))});
+        }
+    };
+    let step = session.step.min(template.steps.len().saturating_sub(1));
     // A second submission of a step already done (a double click, a retry): show the step the
     // form is at, instead of reading the old values as this step's.
     if shown_step.is_some_and(|s| s < step) {
@@ -500,113 +805,23 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
     }
     let state_values = view.state.clone().unwrap_or(Value::Null);
     let raw = modal::read_state(&state_values, &template, step);
-    let checked = match templates::validate_step(&template, step, &raw, &snapshot) {
-        Ok(v) => v,
-        Err(errors) => return errors_response(on_screen(&template, step, &errors)),
+    let command = Command::NewServiceStep {
+        template: template_key,
+        step,
+        raw,
+        collected: session.values.clone(),
     };
-    // The owner is checked on the step that asks for it, so a refusal shows under its input.
-    if let Some(owner_field) = template.owner_field()
-        && let Some(owner) = checked.get(&owner_field.name).and_then(Value::as_str)
-    {
-        let caller = state
-            .slack_caller(
-                &session.team_id,
-                interaction.user_id(),
-                &session.channel_id,
-                session.channel_name.as_deref(),
-            )
-            .await;
-        let target = EntityRef::parse(owner, Some("group"), "default")
-            .ok()
-            .and_then(|r| snapshot.get(&r));
-        let decision = authz::decide_on(
-            &state.policy,
-            &snapshot,
-            &caller,
-            Action::TemplateRun,
-            target,
-            chrono::Utc::now(),
-        );
-        if !decision.allowed() {
-            if let Some(audit) = &state.audit {
-                let entry = crate::audit::AuditEntry::for_caller(
-                    &caller,
-                    state.next_request_id(),
-                    Action::TemplateRun.as_str(),
-                    "new-service",
-                )
-                .with_arguments(json!({ "template": template.entity_ref.key(), "step": step }))
-                .with_target(owner.to_owned())
-                .with_decision(
-                    crate::audit::AuditDecision::Deny,
-                    decision.rule.clone(),
-                    Some(decision.reason.clone()),
-                )
-                .with_outcome("denied");
-                if let Err(e) = audit.record(entry).await {
-                    tracing::error!(error = %e, "could not record a refusal in the audit log");
-                }
-            }
-            return errors_response(on_screen(
-                &template,
-                step,
-                &BTreeMap::from([(
-                    owner_field.name.clone(),
-                    format!("You may not create for this team: {}", decision.reason),
-                )]),
-            ));
-        }
-    }
-    session.values.extend(checked);
-    if step + 1 < template.steps.len() {
-        session.step = step + 1;
-        if !save_session(state, &session_id, &session).await {
-            return errors_response(on_screen(
-                &template,
-                step,
-                &BTreeMap::from([(
-                    String::new(),
-                    "the form could not be saved; please submit again".to_owned(),
-                )]),
-            ));
-        }
-        return json!({
-            "response_action": "update",
-            "view": modal::step_view(&template, step + 1, &session.values, &metadata(&session_id, step + 1)),
-        });
-    }
-    let values: Vec<(String, String)> = session
-        .values
-        .iter()
-        .filter(|(k, _)| template.field(k).is_some_and(|f| f.fixed.is_none()))
-        .map(|(k, v)| (k.clone(), value_text(v)))
-        .collect();
-    let command = Command::NewService {
-        template: Some(template.entity_ref.key()),
-        values,
-    };
-    let audit_text = format!("new-service {} (form)", template.entity_ref.name);
-    let caller = state
-        .slack_caller(
-            &session.team_id,
-            interaction.user_id(),
-            &session.channel_id,
-            session.channel_name.as_deref(),
+    let text = if step + 1 < template.steps.len() {
+        format!(
+            "new-service {} step {} (form)",
+            template.entity_ref.name,
+            step + 1
         )
-        .await;
-    let request_id = state.next_request_id();
-    let key = format!("slack-view:{}", view.id);
+    } else {
+        format!("new-service {} (form)", template.entity_ref.name)
+    };
     let (_, handled) = state
-        .execute(
-            &request_id,
-            &caller,
-            Ok(command),
-            &audit_text,
-            RequestMeta {
-                idempotency_key: Some(&key),
-                channel_id: Some(&session.channel_id),
-            },
-        )
+        .execute(&request_id, &caller, Ok(command), &text, meta)
         .await;
     let problem = |message: String| {
         errors_response(on_screen(
@@ -617,6 +832,17 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
     };
     match handled.outcome {
         Outcome::NewService(outcome) => match *outcome {
+            NewService::StepAccepted { values, .. } => {
+                session.values.extend(values);
+                session.step = step + 1;
+                if !save_session(state, &session_id, &session).await {
+                    return problem("the form could not be saved; please submit again".to_owned());
+                }
+                json!({
+                    "response_action": "update",
+                    "view": modal::step_view(&template, step + 1, &session.values, &metadata(&session_id, step + 1)),
+                })
+            }
             NewService::Started { .. } => {
                 if let Some(runs) = &state.runs {
                     runs.wake();
@@ -649,12 +875,16 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
                 "something went wrong (ref {request_id}); please submit again"
             ))
         }
-        _ => problem("this form could not be submitted".to_owned()),
+        Outcome::Denied(decision) => problem(format!("You may not do this: {}", decision.reason)),
+        _ => problem(format!(
+            "this form could not be submitted (ref {request_id})"
+        )),
     }
 }
 
 /// Answers a `block_suggestion` (an entity picker's options) within Slack's 3 s: at most 100
-/// options, empty when the form is unknown.
+/// options, empty when the form is unknown. The options come from the door
+/// ([`Command::Suggest`]).
 pub async fn block_suggestion(state: &AppState, interaction: Interaction) -> Value {
     let empty = json!({ "options": [] });
     let Some(view) = &interaction.view else {
@@ -664,256 +894,116 @@ pub async fn block_suggestion(state: &AppState, interaction: Interaction) -> Val
     let Some(session) = load_session(state, Some(parse_metadata(&raw_metadata).0)).await else {
         return empty;
     };
-    let snapshot = state.catalog.snapshot();
-    let Some(Ok(template)) = session
-        .template
-        .as_deref()
-        .map(|t| templates::find(&snapshot, &state.templates, t))
-    else {
+    let Some(template) = session.template.clone() else {
         return empty;
     };
-    let field = interaction.block_id.as_deref().unwrap_or_default();
-    let query = interaction.value.as_deref().unwrap_or_default();
-    modal::options_response(&modal::suggestions(&snapshot, &template, field, query))
-}
-
-fn channel_of(interaction: &Interaction) -> (String, Option<String>) {
-    interaction
-        .channel
-        .as_ref()
-        .map_or((String::new(), None), |c| (c.id.clone(), c.name.clone()))
-}
-
-/// [Roll back] on a preview: the same `rollback` command with the plan's hash, so the plan is made
-/// again and refused when it changed. The preview is replaced with the answer.
-async fn confirm_rollback(state: &AppState, interaction: &Interaction, value: Option<&str>) {
-    let Some(value) = value.and_then(|v| serde_json::from_str::<ConfirmValue>(v).ok()) else {
-        tracing::warn!("a rollback confirmation without a readable plan");
-        return;
-    };
-    let (channel_id, channel_name) = channel_of(interaction);
-    let caller = state
-        .slack_caller(
-            interaction.team_id(),
-            interaction.user_id(),
-            &channel_id,
-            channel_name.as_deref(),
+    let field = interaction.block_id.clone().unwrap_or_default();
+    let query: String = interaction
+        .value
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .take(crate::command::MAX_NAME_CHARS)
+        .collect();
+    let caller = caller_of(state, &interaction).await;
+    let request_id = state.next_request_id();
+    let text = format!("options for {field} in {template}");
+    let (_, handled) = state
+        .execute(
+            &request_id,
+            &caller,
+            Ok(Command::Suggest {
+                template,
+                field,
+                query,
+            }),
+            &text,
+            RequestMeta::default(),
         )
         .await;
-    // A double click or a retried interaction carries the same plan from the same person.
-    let key = format!("slack-rollback:{}:{}", value.h, interaction.user_id());
-    let command = Command::Rollback {
-        service: Some(crate::catalog::NameQuery::parse(&value.s)),
-        environment: Some(value.e.clone()),
-        to: Some(value.t.clone()),
-        confirm: Some(value.h.clone()),
-    };
+    match handled.outcome {
+        Outcome::Options(items) => modal::options_response(&items),
+        _ => empty,
+    }
+}
+
+/// The most of a message the shortcut reads, in characters.
+pub const MAX_SHORTCUT_TEXT: usize = 40_000;
+
+/// The `callback_id` of the "Who owns this?" message shortcut (declared in `manifest.yml`).
+pub const WHO_OWNS_CALLBACK: &str = "who_owns_this";
+
+/// Handles a message shortcut (`message_action`) after the acknowledgement: "Who owns this?"
+/// reads the message's text and links and answers privately through `response_url`.
+pub async fn message_action(state: &AppState, interaction: Interaction) {
     let request_id = state.next_request_id();
+    if interaction.callback_id.as_deref() != Some(WHO_OWNS_CALLBACK) {
+        tracing::info!(callback_id = ?interaction.callback_id, "a message shortcut idp does not know");
+        answer_click(
+            state,
+            &interaction,
+            &notice(&format!(
+                "idp has no shortcut by that name any more (ref {request_id})."
+            )),
+            false,
+        )
+        .await;
+        return;
+    }
+    let text = interaction
+        .message
+        .as_ref()
+        .map(super::inbound::MessageRef::searchable_text)
+        .unwrap_or_default();
+    let text: String = text.chars().take(MAX_SHORTCUT_TEXT + 1).collect();
+    let caller = caller_of(state, &interaction).await;
+    let audit_text = format!(
+        "who-owns (message shortcut on {} characters)",
+        text.chars().count().min(MAX_SHORTCUT_TEXT)
+    );
     let (snapshot, handled) = state
         .execute(
             &request_id,
             &caller,
-            Ok(command),
-            &format!(
-                "rollback {} {} to {} (confirmed plan {})",
-                value.s, value.e, value.t, value.h
-            ),
-            RequestMeta {
-                idempotency_key: Some(&key),
-                channel_id: Some(&channel_id),
-            },
+            Ok(Command::WhoOwns { text }),
+            &audit_text,
+            RequestMeta::default(),
         )
         .await;
-    if let Some(runs) = &state.runs {
-        runs.wake();
-    }
-    let reply = state.render(&request_id, &snapshot, &handled);
-    if let (Some(api), Some(url)) = (&state.slack, interaction.response_url.as_deref())
-        && let Err(e) = api.respond_with(url, &reply, true).await
-    {
-        tracing::warn!(error = %e, "could not answer a rollback confirmation");
-    }
+    answer_click(
+        state,
+        &interaction,
+        &state.render(&request_id, &snapshot, &handled),
+        false,
+    )
+    .await;
 }
 
-/// [Approve] or [Deny] on a rollback waiting for approval.
-async fn decide_rollback(
-    state: &AppState,
-    interaction: &Interaction,
-    run_id: Option<&str>,
-    approve: bool,
-) {
-    use crate::actions::rollback::{ApprovalOutcome, RollbackRequest, decide_approval};
-    let (Some(runs), Some(run_id)) = (&state.runs, run_id) else {
-        return;
-    };
-    let response_url = interaction.response_url.as_deref();
-    let run = match runs.get(run_id).await {
-        Ok(Some(run)) => run,
-        Ok(None) => {
-            tell(
-                state,
-                response_url,
-                "That rollback is not known here any more.",
-            )
-            .await;
-            return;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not read a rollback to approve");
-            return;
-        }
-    };
-    let (channel_id, channel_name) = channel_of(interaction);
-    let approver = state
-        .slack_caller(
-            interaction.team_id(),
-            interaction.user_id(),
-            &channel_id,
-            channel_name.as_deref(),
-        )
-        .await;
-    let snapshot = state.catalog.snapshot();
-    let target = run
-        .target
-        .as_deref()
-        .and_then(|t| EntityRef::parse(t, Some("component"), "default").ok())
-        .and_then(|r| snapshot.get(&r));
-    let ctx = crate::handlers::Context {
-        snapshot: &snapshot,
-        policy: &state.policy,
-        oncall: &state.oncall,
-        store: state.catalog.store(),
-        now: chrono::Utc::now(),
-        templates: &state.templates,
-        runs: Some(runs),
-        idempotency_key: None,
-        channel_id: None,
-        rollbacks: &state.rollbacks,
-        incident_clock: None,
-        scorer: state.scorecards.as_deref(),
-    };
-    let on_call = match target {
-        Some(i) => crate::handlers::on_call_status(&ctx, &approver, i).await,
-        None => crate::authz::OnCallStatus::NotAsked,
-    };
-    let request = RollbackRequest {
-        snapshot: &snapshot,
-        policy: &state.policy,
-        store: state.catalog.store(),
-        runs: Some(runs),
-        settings: &state.rollbacks,
-        on_call,
-        idempotency_key: None,
-        channel_id: None,
-        now: ctx.now,
-    };
-    match decide_approval(&request, &approver, &run, approve).await {
-        Ok(ApprovalOutcome::Approved(_) | ApprovalOutcome::Denied(_)) => runs.wake(),
-        Ok(ApprovalOutcome::Refused(why)) => {
-            if let Some(audit) = &state.audit {
-                let entry = crate::audit::AuditEntry::for_caller(
-                    &approver,
-                    state.next_request_id(),
-                    Action::Approve.as_str(),
-                    "rollback",
-                )
-                .with_arguments(json!({ "run_id": run.id, "approve": approve }))
-                .with_target(run.target.clone().unwrap_or_default())
-                .with_decision(crate::audit::AuditDecision::Deny, None, Some(why.clone()))
-                .with_outcome("refused");
-                if let Err(e) = audit.record(entry).await {
-                    tracing::error!(error = %e, "could not record a refused approval");
-                }
-            }
-            tell(state, response_url, &format!("Not done: {why}.")).await;
-        }
-        Err(e) => tracing::error!(error = %e, "an approval could not be recorded"),
-    }
-}
-
-/// Publishes `user_id`'s App Home tab (after `app_home_opened`). Failures are logged: the tab
-/// keeps its previous content.
+/// Publishes `user_id`'s App Home tab (after `app_home_opened`), built by the door
+/// ([`Command::Home`]). Failures are logged: the tab keeps its previous content.
 pub async fn publish_home(state: &AppState, team_id: &str, user_id: &str) {
     let Some(api) = &state.slack else {
         return;
     };
     let caller = state.slack_caller(team_id, user_id, "", None).await;
-    let snapshot = state.catalog.snapshot();
-    let sources = crate::handlers::home::HomeSources {
-        snapshot: &snapshot,
-        policy: &state.policy,
-        oncall: &state.oncall,
-        store: state.catalog.store(),
-        scores: state.scores.as_ref(),
-        now: chrono::Utc::now(),
-    };
-    let home = crate::handlers::home::build(&sources, &caller).await;
-    if let Err(e) = api
-        .views_publish(user_id, super::home::home_view(&home))
-        .await
-    {
-        tracing::warn!(error = %e, "could not publish an App Home tab");
-    }
-}
-
-/// The home's [New service]: the template list in a modal, as `/idp new-service` opens it. Run
-/// status messages go to the person's DM (a home has no channel).
-async fn new_service_from_home(state: &AppState, interaction: &Interaction) {
-    let form = SlashCommand {
-        team_id: interaction.team_id().to_owned(),
-        enterprise_id: None,
-        channel_id: String::new(),
-        channel_name: None,
-        user_id: interaction.user_id().to_owned(),
-        command: "/idp".to_owned(),
-        text: "new-service".to_owned(),
-        response_url: None,
-        trigger_id: interaction.trigger_id.clone(),
-        ssl_check: None,
-    };
-    open_new_service(state, &form, None, &BTreeMap::new()).await;
-}
-
-/// A scorecard's [Fix] button: the golden-path modal of the fixing template (its ref key in the
-/// button's value), as `/idp new-service <template>` opens it. Status messages go to the channel
-/// the button was in, else the person's DM.
-async fn fix_with_template(state: &AppState, interaction: &Interaction, template: Option<&str>) {
-    let snapshot = state.catalog.snapshot();
-    let found = template
-        .and_then(|t| EntityRef::parse(t, Some("template"), "default").ok())
-        .and_then(|r| templates::find(&snapshot, &state.templates, &r.key()).ok());
-    let (channel_id, channel_name) = channel_of(interaction);
-    let form = SlashCommand {
-        team_id: interaction.team_id().to_owned(),
-        enterprise_id: None,
-        channel_id,
-        channel_name,
-        user_id: interaction.user_id().to_owned(),
-        command: "/idp".to_owned(),
-        text: "new-service".to_owned(),
-        response_url: interaction.response_url.clone(),
-        trigger_id: interaction.trigger_id.clone(),
-        ssl_check: None,
-    };
-    if found.is_none() {
-        tracing::info!(template = ?template, "a fix's template is not in the catalog; opening the template list");
-    }
-    open_new_service(state, &form, found.as_ref(), &BTreeMap::new()).await;
-}
-
-/// Answers `text` as a command typed by the person who clicked, in a modal (a home has no
-/// `response_url`): the same authorization, audit record and rendering as the slash command.
-async fn answer_in_modal(state: &AppState, interaction: &Interaction, text: &str) {
-    let (Some(api), Some(trigger)) = (&state.slack, interaction.trigger_id.as_deref()) else {
+    let request_id = state.next_request_id();
+    let (_, handled) = state
+        .execute(
+            &request_id,
+            &caller,
+            Ok(Command::Home),
+            "home (App Home opened)",
+            RequestMeta::default(),
+        )
+        .await;
+    let Outcome::Home(home) = &handled.outcome else {
+        tracing::error!(%request_id, "the App Home could not be built");
         return;
     };
-    let caller = state
-        .slack_caller(interaction.team_id(), interaction.user_id(), "", None)
-        .await;
-    let reply = state
-        .dispatch(&caller, text, crate::command::Dialect::Slack)
-        .await;
-    if let Err(e) = api.views_open(trigger, modal::answer_view(&reply)).await {
-        tracing::warn!(error = %e, "could not open an answer in a modal");
+    if let Err(e) = api
+        .views_publish(user_id, super::home::home_view(home))
+        .await
+    {
+        tracing::warn!(%request_id, error = %e, "could not publish an App Home tab");
     }
 }

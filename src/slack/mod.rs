@@ -9,6 +9,7 @@ pub mod home;
 pub mod http;
 pub mod inbound;
 pub mod interact;
+pub mod mention;
 pub mod modal;
 pub mod mrkdwn;
 pub mod render;

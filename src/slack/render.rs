@@ -950,7 +950,96 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         Outcome::Rollback(outcome) => super::rollback_message::render(outcome),
         Outcome::Digest(outcome) => super::digest_message::render(outcome),
         Outcome::Scorecard(outcome) => super::scorecard_message::render(outcome),
+        Outcome::Approval(outcome) => render_approval(outcome),
+        Outcome::Dismissed => {
+            let text = "Rollback not started.".to_owned();
+            let mut b = Blocks::default();
+            b.section(text.clone());
+            b.finish(&text)
+        }
+        Outcome::Cancelled { run, cancelled } => {
+            let text = if *cancelled {
+                "Cancelled: the run will not start.".to_owned()
+            } else {
+                format!(
+                    "This run is already {}; only a queued run can be cancelled.",
+                    run.status.as_str().replace('_', " ")
+                )
+            };
+            let mut b = Blocks::default();
+            b.section(escape(&text));
+            b.finish(&text)
+        }
+        Outcome::Stale(why) => render_error(escape(why), why.clone()),
+        Outcome::Options(items) => {
+            let text = format!("{} options", items.len());
+            let mut b = Blocks::default();
+            let lines: Vec<String> = items.iter().map(|(label, _)| escape(label)).collect();
+            b.section(join_lines(&lines, MAX_SECTION, LIST_LINES));
+            b.finish(&text)
+        }
+        Outcome::Home(home) => {
+            let mut b = Blocks::default();
+            for block in super::home::home_blocks(home) {
+                b.push(block);
+            }
+            b.finish("Your idp home")
+        }
+        Outcome::WhoOwns(answer) => render_who_owns(snapshot, answer),
     }
+}
+
+fn render_approval(outcome: &crate::handlers::rollback::ApprovalOutcome) -> Reply {
+    use crate::handlers::rollback::ApprovalOutcome;
+    let text = match outcome {
+        ApprovalOutcome::Approved(_) => "Approved: the rollback is queued.".to_owned(),
+        ApprovalOutcome::Denied(_) => "Denied: the rollback will not happen.".to_owned(),
+        ApprovalOutcome::Refused(why) => format!("Not done: {why}."),
+    };
+    let mut b = Blocks::default();
+    b.section(escape(&text));
+    b.finish(&text)
+}
+
+fn render_who_owns(
+    snapshot: &Snapshot,
+    answer: &crate::handlers::who_owns::WhoOwnsAnswer,
+) -> Reply {
+    if answer.found.is_empty() {
+        let looked = answer.looked_for.join(", ");
+        let text = format!(
+            "I found nothing in this message that the catalog knows. I looked for {}.{}",
+            if looked.is_empty() {
+                "names and links"
+            } else {
+                looked.as_str()
+            },
+            if answer.truncated {
+                " (The message is long; I read only its beginning.)"
+            } else {
+                ""
+            }
+        );
+        return render_error(escape(&text), "Nothing recognised".to_owned());
+    }
+    let mut b = Blocks::default();
+    let mut names = Vec::new();
+    for found in &answer.found {
+        let card = render_owner(snapshot, found.entity, &found.on_call);
+        for block in card.blocks {
+            b.push(block);
+        }
+        b.context(vec![format!("Recognised from {}", escape(&found.because))]);
+        b.push(SlackDividerBlock::new().into());
+        names.push(snapshot.node(found.entity).entity.display_name().to_owned());
+    }
+    if answer.more > 0 {
+        b.context(vec![format!(
+            "…and {} more; `/idp search` finds the rest.",
+            answer.more
+        )]);
+    }
+    b.finish(&format!("Who owns {}", names.join(", ")))
 }
 
 fn render_templates(list: &[crate::templates::Template]) -> Reply {
@@ -1002,8 +1091,8 @@ fn render_templates(list: &[crate::templates::Template]) -> Reply {
     b.finish(&format!("{} templates", list.len()))
 }
 
-fn render_new_service(outcome: &crate::actions::scaffold::NewService) -> Reply {
-    use crate::actions::scaffold::NewService;
+fn render_new_service(outcome: &crate::handlers::new_service::NewService) -> Reply {
+    use crate::handlers::new_service::NewService;
     match outcome {
         NewService::OpenForm { template, .. } => {
             let mut b = Blocks::default();
@@ -1054,6 +1143,12 @@ fn render_new_service(outcome: &crate::actions::scaffold::NewService) -> Reply {
             )
         }
         NewService::Denied { decision, .. } => render_denied(decision),
+        NewService::StepAccepted { template, step, .. } => {
+            let text = format!("{}: step {} accepted.", template.title, step + 1);
+            let mut b = Blocks::default();
+            b.section(escape(&text));
+            b.finish(&text)
+        }
         NewService::Started { run, created, .. } => {
             let mut b = Blocks::default();
             let subject = run.subject.as_deref().unwrap_or("the service");

@@ -14,6 +14,7 @@ macro_rules! on_pool {
 
 mod audit;
 mod catalog;
+mod deliveries;
 mod deploys;
 mod digests;
 mod identity;

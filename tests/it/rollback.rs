@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use idp::actions::RunStatus;
-use idp::actions::rollback::{ApprovalOutcome, RollbackOutcome, RollbackRequest, decide_approval};
+use idp::actions::rollback::{RollbackOutcome, RollbackRequest};
 use idp::app::RequestMeta;
 use idp::authz::{Caller, ChannelKind, OnCallStatus, Origin};
 use idp::catalog::{EntityRef, NameQuery};
 use idp::command::Command;
 use idp::handlers::Outcome;
+use idp::handlers::rollback::ApprovalOutcome;
 use serde_json::json;
 
 use crate::fakes::webhook;
@@ -87,6 +88,27 @@ async fn rollback(h: &Harness, caller: &Caller, command: Command, key: &str) -> 
     match handled.outcome {
         Outcome::Rollback(r) => *r,
         other => panic!("not a rollback outcome: {other:?}"),
+    }
+}
+
+/// [Approve] on run `run_id` by `caller`, through the dispatcher.
+async fn approval(h: &Harness, caller: &Caller, run_id: &str) -> ApprovalOutcome {
+    let (_, handled) = h
+        .state
+        .execute(
+            "test",
+            caller,
+            Ok(Command::Approval {
+                run_id: run_id.to_owned(),
+                approve: true,
+            }),
+            "approve",
+            RequestMeta::default(),
+        )
+        .await;
+    match handled.outcome {
+        Outcome::Approval(a) => *a,
+        other => panic!("not an approval outcome: {other:?}"),
     }
 }
 
@@ -257,30 +279,14 @@ async fn an_engineer_off_call_needs_the_on_calls_approval_and_cannot_approve_the
         rollback(&h, &mei, ask(None, None), "a3").await,
         RollbackOutcome::InProgress(_)
     ));
-    let snapshot = h.state.catalog.snapshot();
-    let request = |on_call| RollbackRequest {
-        snapshot: &snapshot,
-        policy: &h.state.policy,
-        store: h.state.catalog.store(),
-        runs: h.state.runs.as_deref(),
-        settings: &h.state.rollbacks,
-        on_call,
-        idempotency_key: None,
-        channel_id: None,
-        now: chrono::Utc::now(),
-    };
     // The requester cannot approve their own request.
-    let own = decide_approval(&request(OnCallStatus::No(None)), &tobias, &run, true)
-        .await
-        .expect("decide");
+    let own = approval(&h, &tobias, &run.id).await;
     assert!(
         matches!(own, ApprovalOutcome::Refused(ref why) if why.contains("someone else")),
         "{own:?}"
     );
     // The on-call approves: the run is queued and Argo CD does it.
-    let approved = decide_approval(&request(OnCallStatus::Yes), &mei, &run, true)
-        .await
-        .expect("decide");
+    let approved = approval(&h, &mei, &run.id).await;
     assert!(
         matches!(approved, ApprovalOutcome::Approved(_)),
         "{approved:?}"
@@ -466,10 +472,10 @@ async fn during_a_freeze_a_platform_admin_may_roll_back_and_the_on_call_may_not(
         now: chrono::Utc::now(),
     };
     let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
-    let admin = idp::actions::rollback::decide(&request(OnCallStatus::No(None)), &daria, &plan);
+    let admin = idp::handlers::rollback::decide(&request(OnCallStatus::No(None)), &daria, &plan);
     assert!(admin.allowed(), "{admin:?}");
     let mei = person("mei.tanaka", "U1MEI", "inc-42-checkout-api");
-    let on_call = idp::actions::rollback::decide(&request(OnCallStatus::Yes), &mei, &plan);
+    let on_call = idp::handlers::rollback::decide(&request(OnCallStatus::Yes), &mei, &plan);
     assert!(!on_call.allowed(), "{on_call:?}");
     assert!(on_call.reason.contains("freeze"), "{on_call:?}");
     h.stop().await;

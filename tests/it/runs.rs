@@ -259,7 +259,7 @@ impl Harness {
         caller: &Caller,
         text: &str,
         key: &str,
-    ) -> idp::actions::scaffold::NewService {
+    ) -> idp::handlers::new_service::NewService {
         let parsed = idp::command::parse(text, idp::command::Dialect::Plain);
         let (_, handled) = self
             .state
@@ -311,9 +311,9 @@ impl Harness {
 
 const BACKEND_TEXT: &str = "new-service backend-service name=inventory-api owner=payments-platform system=payments language=rust dataClassification=pii features=postgres,redis description=\"Stock levels\"";
 
-fn started(outcome: idp::actions::scaffold::NewService) -> (idp::actions::Run, bool) {
+fn started(outcome: idp::handlers::new_service::NewService) -> (idp::actions::Run, bool) {
     match outcome {
-        idp::actions::scaffold::NewService::Started { run, created, .. } => (*run, created),
+        idp::handlers::new_service::NewService::Started { run, created, .. } => (*run, created),
         other => panic!("not started: {other:?}"),
     }
 }
@@ -603,7 +603,7 @@ async fn an_owner_the_caller_may_not_create_for_is_refused_with_the_policy_reaso
     let h = Harness::start(backend, false).await;
     let text = "new-service frontend-app name=shop-ui owner=storefront-web";
     match h.new_service(&h.mei(), text, "k7").await {
-        idp::actions::scaffold::NewService::Denied {
+        idp::handlers::new_service::NewService::Denied {
             field, decision, ..
         } => {
             assert_eq!(field, "owner");
@@ -620,14 +620,14 @@ async fn typed_values_are_checked_with_the_forms_rules() {
     let h = Harness::start(backend, false).await;
     let text = "new-service frontend-app name=Shop_UI owner=payments-platform framework=angular colour=blue";
     match h.new_service(&h.mei(), text, "k8").await {
-        idp::actions::scaffold::NewService::Invalid { errors, .. } => {
+        idp::handlers::new_service::NewService::Invalid { errors, .. } => {
             assert!(errors.contains_key("colour"), "{errors:?}");
         }
         other => panic!("expected errors: {other:?}"),
     }
     let text = "new-service frontend-app name=Shop_UI owner=payments-platform framework=angular";
     match h.new_service(&h.mei(), text, "k9").await {
-        idp::actions::scaffold::NewService::Invalid { errors, .. } => {
+        idp::handlers::new_service::NewService::Invalid { errors, .. } => {
             assert!(errors.contains_key("name"), "{errors:?}");
             assert!(errors.contains_key("framework"), "{errors:?}");
         }
@@ -636,7 +636,7 @@ async fn typed_values_are_checked_with_the_forms_rules() {
     // An existing component's name.
     let text = "new-service frontend-app name=checkout-api owner=payments-platform";
     match h.new_service(&h.mei(), text, "k10").await {
-        idp::actions::scaffold::NewService::Invalid { errors, .. } => {
+        idp::handlers::new_service::NewService::Invalid { errors, .. } => {
             assert!(errors["name"].contains("already exists"), "{errors:?}");
         }
         other => panic!("expected errors: {other:?}"),
