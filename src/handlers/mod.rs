@@ -13,7 +13,7 @@ use crate::authz::{
     TargetFacts,
 };
 use crate::catalog::{EntityRef, Lookup, NameQuery, Snapshot};
-use crate::command::{Command, CommandSpec, ParseError, spec};
+use crate::command::{Command, CommandSpec, OwnerQuery, ParseError, spec};
 use crate::oncall::{OnCall, OnCallError, OnCallService, Shift};
 
 /// Kinds `owner` and `service` look among: everything with an owner.
@@ -386,7 +386,15 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
 
     // Resolve the target first, so the decision can see its owner.
     let (query, kinds, what) = match command {
-        Command::Owner(q) | Command::Service(q) => (Some(q), OWNED_KINDS, "service"),
+        Command::Owner(OwnerQuery::Name(q)) | Command::Service(q) => {
+            (Some(q), OWNED_KINDS, "service")
+        }
+        // Placeholder until the owner handler reads URLs, people and channels.
+        Command::Owner(_) => {
+            let why = "`owner` by repository URL, person or channel is not yet supported; \
+                       give the service's name, e.g. `/idp owner checkout-api`";
+            return Handled::plain(Outcome::Failed(why.to_owned()), action);
+        }
         Command::Deploys { service, .. } => (Some(service), OWNED_KINDS, "service"),
         Command::Team(q) => (Some(q), GROUP_KINDS, "group"),
         Command::OnCall(q) => (Some(q), TARGET_KINDS, "service or group"),
