@@ -77,7 +77,12 @@ impl<'a> Args<'a> {
     }
 
     /// `given` is not a valid `argument`, because `reason`.
-    pub(super) fn invalid(&self, argument: &str, given: &str, reason: impl Into<String>) -> ParseError {
+    pub(super) fn invalid(
+        &self,
+        argument: &str,
+        given: &str,
+        reason: impl Into<String>,
+    ) -> ParseError {
         ParseError::InvalidArgument {
             command: self.command,
             argument: argument.to_owned(),
@@ -107,7 +112,10 @@ impl<'a> Args<'a> {
     }
 
     /// `command` itself when no words follow (`whoami`, `templates`).
-    pub(super) fn nothing_more(&self, command: super::Command) -> Result<super::Command, ParseError> {
+    pub(super) fn nothing_more(
+        &self,
+        command: super::Command,
+    ) -> Result<super::Command, ParseError> {
         if self.tokens.is_empty() {
             Ok(command)
         } else {

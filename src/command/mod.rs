@@ -246,8 +246,9 @@ pub fn parse(text: &str, dialect: Dialect, now: DateTime<Utc>) -> Result<Command
         return Ok(Command::Help(None));
     };
     let word = text::token_display(first);
-    let found = spec::find(&word)
-        .and_then(|spec| parsers::lookup(&spec.name).map(|(command, parser)| (spec, command, parser)));
+    let found = spec::find(&word).and_then(|spec| {
+        parsers::lookup(&spec.name).map(|(command, parser)| (spec, command, parser))
+    });
     let Some((spec, command, parser)) = found else {
         let rest = text::display_line(rest);
         return Err(ParseError::UnknownCommand {
@@ -257,7 +258,7 @@ pub fn parse(text: &str, dialect: Dialect, now: DateTime<Utc>) -> Result<Command
             } else {
                 rest
             },
-            given: word,
+            given: args::shorten(&word),
         });
     };
     parser(&args::Args {
@@ -342,8 +343,12 @@ mod tests {
     #[test]
     fn a_mistyped_command_keeps_the_rest_of_the_line_in_its_suggestions() {
         let now = DateTime::<Utc>::UNIX_EPOCH;
-        let err = parse("rolback checkout-api production to 1.4.2", Dialect::Slack, now)
-            .expect_err("typo");
+        let err = parse(
+            "rolback checkout-api production to 1.4.2",
+            Dialect::Slack,
+            now,
+        )
+        .expect_err("typo");
         assert_eq!(
             err.suggested_commands().first().map(String::as_str),
             Some("rollback checkout-api production to 1.4.2")

@@ -125,7 +125,9 @@ fn slack_id(
         return Err(args.invalid(
             argument,
             &format!("<{sigil}>"),
-            format!("the mention carries no id; pick from the list Slack shows as you type {sigil}"),
+            format!(
+                "the mention carries no id; pick from the list Slack shows as you type {sigil}"
+            ),
         ));
     }
     if id.chars().count() > MAX_SLACK_ID_CHARS || !id.chars().all(|c| c.is_ascii_alphanumeric()) {

@@ -141,12 +141,28 @@ fn parse_deploys(args: &Args<'_>) -> Result<Command, ParseError> {
 }
 
 /// `audit [target] [since]`: a word that reads as a time (`24h`, `7d`, `2026-11-01`, `now`),
-/// counted back from the `now` the caller passed in, is the since; another word is the target.
+/// counted back from the `now` the caller passed in, is the since, and may follow the word
+/// `since`; another word is the target.
 fn parse_audit(args: &Args<'_>) -> Result<Command, ParseError> {
     let mut target = None;
     let mut since = None;
-    for token in args.tokens {
-        let word = super::text::token_display(token);
+    let mut tokens = args.tokens.iter();
+    while let Some(token) = tokens.next() {
+        let mut word = super::text::token_display(token);
+        // `since 2h` reads like `2h`; `since` without a time after it is a mistake worth naming.
+        if word.eq_ignore_ascii_case("since") {
+            let Some(next) = tokens.next() else {
+                return Err(args.missing("time after `since`"));
+            };
+            word = super::text::token_display(next);
+            if crate::audit::parse_time(&word, args.now).is_err() {
+                return Err(args.invalid(
+                    "since",
+                    &word,
+                    "use an age such as 30m, 24h or 7d, a date (2026-05-01) or an RFC 3339 time",
+                ));
+            }
+        }
         if let Ok(at) = crate::audit::parse_time(&word, args.now) {
             if since.replace(at).is_some() {
                 return Err(args.unexpected_text("since", &word));
