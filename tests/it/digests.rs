@@ -1167,7 +1167,6 @@ async fn the_shell_must_name_the_channel() {
             &mei,
             "digest subscribe payments-platform daily 09:00",
             Dialect::Plain,
-            chrono::Utc::now(),
         )
         .await;
     let shown = idp::shell::render(&reply, false);
@@ -1177,7 +1176,6 @@ async fn the_shell_must_name_the_channel() {
             &mei,
             "digest subscribe #payments payments-platform daily 09:00",
             Dialect::Plain,
-            chrono::Utc::now(),
         )
         .await;
     let shown = idp::shell::render(&reply, false);
