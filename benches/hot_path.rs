@@ -262,9 +262,10 @@ fn hot_path(c: &mut Criterion) {
             .iter(|| async { black_box(decide_once().await) });
     });
 
-    idp::command::parse(TEXT, Dialect::Slack).expect("the command parses");
+    let now = chrono::Utc::now();
+    idp::command::parse(TEXT, Dialect::Slack, now).expect("the command parses");
     c.bench_function("parse_only", |b| {
-        b.iter(|| idp::command::parse(black_box(TEXT), black_box(Dialect::Slack)));
+        b.iter(|| idp::command::parse(black_box(TEXT), black_box(Dialect::Slack), black_box(now)));
     });
 
     // The store's pool lives on `rt`; drop the state before the runtime, and the files last.

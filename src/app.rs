@@ -210,7 +210,7 @@ impl AppState {
         text: &str,
         dialect: Dialect,
     ) -> Reply {
-        let parsed = command::parse(text, dialect);
+        let parsed = command::parse(text, dialect, chrono::Utc::now());
         let (snapshot, handled) = self
             .execute(request_id, caller, parsed, text, RequestMeta::default())
             .await;

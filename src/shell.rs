@@ -166,7 +166,9 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
     json: bool,
     input: &mut crate::shell_form::Input<R>,
 ) -> std::io::Result<()> {
-    if let Ok(Command::NewService { template, values }) = command::parse(line, Dialect::Plain) {
+    if let Ok(Command::NewService { template, values }) =
+        command::parse(line, Dialect::Plain, chrono::Utc::now())
+    {
         return new_service(state, caller, line, template, values, json, input).await;
     }
     let reply = state.dispatch(caller, line, Dialect::Plain).await;

@@ -1,9 +1,10 @@
 //! `digest subscribe [#channel] <group> <schedule>`, `digest list [all]`,
 //! `digest unsubscribe <id>`, `digest preview <group>`: parsing only (pure, no IO).
 
-use super::{CommandSpec, ParseError, Token, one_name, token_text};
+use super::args::Args;
+use super::text::{Dialect, Token, token_display};
+use super::{Command, ParseError};
 use crate::catalog::NameQuery;
-use crate::command::text::Dialect;
 use crate::scorecards::schedule::Schedule;
 
 /// A channel named in a command: `<#C123|payments>` from Slack, `#payments` in the shell.
@@ -46,212 +47,104 @@ pub enum DigestCommand {
 
 const SUBCOMMANDS: &str = "subscribe, list, unsubscribe or preview";
 
-fn found(token: &Token) -> &'static str {
-    match token {
-        Token::User { .. } => "a user mention",
-        Token::Subteam { .. } => "a user-group mention",
-        Token::Special(_) => "a broadcast mention",
-        Token::Channel { .. } => "a channel mention",
-        Token::Link { .. } => "a link",
-        Token::Word(_) => "a word",
-    }
-}
-
 /// Parses the words after `digest`.
-pub(super) fn parse(
-    spec: &'static CommandSpec,
-    args: &[Token],
-    dialect: Dialect,
-) -> Result<super::Command, ParseError> {
-    let usage = spec.usage.clone();
-    let Some(first) = args.first() else {
-        return Err(ParseError::MissingArgument {
-            command: "digest",
-            argument: SUBCOMMANDS.to_owned(),
-            usage,
-        });
+pub(super) fn parse(args: &Args<'_>) -> Result<Command, ParseError> {
+    let Some((first, rest)) = args.tokens.split_first() else {
+        return Err(args.missing(SUBCOMMANDS));
     };
-    let rest = &args[1..];
-    let word = token_text(first).to_ascii_lowercase();
+    let sub = args.with(rest);
+    let word = token_display(first).to_ascii_lowercase();
     let parsed = match word.as_str() {
-        "subscribe" | "sub" => subscribe(spec, rest, dialect)?,
+        "subscribe" | "sub" => subscribe(&sub)?,
         "list" | "ls" => match rest {
             [] => DigestCommand::List { all: false },
             [Token::Word(w)] if w.eq_ignore_ascii_case("all") => DigestCommand::List { all: true },
-            _ => {
-                return Err(ParseError::UnexpectedArgument {
-                    command: "digest",
-                    argument: "all".to_owned(),
-                    extra: rest.iter().map(token_text).collect::<Vec<_>>().join(" "),
-                    usage,
-                });
-            }
+            _ => return Err(args.unexpected("all", rest)),
         },
-        "preview" => {
-            let group = match rest {
-                [
-                    Token::Subteam {
-                        label: Some(label), ..
-                    },
-                ] => vec![Token::Word(label.trim_start_matches('@').to_owned())],
-                _ => rest.to_vec(),
-            };
-            DigestCommand::Preview {
-                group: one_name(spec, "digest", &group).map_err(about_group)?,
-            }
-        }
+        "preview" => DigestCommand::Preview {
+            group: group(&sub, sub.exactly_one("group")?)?,
+        },
         "unsubscribe" | "unsub" | "remove" => match rest {
-            [] => {
-                return Err(ParseError::MissingArgument {
-                    command: "digest",
-                    argument: "subscription id (see `/idp digest list`)".to_owned(),
-                    usage,
-                });
-            }
+            [] => return Err(args.missing("subscription id (see `/idp digest list`)")),
             [Token::Word(id)] => DigestCommand::Unsubscribe {
                 id: id.trim().chars().take(64).collect(),
             },
-            [other] => {
-                return Err(ParseError::WrongToken {
-                    command: "digest",
-                    argument: "subscription id".to_owned(),
-                    found: found(other),
-                    usage,
-                });
-            }
-            [_, extra @ ..] => {
-                return Err(ParseError::UnexpectedArgument {
-                    command: "digest",
-                    argument: "id".to_owned(),
-                    extra: extra.iter().map(token_text).collect::<Vec<_>>().join(" "),
-                    usage,
-                });
-            }
+            [other] => return Err(args.wrong("subscription id", other)),
+            [_, extra @ ..] => return Err(args.unexpected("id", extra)),
         },
         _ => {
-            return Err(ParseError::InvalidArgument {
-                command: "digest",
-                argument: "subcommand".to_owned(),
-                given: token_text(first).chars().take(40).collect(),
-                reason: format!("say {SUBCOMMANDS}"),
-                usage,
-            });
+            return Err(args.invalid(
+                "subcommand",
+                &token_display(first).chars().take(40).collect::<String>(),
+                format!("say {SUBCOMMANDS}"),
+            ));
         }
     };
-    Ok(super::Command::Digest(parsed))
+    Ok(Command::Digest(parsed))
 }
 
-/// [`one_name`]'s error, about the group argument.
-fn about_group(e: ParseError) -> ParseError {
-    match e {
-        ParseError::WrongToken {
-            command,
-            found,
-            usage,
-            ..
-        } => ParseError::WrongToken {
-            command,
-            argument: "group".to_owned(),
-            found,
-            usage,
-        },
-        ParseError::InvalidArgument {
-            command,
-            given,
-            reason,
-            usage,
-            ..
-        } => ParseError::InvalidArgument {
-            command,
-            argument: "group".to_owned(),
-            given,
-            reason,
-            usage,
-        },
-        ParseError::MissingArgument { command, usage, .. } => ParseError::MissingArgument {
-            command,
-            argument: "group".to_owned(),
-            usage,
-        },
-        other => other,
+/// The group a digest is about. A user-group handle usually is the team's name:
+/// `<!subteam^S1|@payments-platform>` reads as `payments-platform`.
+fn group(args: &Args<'_>, token: &Token) -> Result<NameQuery, ParseError> {
+    match token {
+        Token::Subteam {
+            label: Some(label), ..
+        } => args.name_text("group", label),
+        other => args.name("group", other),
     }
 }
 
 /// `subscribe [#channel] <group> <schedule…>`.
-fn subscribe(
-    spec: &'static CommandSpec,
-    args: &[Token],
-    dialect: Dialect,
-) -> Result<DigestCommand, ParseError> {
-    let usage = spec.usage.clone();
-    let (channel, rest) = match args.first() {
-        Some(Token::Channel { id, label }) => (
+fn subscribe(args: &Args<'_>) -> Result<DigestCommand, ParseError> {
+    let (channel, rest) = match args.tokens.split_first() {
+        Some((Token::Channel { id, label }, rest)) => (
             Some(ChannelRef {
                 id: id.clone(),
                 label: label.clone(),
             }),
-            &args[1..],
+            rest,
         ),
-        Some(Token::Word(w)) if w.starts_with('#') => {
-            if dialect == Dialect::Slack {
+        Some((Token::Word(w), rest)) if w.starts_with('#') => {
+            if args.dialect == Dialect::Slack {
                 // Slack turns every channel it knows into `<#C…|name>`; a bare `#name` is none.
-                return Err(ParseError::InvalidArgument {
-                    command: "digest",
-                    argument: "channel".to_owned(),
-                    given: w.chars().take(80).collect(),
-                    reason: "Slack knows no such channel; pick it from the list that appears as you type #".to_owned(),
-                    usage,
-                });
+                return Err(args.invalid(
+                    "channel",
+                    &w.chars().take(80).collect::<String>(),
+                    "Slack knows no such channel; pick it from the list that appears as you type #",
+                ));
             }
             let name = w.trim_start_matches('#');
             if name.is_empty() {
-                return Err(ParseError::MissingArgument {
-                    command: "digest",
-                    argument: "channel name after #".to_owned(),
-                    usage,
-                });
+                return Err(args.missing("channel name after #"));
             }
             (
                 Some(ChannelRef {
                     id: name.chars().take(80).collect(),
                     label: Some(name.chars().take(80).collect()),
                 }),
-                &args[1..],
+                rest,
             )
         }
-        _ => (None, args),
+        _ => (None, args.tokens),
     };
-    let Some(group_token) = rest.first() else {
-        return Err(ParseError::MissingArgument {
-            command: "digest",
-            argument: "group".to_owned(),
-            usage,
-        });
+    let Some((group_token, schedule_tokens)) = rest.split_first() else {
+        return Err(args.missing("group"));
     };
-    // A user-group handle usually is the team's name: `<!subteam^S1|@payments-platform>`.
-    let group_token = match group_token {
-        Token::Subteam {
-            label: Some(label), ..
-        } => Token::Word(label.trim_start_matches('@').to_owned()),
-        other => other.clone(),
-    };
-    let group: NameQuery =
-        one_name(spec, "digest", std::slice::from_ref(&group_token)).map_err(about_group)?;
-    let words: Vec<String> = rest[1..].iter().map(token_text).collect();
-    if words.is_empty() {
-        return Err(ParseError::MissingArgument {
-            command: "digest",
-            argument: "schedule (e.g. weekly mon 09:00 Europe/Berlin)".to_owned(),
-            usage,
-        });
+    let group = group(args, group_token)?;
+    if schedule_tokens.is_empty() {
+        return Err(args.missing("schedule (e.g. weekly mon 09:00 Europe/Berlin)"));
     }
-    let text = words.join(" ");
-    let schedule = Schedule::parse(&text).map_err(|e| ParseError::InvalidArgument {
-        command: "digest",
-        argument: "schedule".to_owned(),
-        given: text.chars().take(80).collect(),
-        reason: e.to_string(),
-        usage,
+    let text = schedule_tokens
+        .iter()
+        .map(token_display)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let schedule = Schedule::parse(&text).map_err(|e| {
+        args.invalid(
+            "schedule",
+            &text.chars().take(80).collect::<String>(),
+            e.to_string(),
+        )
     })?;
     Ok(DigestCommand::Subscribe {
         channel,

@@ -1,20 +1,33 @@
 //! The `/idp` command language: one [`Command`] value for every entry point (slash command, shell,
-//! later modals and the API), parsed by a pure function from text. No IO here.
+//! later modals and the API), parsed by a pure function from text.
+//!
+//! [`parse`] tokenizes the text ([`text`]), finds the command's declaration by name or alias in
+//! the registry read from `commands/` ([`spec`]), then hands the remaining words to that command's
+//! own small parser, looked up by canonical name in a table (`parsers.rs`; `owner.rs` and
+//! `digest.rs` hold the larger ones). No IO here: no network, files, environment or clock; the
+//! caller passes in the current time.
 
+mod args;
 pub mod digest;
+mod owner;
+mod parsers;
 pub mod spec;
 pub mod text;
 
+use chrono::{DateTime, Utc};
+
 use crate::catalog::NameQuery;
 pub use digest::{ChannelRef, DigestCommand};
+pub use owner::{MAX_URL_CHARS, OwnerQuery};
+pub use parsers::MAX_FIELD_VALUES;
 pub use spec::{CommandSpec, REGISTRY};
 pub use text::{Dialect, Token};
 
 /// A parsed `/idp` command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `owner <service>`: who owns it.
-    Owner(NameQuery),
+    /// `owner <service | repository URL | @person | #channel>`: who owns it.
+    Owner(OwnerQuery),
     /// `service <name>`: the whole card.
     Service(NameQuery),
     /// `deploys <service> [environment]`: the recent deploy history.
@@ -168,6 +181,14 @@ impl Command {
 /// Why command text could not be read. Every variant is shown to the user as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
+    /// The text is longer than any command (see [`MAX_TEXT_CHARS`]); it was not read.
+    #[error("that is {chars} characters; an idp command is at most {max}")]
+    TooLong {
+        /// How many characters were sent.
+        chars: usize,
+        /// The most a command may have.
+        max: usize,
+    },
     /// The first word names no command.
     #[error("`{given}` is not an idp command")]
     UnknownCommand {
@@ -175,6 +196,10 @@ pub enum ParseError {
         given: String,
         /// Up to 3 close command names.
         suggestions: Vec<String>,
+        /// The words after the mistyped one, as Slack showed them, so that a suggestion can repeat
+        /// them (`rollback checkout-api production`). Empty when there were none, or more than
+        /// [`MAX_REST_CHARS`] characters of them.
+        rest: String,
     },
     /// A required argument is missing.
     #[error("`{command}` is missing its {argument}. Usage: `/idp {usage}`")]
@@ -226,479 +251,81 @@ pub enum ParseError {
     },
 }
 
-fn token_text(token: &Token) -> String {
-    text::token_display(token)
+impl ParseError {
+    /// For an unknown command, the command lines to offer instead (without `/idp`): each close
+    /// command name followed by the rest of what was typed. Empty for every other error.
+    pub fn suggested_commands(&self) -> Vec<String> {
+        match self {
+            Self::UnknownCommand {
+                suggestions, rest, ..
+            } => suggestions
+                .iter()
+                .map(|name| {
+                    if rest.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{name} {rest}")
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The longest `[kind:][namespace/]name` worth looking up.
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// Reads the single name argument of `owner`, `service` and `team`.
-/// `scorecard <service|group> [scorecard-id]`.
-fn parse_scorecard(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
-    let (name, rest) = match args {
-        [] => (args, args),
-        [first, rest @ ..] => (std::slice::from_ref(first), rest),
-    };
-    let target = one_name(spec, "scorecard", name)?;
-    let scorecard = match rest {
-        [] => None,
-        [Token::Word(id)] => Some(id.trim().chars().take(80).collect()),
-        _ => {
-            return Err(ParseError::UnexpectedArgument {
-                command: "scorecard",
-                argument: "service or group, then a scorecard id".to_owned(),
-                extra: rest.iter().map(token_text).collect::<Vec<_>>().join(" "),
-                usage: spec.usage.clone(),
-            });
-        }
-    };
-    Ok(Command::Scorecard { target, scorecard })
-}
+/// The longest command text read at all, in characters. Far above any real command; it bounds the
+/// work a pasted wall of text (Slack allows 40,000 characters) can cause.
+pub const MAX_TEXT_CHARS: usize = 10_000;
 
-fn one_name(
-    spec: &'static CommandSpec,
-    command: &'static str,
-    args: &[Token],
-) -> Result<NameQuery, ParseError> {
-    let argument = spec
-        .arguments
-        .first()
-        .map(|a| a.name.clone())
-        .unwrap_or_else(|| "name".to_owned());
-    let usage = spec.usage.clone();
-    let Some(first) = args.first() else {
-        return Err(ParseError::MissingArgument {
-            command,
-            argument,
-            usage,
-        });
-    };
-    if args.len() > 1 {
-        let extra = args[1..]
-            .iter()
-            .map(token_text)
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Err(ParseError::UnexpectedArgument {
-            command,
-            argument,
-            extra,
-            usage,
-        });
-    }
-    let name = match first {
-        Token::Word(w) => w.trim().to_owned(),
-        // A user-group handle usually is the team's name: `<!subteam^S1|@payments-platform>`.
-        Token::Subteam {
-            label: Some(label), ..
-        } if command == "team" => label.trim_start_matches('@').to_owned(),
-        // A channel mention names a channel, which often carries the service's name.
-        Token::Channel {
-            label: Some(label), ..
-        } => label.clone(),
-        other => {
-            let found = match other {
-                Token::User { .. } => "a user mention",
-                Token::Subteam { .. } => "a user-group mention",
-                Token::Special(_) => "a broadcast mention",
-                Token::Channel { .. } => "a channel mention",
-                _ => "a link",
-            };
-            return Err(ParseError::WrongToken {
-                command,
-                argument,
-                found,
-                usage,
-            });
-        }
-    };
-    // In a terminal `@team` and `#service` are how people write what Slack sends as mentions.
-    let name = name.strip_prefix(['@', '#']).unwrap_or(&name).to_owned();
-    if name.is_empty() {
-        return Err(ParseError::MissingArgument {
-            command,
-            argument,
-            usage,
-        });
-    }
-    // kind (63) + ':' + namespace (63) + '/' + name (63): anything longer names nothing, and the
-    // "did you mean" search over it would cost time for nothing.
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ParseError::InvalidArgument {
-            command,
-            argument,
-            given: name.chars().take(40).collect::<String>() + "…",
-            reason: format!("names are at most {MAX_NAME_CHARS} characters"),
-            usage,
-        });
-    }
-    Ok(NameQuery::parse(&name))
-}
+/// The longest rest of a mistyped command that a suggestion repeats.
+pub const MAX_REST_CHARS: usize = 300;
 
 /// Parses the text after `/idp` (the shell may also pass a leading `/idp`). Empty text is `help`.
+/// `now` is the caller's current time: relative times such as `audit 2h` count back from it, so
+/// the same text and `now` always give the same [`Command`].
 ///
 /// # Errors
 /// [`ParseError`] with a message fit for the user.
-pub fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
+pub fn parse(text: &str, dialect: Dialect, now: DateTime<Utc>) -> Result<Command, ParseError> {
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(ParseError::TooLong {
+            chars,
+            max: MAX_TEXT_CHARS,
+        });
+    }
     let mut tokens = text::tokenize(text, dialect);
     if matches!(tokens.first(), Some(Token::Word(w)) if w == "/idp") {
         tokens.remove(0);
     }
-    let Some(first) = tokens.first() else {
+    let Some((first, rest)) = tokens.split_first() else {
         return Ok(Command::Help(None));
     };
-    let word = token_text(first);
-    let Some(spec) = spec::find(&word) else {
+    let word = text::token_display(first);
+    let found = spec::find(&word).and_then(|spec| {
+        parsers::lookup(&spec.name).map(|(command, parser)| (spec, command, parser))
+    });
+    let Some((spec, command, parser)) = found else {
+        let rest = text::display_line(rest);
         return Err(ParseError::UnknownCommand {
             suggestions: suggest_command(&word),
-            given: word,
-        });
-    };
-    let args = &tokens[1..];
-    match spec.name.as_str() {
-        "owner" => one_name(spec, "owner", args).map(Command::Owner),
-        "service" => one_name(spec, "service", args).map(Command::Service),
-        "deploys" => parse_deploys(spec, args),
-        "team" => one_name(spec, "team", args).map(Command::Team),
-        "oncall" => one_name(spec, "oncall", args).map(Command::OnCall),
-        "whoami" => {
-            if !args.is_empty() {
-                return Err(ParseError::UnexpectedArgument {
-                    command: "whoami",
-                    argument: "nothing".to_owned(),
-                    extra: args.iter().map(token_text).collect::<Vec<_>>().join(" "),
-                    usage: spec.usage.clone(),
-                });
-            }
-            Ok(Command::Whoami)
-        }
-        "can" => parse_can(spec, args),
-        "new-service" => parse_new_service(spec, args),
-        "rollback" => parse_rollback(spec, args),
-        "digest" => digest::parse(spec, args, dialect),
-        "scorecard" => parse_scorecard(spec, args),
-        "templates" => {
-            if !args.is_empty() {
-                return Err(ParseError::UnexpectedArgument {
-                    command: "templates",
-                    argument: "nothing".to_owned(),
-                    extra: args.iter().map(token_text).collect::<Vec<_>>().join(" "),
-                    usage: spec.usage.clone(),
-                });
-            }
-            Ok(Command::Templates)
-        }
-        "audit" => parse_audit(spec, args),
-        "search" => {
-            let words: Vec<String> = args
-                .iter()
-                .map(token_text)
-                .map(|w| w.trim().to_owned())
-                .filter(|w| !w.is_empty())
-                .collect();
-            if words.is_empty() {
-                return Err(ParseError::MissingArgument {
-                    command: "search",
-                    argument: "words".to_owned(),
-                    usage: spec.usage.clone(),
-                });
-            }
-            Ok(Command::Search(words))
-        }
-        _ => {
-            if args.len() > 1 {
-                let extra = args[1..]
-                    .iter()
-                    .map(token_text)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                return Err(ParseError::UnexpectedArgument {
-                    command: "help",
-                    argument: "command".to_owned(),
-                    extra,
-                    usage: spec.usage.clone(),
-                });
-            }
-            Ok(Command::Help(args.first().map(token_text)))
-        }
-    }
-}
-
-/// `deploys <service> [environment]`: a name, then optionally one word.
-fn parse_deploys(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
-    let service = one_name(spec, "deploys", args.get(..1).unwrap_or_default())?;
-    let environment = match args.get(1..).unwrap_or_default() {
-        [] => None,
-        [Token::Word(w)] if !w.trim().is_empty() && w.len() <= MAX_NAME_CHARS => {
-            Some(w.trim().to_ascii_lowercase())
-        }
-        [other] => {
-            return Err(ParseError::InvalidArgument {
-                command: "deploys",
-                argument: "environment".to_owned(),
-                given: token_text(other),
-                reason: "an environment is one word such as production".to_owned(),
-                usage: spec.usage.clone(),
-            });
-        }
-        [_, extra @ ..] => {
-            return Err(ParseError::UnexpectedArgument {
-                command: "deploys",
-                argument: "environment".to_owned(),
-                extra: extra.iter().map(token_text).collect::<Vec<_>>().join(" "),
-                usage: spec.usage.clone(),
-            });
-        }
-    };
-    Ok(Command::Deploys {
-        service,
-        environment,
-    })
-}
-
-/// `audit [target] [since]`: a word that reads as a time (`24h`, `7d`, `2026-11-01`) is the
-/// since; another word is the target.
-fn parse_audit(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
-    let usage = spec.usage.clone();
-    let mut target = None;
-    let mut since = None;
-    for t in args {
-        let word = token_text(t);
-        if let Ok(at) = crate::audit::parse_time_now(&word) {
-            if since.replace(at).is_some() {
-                return Err(ParseError::UnexpectedArgument {
-                    command: "audit",
-                    argument: "since".to_owned(),
-                    extra: word,
-                    usage,
-                });
-            }
-        } else if target.is_none() {
-            target = Some(one_name(spec, "audit", std::slice::from_ref(t))?);
-        } else {
-            return Err(ParseError::UnexpectedArgument {
-                command: "audit",
-                argument: "target".to_owned(),
-                extra: word,
-                usage,
-            });
-        }
-    }
-    Ok(Command::Audit { target, since })
-}
-
-fn parse_can(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
-    let usage = spec.usage.clone();
-    let Some(action_token) = args.first() else {
-        return Err(ParseError::MissingArgument {
-            command: "can",
-            argument: "action".to_owned(),
-            usage,
-        });
-    };
-    let given = token_text(action_token);
-    let lower = given.to_ascii_lowercase();
-    let action = crate::authz::Action::parse(&lower)
-        .ok()
-        .filter(|a| *a != crate::authz::Action::Public)
-        .ok_or_else(|| {
-            let known = crate::authz::ACTION_NAMES.join(", ");
-            let close: Vec<&str> = crate::authz::ACTION_NAMES
-                .iter()
-                .copied()
-                .filter(|a| strsim::jaro_winkler(a, &lower) >= 0.85)
-                .collect();
-            let reason = if close.is_empty() {
-                format!("known actions: {known}")
+            rest: if rest.chars().count() > MAX_REST_CHARS {
+                String::new()
             } else {
-                format!(
-                    "did you mean {}? Known actions: {known}",
-                    close.join(" or ")
-                )
-            };
-            ParseError::InvalidArgument {
-                command: "can",
-                argument: "action".to_owned(),
-                given: given.clone(),
-                reason,
-                usage: usage.clone(),
-            }
-        })?;
-    if args.len() < 2 {
-        return Err(ParseError::MissingArgument {
-            command: "can",
-            argument: "target".to_owned(),
-            usage,
+                rest
+            },
+            given: args::shorten(&word),
         });
-    }
-    if args.len() > 3 {
-        let extra = args[3..]
-            .iter()
-            .map(token_text)
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Err(ParseError::UnexpectedArgument {
-            command: "can",
-            argument: "environment".to_owned(),
-            extra,
-            usage,
-        });
-    }
-    let target = one_name(spec, "can", &args[1..2])?;
-    let environment = args.get(2).map(token_text).map(|e| e.to_ascii_lowercase());
-    Ok(Command::Can {
-        action,
-        target,
-        environment,
-    })
-}
-
-/// Most `field=value` pairs one `new-service` takes (more than any template has fields).
-pub const MAX_FIELD_VALUES: usize = 50;
-
-/// `new-service [template] [field=value …]`. A quoted value arrives as its own token after a word
-/// ending in `=` (`description="A shop"`), so the two are joined again.
-fn parse_new_service(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
-    let usage = spec.usage.clone();
-    let invalid = |argument: &str, given: String, reason: String| ParseError::InvalidArgument {
-        command: "new-service",
-        argument: argument.to_owned(),
-        given,
-        reason,
-        usage: usage.clone(),
     };
-    let mut template = None;
-    let mut values: Vec<(String, String)> = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let Token::Word(word) = &args[i] else {
-            return Err(ParseError::WrongToken {
-                command: "new-service",
-                argument: "template or field=value".to_owned(),
-                found: match &args[i] {
-                    Token::User { .. } => "a user mention",
-                    Token::Subteam { .. } => "a user-group mention",
-                    Token::Special(_) => "a broadcast mention",
-                    Token::Channel { .. } => "a channel mention",
-                    _ => "a link",
-                },
-                usage,
-            });
-        };
-        i += 1;
-        match word.split_once('=') {
-            Some((key, value)) => {
-                let key = key.trim();
-                let mut value = value.to_owned();
-                if value.is_empty()
-                    && let Some(Token::Word(next)) = args.get(i)
-                {
-                    value.clone_from(next);
-                    i += 1;
-                }
-                if key.is_empty()
-                    || key.chars().count() > 64
-                    || !key
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
-                    return Err(invalid(
-                        "field name",
-                        key.chars().take(40).collect(),
-                        "field names are letters, digits, `_` and `-`".to_owned(),
-                    ));
-                }
-                if values.iter().any(|(k, _)| k == key) {
-                    return Err(invalid(
-                        "field=value",
-                        key.to_owned(),
-                        "this field is given twice".to_owned(),
-                    ));
-                }
-                if values.len() == MAX_FIELD_VALUES {
-                    return Err(invalid(
-                        "field=value",
-                        key.to_owned(),
-                        format!("at most {MAX_FIELD_VALUES} values"),
-                    ));
-                }
-                values.push((key.to_owned(), value));
-            }
-            None if template.is_none() && values.is_empty() => {
-                if word.chars().count() > MAX_NAME_CHARS {
-                    return Err(invalid(
-                        "template",
-                        word.chars().take(40).collect::<String>() + "…",
-                        format!("names are at most {MAX_NAME_CHARS} characters"),
-                    ));
-                }
-                template = Some(word.trim().to_owned());
-            }
-            None => {
-                return Err(ParseError::UnexpectedArgument {
-                    command: "new-service",
-                    argument: "field=value".to_owned(),
-                    extra: word.clone(),
-                    usage,
-                });
-            }
-        }
-    }
-    Ok(Command::NewService { template, values })
-}
-
-/// `rollback [service] [environment] [to <version>]`.
-fn parse_rollback(spec: &'static CommandSpec, args: &[Token]) -> Result<Command, ParseError> {
-    let usage = spec.usage.clone();
-    let mut words: Vec<String> = args.iter().map(token_text).collect();
-    let mut to = None;
-    if let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("to")) {
-        let Some(version) = words.get(i + 1).cloned() else {
-            return Err(ParseError::MissingArgument {
-                command: "rollback",
-                argument: "version after `to`".to_owned(),
-                usage,
-            });
-        };
-        if words.len() > i + 2 {
-            return Err(ParseError::UnexpectedArgument {
-                command: "rollback",
-                argument: "version".to_owned(),
-                extra: words[i + 2..].join(" "),
-                usage,
-            });
-        }
-        if version.chars().count() > 128 {
-            return Err(ParseError::InvalidArgument {
-                command: "rollback",
-                argument: "version".to_owned(),
-                given: version.chars().take(40).collect::<String>() + "…",
-                reason: "versions are at most 128 characters".to_owned(),
-                usage,
-            });
-        }
-        to = Some(version);
-        words.truncate(i);
-    }
-    if words.len() > 2 {
-        return Err(ParseError::UnexpectedArgument {
-            command: "rollback",
-            argument: "environment".to_owned(),
-            extra: words[2..].join(" "),
-            usage,
-        });
-    }
-    let service = match args.first() {
-        Some(_) if !words.is_empty() => Some(one_name(spec, "rollback", &args[..1])?),
-        _ => None,
-    };
-    let environment = words.get(1).map(|e| e.to_ascii_lowercase());
-    Ok(Command::Rollback {
-        service,
-        environment,
-        to,
-        confirm: None,
+    parser(&args::Args {
+        command,
+        spec,
+        tokens: rest,
+        dialect,
+        now,
     })
 }
 
@@ -727,4 +354,68 @@ pub fn suggest_command(word: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_command_has_exactly_one_parser_and_every_parser_a_command() {
+        for spec in REGISTRY.iter() {
+            let parsers = parsers::PARSERS
+                .iter()
+                .filter(|(name, _)| *name == spec.name)
+                .count();
+            assert_eq!(parsers, 1, "`{}` has {parsers} parsers", spec.name);
+        }
+        for (name, _) in parsers::PARSERS {
+            assert!(
+                spec::by_name(name).is_some(),
+                "the parser `{name}` has no commands/{name}.toml"
+            );
+        }
+        assert_eq!(parsers::PARSERS.len(), REGISTRY.len());
+    }
+
+    #[test]
+    fn every_name_and_alias_reaches_the_parser_of_its_command() {
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        for spec in REGISTRY.iter() {
+            for word in std::iter::once(&spec.name).chain(&spec.aliases) {
+                let parsed = parse(word, Dialect::Plain, now);
+                let reached = match &parsed {
+                    Ok(command) => command.name(),
+                    Err(
+                        ParseError::MissingArgument { command, .. }
+                        | ParseError::UnexpectedArgument { command, .. }
+                        | ParseError::InvalidArgument { command, .. }
+                        | ParseError::WrongToken { command, .. },
+                    ) => command,
+                    Err(other) => panic!("`{word}` gave {other:?}"),
+                };
+                assert_eq!(reached, spec.name, "`{word}`");
+            }
+        }
+    }
+
+    #[test]
+    fn a_mistyped_command_keeps_the_rest_of_the_line_in_its_suggestions() {
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let err = parse(
+            "rolback checkout-api production to 1.4.2",
+            Dialect::Slack,
+            now,
+        )
+        .expect_err("typo");
+        assert_eq!(
+            err.suggested_commands().first().map(String::as_str),
+            Some("rollback checkout-api production to 1.4.2")
+        );
+        let err = parse("ownr", Dialect::Slack, now).expect_err("typo");
+        assert_eq!(err.suggested_commands(), vec!["owner".to_owned()]);
+        let long = format!("ownr {}", "x ".repeat(MAX_REST_CHARS));
+        let err = parse(&long, Dialect::Slack, now).expect_err("typo");
+        assert_eq!(err.suggested_commands(), vec!["owner".to_owned()]);
+    }
 }

@@ -135,6 +135,34 @@ pub fn token_display(token: &Token) -> String {
     }
 }
 
+/// What kind of token this is, as an error message names it ("a user mention", "a link").
+pub fn describe(token: &Token) -> &'static str {
+    match token {
+        Token::Word(_) => "a word",
+        Token::User { .. } => "a user mention",
+        Token::Channel { .. } => "a channel mention",
+        Token::Subteam { .. } => "a user-group mention",
+        Token::Special(_) => "a broadcast mention",
+        Token::Link { .. } => "a link",
+    }
+}
+
+/// Tokens written back as one line the way Slack showed them: each token's visible text,
+/// separated by single spaces, a word with a space or a quote in it quoted again. Typing the line
+/// back gives the same tokens (mentions and links aside, which Slack links again as they are sent).
+pub fn display_line(tokens: &[Token]) -> String {
+    let shown: Vec<String> = tokens
+        .iter()
+        .map(|t| match t {
+            Token::Word(w) if w.is_empty() || w.contains([' ', '"']) => {
+                format!("\"{}\"", w.replace('"', "'"))
+            }
+            other => token_display(other),
+        })
+        .collect();
+    shown.join(" ")
+}
+
 /// Splits command text into tokens. Words are separated by any run of spaces; `"a phrase"` is one
 /// word; in the Slack dialect `<…>` spans are mentions or links and entities are decoded once.
 pub fn tokenize(text: &str, dialect: Dialect) -> Vec<Token> {

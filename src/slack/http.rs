@@ -128,7 +128,7 @@ pub async fn handle_command(
                 form.channel_name.as_deref(),
             )
             .await;
-        let parsed = command::parse(&form.text, Dialect::Slack);
+        let parsed = command::parse(&form.text, Dialect::Slack, chrono::Utc::now());
         let meta = RequestMeta {
             idempotency_key: trigger_key.as_deref(),
             channel_id: Some(&form.channel_id),

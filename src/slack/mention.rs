@@ -174,7 +174,7 @@ pub async fn app_mention(state: &AppState, envelope: EventEnvelope) {
         answer(state, channel, user, thread, &reply, false).await;
         return;
     }
-    let parsed = command::parse(&text, Dialect::Slack);
+    let parsed = command::parse(&text, Dialect::Slack, chrono::Utc::now());
     let key = envelope
         .event_id
         .as_deref()

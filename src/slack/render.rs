@@ -933,10 +933,10 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
         }
         Outcome::Invalid(err) => {
             let text = match err {
-                ParseError::UnknownCommand { given, suggestions } => format!(
+                ParseError::UnknownCommand { given, .. } => format!(
                     "{} is not an idp command.{}",
                     code(given),
-                    suggestion_text(suggestions, "")
+                    suggestion_text(&err.suggested_commands(), "")
                 ),
                 other => escape(&other.to_string()),
             };

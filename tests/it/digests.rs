@@ -933,6 +933,7 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
     let parsed = command::parse(
         "digest subscribe <#C0PAY|payments> <!subteam^S1|@payments-platform> weekly mon 09:00 Europe/Berlin",
         Dialect::Slack,
+        chrono::Utc::now(),
     )
     .expect("parses");
     let Command::Digest(DigestCommand::Subscribe {
@@ -950,6 +951,7 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
     let parsed = command::parse(
         "digest subscribe payments-platform 0 9 * * 1-5",
         Dialect::Slack,
+        chrono::Utc::now(),
     )
     .expect("parses");
     assert!(matches!(
@@ -959,6 +961,7 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
     let parsed = command::parse(
         "digest subscribe #team payments-platform daily 08:00",
         Dialect::Plain,
+        chrono::Utc::now(),
     )
     .expect("the shell names channels");
     assert!(matches!(
@@ -966,11 +969,16 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
         Command::Digest(DigestCommand::Subscribe { channel: Some(c), .. }) if c.id == "team"
     ));
     assert_eq!(
-        command::parse("digest list all", Dialect::Slack).expect("parses"),
+        command::parse("digest list all", Dialect::Slack, chrono::Utc::now()).expect("parses"),
         Command::Digest(DigestCommand::List { all: true })
     );
     assert_eq!(
-        command::parse("digests unsubscribe d-7kq3xm", Dialect::Slack).expect("parses"),
+        command::parse(
+            "digests unsubscribe d-7kq3xm",
+            Dialect::Slack,
+            chrono::Utc::now()
+        )
+        .expect("parses"),
         Command::Digest(DigestCommand::Unsubscribe {
             id: "d-7kq3xm".to_owned()
         })
@@ -979,6 +987,7 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
     let err = command::parse(
         "digest subscribe payments-platform every monday",
         Dialect::Slack,
+        chrono::Utc::now(),
     )
     .expect_err("no schedule");
     assert_eq!(
@@ -1010,7 +1019,7 @@ fn the_digest_command_reads_channels_groups_and_schedules() {
         ("digest unsubscribe", "missing its subscription id"),
         ("digest list everything", "`everything` is left over"),
     ] {
-        let err = command::parse(text, Dialect::Slack).expect_err(text);
+        let err = command::parse(text, Dialect::Slack, chrono::Utc::now()).expect_err(text);
         assert!(err.to_string().contains(says), "`{text}`: {err}");
     }
 }
@@ -1032,7 +1041,7 @@ async fn run(state: &idp::AppState, caller: &Caller, text: &str) -> (String, &'s
         .execute(
             "req-1",
             caller,
-            command::parse(text, Dialect::Slack),
+            command::parse(text, Dialect::Slack, chrono::Utc::now()),
             text,
             RequestMeta {
                 idempotency_key: None,

@@ -3,10 +3,23 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, TimeZone, Utc};
 use idp::authz::{Caller, Origin};
 use idp::catalog::NameQuery;
 use idp::command::spec::{COMMAND_FILES, REGISTRY, load_specs};
-use idp::command::{Command, Dialect, ParseError, parse};
+use idp::command::{Command, Dialect, OwnerQuery, ParseError};
+
+/// The fixed "now" every row is parsed at, so relative times are deterministic.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 10, 12, 0, 0)
+        .single()
+        .expect("a valid time")
+}
+
+/// Parses at [`now`].
+fn parse(text: &str, dialect: Dialect) -> Result<Command, ParseError> {
+    idp::command::parse(text, dialect, now())
+}
 
 fn name(n: &str) -> NameQuery {
     NameQuery {
@@ -16,6 +29,10 @@ fn name(n: &str) -> NameQuery {
     }
 }
 
+fn owner(n: &str) -> Command {
+    Command::Owner(OwnerQuery::Name(name(n)))
+}
+
 fn words(w: &[&str]) -> Command {
     Command::Search(w.iter().map(|s| (*s).to_owned()).collect())
 }
@@ -23,10 +40,14 @@ fn words(w: &[&str]) -> Command {
 /// The usage line and argument name each one-name command reports in its errors.
 fn usage_of(command: &'static str) -> (String, String) {
     match command {
-        "owner" => ("service".to_owned(), "owner <service>".to_owned()),
+        "owner" => (
+            "service".to_owned(),
+            "owner <service|repo-url|@person|#channel>".to_owned(),
+        ),
         "service" => ("name".to_owned(), "service <name>".to_owned()),
         "team" => ("group".to_owned(), "team <group>".to_owned()),
         "search" => ("words".to_owned(), "search <words>".to_owned()),
+        "oncall" => ("target".to_owned(), "oncall <service|group>".to_owned()),
         other => panic!("no usage known for {other}"),
     }
 }
@@ -39,6 +60,23 @@ fn wrong(command: &'static str, found: &'static str) -> Result<Command, ParseErr
         found,
         usage,
     })
+}
+
+fn person(user_id: &str) -> Result<Command, ParseError> {
+    Ok(Command::Owner(OwnerQuery::Person {
+        user_id: user_id.to_owned(),
+    }))
+}
+
+fn channel(id: &str, name: Option<&str>) -> Result<Command, ParseError> {
+    Ok(Command::Owner(OwnerQuery::Channel {
+        id: id.to_owned(),
+        name: name.map(str::to_owned),
+    }))
+}
+
+fn url(u: &str) -> Result<Command, ParseError> {
+    Ok(Command::Owner(OwnerQuery::Url(u.to_owned())))
 }
 
 fn missing(command: &'static str) -> Result<Command, ParseError> {
@@ -105,34 +143,42 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Ok(words(&["&foo;", "&", "&am"])),
         ),
         // A decoded `<` is the user's own text, never a mention.
+        ("owner &lt;@U123&gt;", Slack, Ok(owner("<@U123>"))),
+        // User mentions, including Enterprise Grid `W` ids without a label: `owner` asks what
+        // that person's teams own; other commands want a name.
+        ("owner <@U123|jane>", Slack, person("U123")),
+        ("owner <@W123>", Slack, person("W123")),
         (
-            "owner &lt;@U123&gt;",
+            "service <@U123|jane>",
             Slack,
-            Ok(Command::Owner(name("<@U123>"))),
+            wrong("service", "a user mention"),
         ),
-        // User mentions, including Enterprise Grid `W` ids without a label.
-        (
-            "owner <@U123|jane>",
-            Slack,
-            wrong("owner", "a user mention"),
-        ),
-        ("owner <@W123>", Slack, wrong("owner", "a user mention")),
         ("team <@W123>", Slack, wrong("team", "a user mention")),
         ("search <@U123|jane>", Slack, Ok(words(&["@jane"]))),
         ("search <@W123>", Slack, Ok(words(&["@W123"]))),
-        // Channel mentions: the label is taken as the name.
+        // Channel mentions: `owner` keeps the channel; elsewhere the label is taken as the name.
         (
             "owner <#C123|checkout-api>",
             Slack,
-            Ok(Command::Owner(name("checkout-api"))),
+            channel("C123", Some("checkout-api")),
         ),
         (
             "service <#C123|checkout-api>",
             Slack,
             Ok(Command::Service(name("checkout-api"))),
         ),
-        ("owner <#C123>", Slack, wrong("owner", "a channel mention")),
-        ("owner <#C123|>", Slack, wrong("owner", "a channel mention")),
+        ("owner <#C123>", Slack, channel("C123", None)),
+        ("owner <#C123|>", Slack, channel("C123", None)),
+        (
+            "service <#C123>",
+            Slack,
+            wrong("service", "a channel mention"),
+        ),
+        (
+            "service <#C123|>",
+            Slack,
+            wrong("service", "a channel mention"),
+        ),
         (
             "search <#C123|checkout-api>",
             Slack,
@@ -185,13 +231,23 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Slack,
             wrong("owner", "a broadcast mention"),
         ),
-        // Links: not a name, but their label is a search word.
+        // Links: `owner` reads a web URL (never its label); elsewhere a link is not a name, but its
+        // label is a search word.
         (
             "owner <https://x.example|label>",
             Slack,
-            wrong("owner", "a link"),
+            url("https://x.example/"),
         ),
-        ("owner <https://x.example>", Slack, wrong("owner", "a link")),
+        (
+            "owner <https://x.example>",
+            Slack,
+            url("https://x.example/"),
+        ),
+        (
+            "service <https://x.example>",
+            Slack,
+            wrong("service", "a link"),
+        ),
         (
             "owner <mailto:jane@x.example|jane@x.example>",
             Slack,
@@ -251,23 +307,15 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         (
             "owner \u{201c}checkout-api\u{201d}",
             Slack,
-            Ok(Command::Owner(name("checkout-api"))),
+            Ok(owner("checkout-api")),
         ),
         // Non-breaking and repeated spaces separate words like one space.
-        (
-            "owner\u{a0}checkout-api",
-            Slack,
-            Ok(Command::Owner(name("checkout-api"))),
-        ),
-        (
-            "owner    checkout-api   ",
-            Slack,
-            Ok(Command::Owner(name("checkout-api"))),
-        ),
+        ("owner\u{a0}checkout-api", Slack, Ok(owner("checkout-api"))),
+        ("owner    checkout-api   ", Slack, Ok(owner("checkout-api"))),
         (
             "\u{a0} owner\u{a0}\u{a0} checkout-api\u{a0}",
             Slack,
-            Ok(Command::Owner(name("checkout-api"))),
+            Ok(owner("checkout-api")),
         ),
         (
             "search checkout\u{a0}\u{a0}api",
@@ -283,7 +331,7 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         (
             "/idp owner checkout-api",
             Dialect::Plain,
-            Ok(Command::Owner(name("checkout-api"))),
+            Ok(owner("checkout-api")),
         ),
         ("/idp", Dialect::Plain, Ok(Command::Help(None))),
         (
@@ -303,16 +351,8 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Slack,
             Ok(Command::Team(name("payments-platform"))),
         ),
-        (
-            "who-owns checkout-api",
-            Slack,
-            Ok(Command::Owner(name("checkout-api"))),
-        ),
-        (
-            "OWNER checkout-api",
-            Slack,
-            Ok(Command::Owner(name("checkout-api"))),
-        ),
+        ("who-owns checkout-api", Slack, Ok(owner("checkout-api"))),
+        ("OWNER checkout-api", Slack, Ok(owner("checkout-api"))),
         (
             "Info checkout-api",
             Slack,
@@ -338,11 +378,11 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         (
             "owner component:payments/checkout-api",
             Slack,
-            Ok(Command::Owner(NameQuery {
+            Ok(Command::Owner(OwnerQuery::Name(NameQuery {
                 kind: Some("component".to_owned()),
                 namespace: Some("payments".to_owned()),
                 name: "checkout-api".to_owned(),
-            })),
+            }))),
         ),
         (
             "service api:checkout",
@@ -356,11 +396,11 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
         (
             "owner payments/checkout-api",
             Slack,
-            Ok(Command::Owner(NameQuery {
+            Ok(Command::Owner(OwnerQuery::Name(NameQuery {
                 kind: None,
                 namespace: Some("payments".to_owned()),
                 name: "checkout-api".to_owned(),
-            })),
+            }))),
         ),
         // Unknown subcommands come with close command names.
         (
@@ -369,6 +409,7 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Err(ParseError::UnknownCommand {
                 given: "ownr".to_owned(),
                 suggestions: vec!["owner".to_owned()],
+                rest: "checkout-api".to_owned(),
             }),
         ),
         (
@@ -381,6 +422,7 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
                     "service".to_owned(),
                     "scorecard".to_owned(),
                 ],
+                rest: "payments".to_owned(),
             }),
         ),
         (
@@ -389,6 +431,7 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Err(ParseError::UnknownCommand {
                 given: "deploy".to_owned(),
                 suggestions: vec!["deploys".to_owned()],
+                rest: "checkout-api".to_owned(),
             }),
         ),
         (
@@ -397,6 +440,7 @@ fn every_decoding_rule_of_the_slack_dialect_holds() {
             Err(ParseError::UnknownCommand {
                 given: "@jane".to_owned(),
                 suggestions: vec![],
+                rest: "owner".to_owned(),
             }),
         ),
         // Missing arguments, including an empty quoted one.
@@ -441,17 +485,9 @@ fn the_plain_dialect_keeps_angle_brackets_and_entities_literally() {
             Plain,
             Ok(words(&["<https://x.example|label>"])),
         ),
-        (
-            "owner <@U123|jane>",
-            Plain,
-            Ok(Command::Owner(name("<@U123|jane>"))),
-        ),
-        ("owner <!here>", Plain, Ok(Command::Owner(name("<!here>")))),
-        (
-            "owner AT&amp;T",
-            Plain,
-            Ok(Command::Owner(name("AT&amp;T"))),
-        ),
+        ("owner <@U123|jane>", Plain, Ok(owner("<@U123|jane>"))),
+        ("owner <!here>", Plain, Ok(owner("<!here>"))),
+        ("owner AT&amp;T", Plain, Ok(owner("AT&amp;T"))),
         // Quotes, non-breaking spaces and `/idp` work the same in both dialects.
         (
             "search \u{201c}checkout api\u{201d}",
@@ -461,7 +497,7 @@ fn the_plain_dialect_keeps_angle_brackets_and_entities_literally() {
         (
             "/idp\u{a0}owner  checkout-api",
             Plain,
-            Ok(Command::Owner(name("checkout-api"))),
+            Ok(owner("checkout-api")),
         ),
     ];
     check_table(&rows);
@@ -475,15 +511,15 @@ fn the_plain_dialect_keeps_angle_brackets_and_entities_literally() {
 #[test]
 fn parse_errors_read_as_sentences_with_the_usage_line() {
     let err =
-        parse("owner <@U123|jane>", Dialect::Slack).expect_err("a user mention is no service name");
+        parse("team <@U123|jane>", Dialect::Slack).expect_err("a user mention is no group name");
     assert_eq!(
         err.to_string(),
-        "`owner` expects a service name, not a user mention. Usage: `/idp owner <service>`"
+        "`team` expects a group name, not a user mention. Usage: `/idp team <group>`"
     );
     let err = parse("owner a b", Dialect::Slack).expect_err("two names");
     assert_eq!(
         err.to_string(),
-        "`owner` got more than it takes: `b` is left over. Usage: `/idp owner <service>`"
+        "`owner` got more than it takes: `b` is left over. Usage: `/idp owner <service|repo-url|@person|#channel>`"
     );
     let err = parse("search", Dialect::Slack).expect_err("no words");
     assert!(
@@ -620,15 +656,326 @@ fn the_manifest_check_catches_escaping_off_and_a_missing_email_scope() {
 
 #[test]
 fn an_absurdly_long_name_is_refused_before_any_lookup() {
-    let long = "x".repeat(100_000);
-    let err = idp::command::parse(&format!("owner {long}"), Dialect::Slack).expect_err("too long");
+    let long = "x".repeat(5_000);
+    let err = parse(&format!("owner {long}"), Dialect::Slack).expect_err("too long");
     assert!(err.to_string().contains("at most 200 characters"), "{err}");
-    let err = idp::command::parse("can none checkout-api", Dialect::Slack)
-        .expect_err("none is not an action");
+    let long = "x".repeat(100_000);
+    let err = parse(&format!("owner {long}"), Dialect::Slack).expect_err("far too long");
+    assert_eq!(
+        err,
+        ParseError::TooLong {
+            chars: 100_006,
+            max: idp::command::MAX_TEXT_CHARS
+        }
+    );
+    let err = parse("can none checkout-api", Dialect::Slack).expect_err("none is not an action");
     assert!(err.to_string().contains("known actions"), "{err}");
-    let err = idp::command::parse("can rolback checkout-api", Dialect::Slack).expect_err("typo");
+    let err = parse("can rolback checkout-api", Dialect::Slack).expect_err("typo");
     assert!(err.to_string().contains("did you mean rollback"), "{err}");
     assert!(
-        matches!(idp::command::parse("team @payments-platform", Dialect::Plain), Ok(idp::command::Command::Team(q)) if q.name == "payments-platform")
+        matches!(parse("team @payments-platform", Dialect::Plain), Ok(idp::command::Command::Team(q)) if q.name == "payments-platform")
+    );
+}
+
+#[test]
+fn owner_takes_a_name_a_repository_url_a_person_or_a_channel() {
+    use Dialect::{Plain, Slack};
+    let checkout = "https://github.com/acme/checkout-api";
+    let rows: Vec<(&str, Dialect, Result<Command, ParseError>)> = vec![
+        // Names, as before, from both dialects.
+        ("owner checkout-api", Slack, Ok(owner("checkout-api"))),
+        ("owner #checkout-api", Plain, Ok(owner("checkout-api"))),
+        ("owner @jane", Plain, Ok(owner("jane"))),
+        // A repository URL as Slack sends a pasted link: with and without its `|label`, which is
+        // dropped (it may be shortened or differ from the URL).
+        (
+            "owner <https://github.com/acme/checkout-api|github.com/acme/checkout-api>",
+            Slack,
+            url(checkout),
+        ),
+        (
+            "owner <https://github.com/acme/checkout-api>",
+            Slack,
+            url(checkout),
+        ),
+        (
+            "who-owns <https://github.com/acme/checkout-api|the repo>",
+            Slack,
+            url(checkout),
+        ),
+        (
+            "owner <https://github.com/acme/checkout-api/tree/main?tab=x&amp;y=1|link>",
+            Slack,
+            url("https://github.com/acme/checkout-api/tree/main?tab=x&y=1"),
+        ),
+        (
+            "owner <HTTPS://GitHub.com/acme/checkout-api>",
+            Slack,
+            url(checkout),
+        ),
+        // Typed or pasted in a terminal, with or without the scheme.
+        (
+            "owner https://github.com/acme/checkout-api",
+            Plain,
+            url(checkout),
+        ),
+        ("owner github.com/acme/checkout-api", Plain, url(checkout)),
+        ("owner github.com/acme/checkout-api", Slack, url(checkout)),
+        // A namespace has no dot, so `namespace/name` stays a name.
+        (
+            "owner payments/checkout-api",
+            Plain,
+            Ok(Command::Owner(OwnerQuery::Name(NameQuery::parse(
+                "payments/checkout-api",
+            )))),
+        ),
+        // A person: the id counts, the label does not.
+        ("owner <@U123>", Slack, person("U123")),
+        ("owner <@U123|jane>", Slack, person("U123")),
+        ("who-owns <@W0AB12|jane.doe>", Slack, person("W0AB12")),
+        // A channel: the id, and its name when Slack sends one.
+        (
+            "owner <#C123|checkout-api>",
+            Slack,
+            channel("C123", Some("checkout-api")),
+        ),
+        ("owner <#G42|ops>", Slack, channel("G42", Some("ops"))),
+        ("owner <#C123>", Slack, channel("C123", None)),
+        // Still refused: user groups, broadcasts, mail links, and more than one thing.
+        (
+            "owner <!subteam^S1|@payments>",
+            Slack,
+            wrong("owner", "a user-group mention"),
+        ),
+        (
+            "owner <!channel>",
+            Slack,
+            wrong("owner", "a broadcast mention"),
+        ),
+        (
+            "owner <mailto:jane@x.example|jane@x.example>",
+            Slack,
+            wrong("owner", "a link"),
+        ),
+        ("owner <@U1> <#C1|x>", Slack, unexpected("owner", "#x")),
+        ("owner", Slack, missing("owner")),
+    ];
+    check_table(&rows);
+}
+
+#[test]
+fn malformed_mentions_and_urls_given_to_owner_get_a_specific_error() {
+    let invalid = |text: &str, argument: &str, says: &str| match parse(text, Dialect::Slack) {
+        Err(ParseError::InvalidArgument {
+            command: "owner",
+            argument: a,
+            reason,
+            ..
+        }) => {
+            assert_eq!(a, argument, "{text}");
+            assert!(reason.contains(says), "{text}: {reason}");
+        }
+        other => panic!("{text}: {other:?}"),
+    };
+    invalid("owner <@>", "person", "carries no id");
+    invalid("owner <@|jane>", "person", "carries no id");
+    invalid("owner <#>", "channel", "carries no id");
+    invalid("owner <#|checkout-api>", "channel", "carries no id");
+    invalid("owner <@U1-2>", "person", "letters and digits");
+    invalid(
+        &format!("owner <@U{}>", "1".repeat(40)),
+        "person",
+        "letters and digits",
+    );
+    invalid(
+        &format!("owner <#C1|{}>", "a".repeat(81)),
+        "channel",
+        "at most 80",
+    );
+    invalid("owner https://", "repository URL", "not a URL");
+    invalid("owner <https://|label>", "repository URL", "not a URL");
+    invalid(
+        &format!("owner https://github.com/{}", "a".repeat(2_000)),
+        "repository URL",
+        "at most 2000 characters",
+    );
+    // `<#C1|>` is what Slack sends for a channel it does not name: well formed, without a name.
+    assert_eq!(parse("owner <#C1|>", Dialect::Slack), channel("C1", None));
+    // The message says what was wrong in a sentence.
+    let err = parse("owner <@>", Dialect::Slack).expect_err("no id");
+    assert_eq!(
+        err.to_string(),
+        "`owner`: `<@>` is not a valid person: the mention carries no id; pick from the list Slack \
+         shows as you type @. Usage: `/idp owner <service|repo-url|@person|#channel>`"
+    );
+}
+
+#[test]
+fn huge_input_is_refused_quickly_with_a_short_message() {
+    let started = std::time::Instant::now();
+    let shapes = [
+        format!("owner {}", "x".repeat(40_000)),
+        format!("search {}", "word ".repeat(8_000)),
+        format!("owner {}", "<".repeat(40_000)),
+        format!("ownr {}", "<@U1> ".repeat(7_000)),
+        "\u{a0}".repeat(40_000),
+        format!("owner <https://github.com/{}>", "a/".repeat(20_000)),
+    ];
+    for text in &shapes {
+        assert!(text.chars().count() >= 40_000);
+        for dialect in [Dialect::Slack, Dialect::Plain] {
+            let err = parse(text, dialect).expect_err("too long");
+            assert!(
+                matches!(err, ParseError::TooLong { max, .. } if max == idp::command::MAX_TEXT_CHARS),
+                "{err:?}"
+            );
+            assert!(err.to_string().len() < 100, "{err}");
+        }
+    }
+    // Just under the limit, every shape is read in one pass and errs with a bounded message.
+    let near = [
+        format!("search {}", "<".repeat(9_000)),
+        format!("owner {}", "x y ".repeat(2_400)),
+        format!("rollback a b to {}", "v ".repeat(4_900)),
+        format!("ownr {}", "x ".repeat(4_900)),
+    ];
+    for text in &near {
+        assert!(text.chars().count() <= idp::command::MAX_TEXT_CHARS);
+        if let Err(err) = parse(text, Dialect::Slack) {
+            assert!(err.to_string().chars().count() < 500, "{err}");
+        }
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn audit_times_count_back_from_the_now_passed_in() {
+    let at = |text: &str, now: DateTime<Utc>| match idp::command::parse(text, Dialect::Slack, now) {
+        Ok(Command::Audit { since, target }) => (since, target.map(|t| t.name)),
+        other => panic!("{text}: {other:?}"),
+    };
+    let two_hours_before = now() - chrono::TimeDelta::hours(2);
+    assert_eq!(at("audit since 2h", now()), (Some(two_hours_before), None));
+    assert_eq!(at("audit 2h", now()), (Some(two_hours_before), None));
+    assert_eq!(
+        at("audit checkout-api since 2h", now()),
+        (Some(two_hours_before), Some("checkout-api".to_owned()))
+    );
+    assert_eq!(at("audit since now", now()), (Some(now()), None));
+    // The same text at another now gives another, equally exact, time.
+    let later = now() + chrono::TimeDelta::days(1);
+    assert_eq!(
+        at("audit since 2h", later),
+        (Some(later - chrono::TimeDelta::hours(2)), None)
+    );
+    // Dates do not depend on now at all.
+    let may_first = Utc
+        .with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+        .single()
+        .expect("a valid time");
+    assert_eq!(at("audit since 2026-05-01", later), (Some(may_first), None));
+    // `since` wants a time after it.
+    assert!(matches!(
+        parse("audit since", Dialect::Slack),
+        Err(ParseError::MissingArgument {
+            command: "audit",
+            ..
+        })
+    ));
+    assert!(matches!(
+        parse("audit since yesterday", Dialect::Slack),
+        Err(ParseError::InvalidArgument { command: "audit", ref argument, .. }) if argument == "since"
+    ));
+}
+
+#[test]
+fn a_mistyped_command_is_suggested_with_the_rest_of_the_line() {
+    let suggestions = |text: &str| {
+        parse(text, Dialect::Slack)
+            .expect_err(text)
+            .suggested_commands()
+    };
+    let rows = [
+        (
+            "rolback checkout-api production to 1.4.2",
+            "rollback checkout-api production to 1.4.2",
+        ),
+        (
+            "cann deploy checkout-api production",
+            "can deploy checkout-api production",
+        ),
+        (
+            "digets subscribe <#C0PAY|payments> <!subteam^S1|@payments-platform> weekly mon 09:00 Europe/Berlin",
+            "digest subscribe #payments @payments-platform weekly mon 09:00 Europe/Berlin",
+        ),
+        (
+            "serach \u{201c}order history\u{201d} grpc",
+            "search \"order history\" grpc",
+        ),
+        ("ownr", "owner"),
+    ];
+    for (typed, suggested) in rows {
+        let offered = suggestions(typed);
+        assert!(
+            offered.iter().any(|o| o == suggested),
+            "{typed}: {offered:?}"
+        );
+    }
+    // Other errors suggest nothing.
+    let err = parse("owner", Dialect::Slack).expect_err("missing");
+    assert!(err.suggested_commands().is_empty());
+}
+
+#[test]
+fn the_command_module_does_no_io_and_reads_no_clock() {
+    let dir = manifest_dir().join("src/command");
+    let forbidden = [
+        "tokio",
+        "sqlx",
+        "reqwest",
+        "axum",
+        "hyper",
+        "slack_morphism",
+        "std::fs",
+        "std::env",
+        "std::net",
+        "std::process",
+        "std::io",
+        "Utc::now",
+        "Local::now",
+        "SystemTime",
+        "Instant::now",
+        "parse_time_now",
+        "crate::store",
+        "crate::slack",
+        "crate::handlers",
+        "crate::app",
+    ];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("src/command is readable")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "found {files:?}");
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a readable source file");
+        for (n, line) in text.lines().enumerate() {
+            for name in forbidden {
+                if line.contains(name) {
+                    found.push(format!("{}:{}: {name}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "command/ must stay pure:\n{}",
+        found.join("\n")
     );
 }

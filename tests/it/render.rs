@@ -90,7 +90,10 @@ async fn an_unknown_service_suggests_the_close_name() {
 async fn an_unknown_command_suggests_the_close_command() {
     let reply = demo_reply("ownr checkout-api").await;
     let json = json_of(&reply).to_string();
-    assert!(json.contains("`/idp owner`"), "suggests owner: {json}");
+    assert!(
+        json.contains("`/idp owner checkout-api`"),
+        "suggests owner with the rest of the line: {json}"
+    );
     insta::assert_json_snapshot!("unknown_command", reply.ephemeral());
 }
 

@@ -260,7 +260,7 @@ impl Harness {
         text: &str,
         key: &str,
     ) -> idp::handlers::new_service::NewService {
-        let parsed = idp::command::parse(text, idp::command::Dialect::Plain);
+        let parsed = idp::command::parse(text, idp::command::Dialect::Plain, chrono::Utc::now());
         let (_, handled) = self
             .state
             .execute(
@@ -664,7 +664,11 @@ async fn a_queued_run_can_be_cancelled_and_is_then_never_dispatched() {
 async fn the_status_message_goes_to_a_direct_message_where_the_bot_cannot_post() {
     let backend = &support::backends()[0];
     let h = Harness::start(backend, true).await;
-    let parsed = idp::command::parse(BACKEND_TEXT, idp::command::Dialect::Plain);
+    let parsed = idp::command::parse(
+        BACKEND_TEXT,
+        idp::command::Dialect::Plain,
+        chrono::Utc::now(),
+    );
     let (_, handled) = h
         .state
         .execute(

@@ -141,7 +141,7 @@ async fn run(state: &AppState, caller: &Caller, text: &str) -> Reply {
         .execute(
             "req-1",
             caller,
-            command::parse(text, Dialect::Slack),
+            command::parse(text, Dialect::Slack, chrono::Utc::now()),
             text,
             RequestMeta {
                 idempotency_key: None,
