@@ -21,6 +21,7 @@ pub mod handlers;
 pub mod hooks;
 pub mod identity;
 pub mod oncall;
+pub mod runs;
 pub mod scorecards;
 pub mod shell;
 pub mod shell_form;
