@@ -600,7 +600,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         router = router.merge(crate::hooks::router(hooks));
     }
     if let Some(audit) = &audit {
-        router = router.merge(crate::audit::api_router(
+        router = router.merge(crate::api::router(
             audit.clone(),
             service.store().clone(),
         ));

@@ -7,6 +7,7 @@
 //! [`handlers::Outcome`] at the edge.
 
 pub mod actions;
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod authz;

@@ -44,7 +44,6 @@
 //! database *and* recompute every later hash and the head can rewrite history undetected. Keep a
 //! copy of the head (`idp audit verify` prints it) outside the database to close that gap.
 
-mod api;
 pub mod cli;
 mod log;
 mod redact;
@@ -56,7 +55,6 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use api::{API_AUDIT_PATH, api_router};
 pub use log::{AuditError, AuditLog, AuditLogOptions};
 pub use redact::{REDACTED, redact, redact_value};
 pub(crate) use token::generate as token_generate;
