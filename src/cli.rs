@@ -238,7 +238,9 @@ fn build_state(
     };
     let identity = crate::identity::IdentityService::new(
         catalog.store().clone(),
-        slack.clone(),
+        slack
+            .clone()
+            .map(|s| Arc::new(s) as Arc<dyn crate::identity::Directory>),
         &settings.file.identity,
     )
     .map_err(anyhow::Error::msg)?;

@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod client;
+pub mod directory;
 pub mod digest_message;
 pub mod digest_sink;
 pub mod home;
