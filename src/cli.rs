@@ -602,10 +602,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         router = router.merge(crate::hooks::router(hooks));
     }
     if let Some(audit) = &audit {
-        router = router.merge(crate::api::router(
-            audit.clone(),
-            service.store().clone(),
-        ));
+        router = router.merge(crate::api::router(audit.clone(), service.store().clone()));
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

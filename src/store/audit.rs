@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::{Store, StoreError, q};
 use crate::audit::{
-    ApiToken, AuditDecision, AuditReader, AuditEntry, AuditOrigin, AuditQuery, AuditRecord, Broken,
+    ApiToken, AuditDecision, AuditEntry, AuditOrigin, AuditQuery, AuditReader, AuditRecord, Broken,
     GENESIS_HASH, HashInput, Order, Scope, VerifyReport, canonical_json, format_at, hash_secret,
     record_hash,
 };

@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{Store, StoreError, q};
-use crate::runs::{
-    Execution, Requester, Run, RunControls, RunKind, RunLookup, RunStatus, RunStep,
-};
+use crate::runs::{Execution, Requester, Run, RunControls, RunKind, RunLookup, RunStatus, RunStep};
 
 const COLUMNS: &str = "id, kind, idempotency_key, template, target, subject, execution, inputs, controls, \
     requester, requested_by, channel_id, message_ts, status, attempts, next_attempt_at, external_id, \

@@ -118,8 +118,8 @@ async fn an_explicit_mapping_wins_and_an_unreachable_slack_makes_a_guest() {
         Duration::from_millis(500),
     )
     .expect("client");
-    let service =
-        IdentityService::new(catalog.store().clone(), Some(Arc::new(dead)), &config).expect("service");
+    let service = IdentityService::new(catalog.store().clone(), Some(Arc::new(dead)), &config)
+        .expect("service");
     assert_eq!(
         service.resolve(&snapshot, "U9").await.user.map(|u| u.name),
         Some("vera.lindholm".to_owned())

@@ -83,7 +83,8 @@ impl Drop for Backend {
     fn drop(&mut self) {
         if let Some(schema) = self.schema.take() {
             let url = self.url.clone();
-            if let Err(why) = on_own_runtime(move || async move { drop_schema(&url, &schema).await })
+            if let Err(why) =
+                on_own_runtime(move || async move { drop_schema(&url, &schema).await })
             {
                 eprintln!("test schema left behind (the next run's sweep drops it): {why}");
             }
@@ -133,7 +134,10 @@ async fn cleanup_connection(url: &str) -> Result<sqlx::PgConnection, String> {
 /// `DROP SCHEMA … CASCADE` for one test schema.
 async fn drop_schema(url: &str, schema: &str) -> Result<(), String> {
     let mut conn = cleanup_connection(url).await?;
-    let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema.replace('"', ""));
+    let sql = format!(
+        "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+        schema.replace('"', "")
+    );
     sqlx::query(&sql)
         .execute(&mut conn)
         .await
@@ -167,10 +171,10 @@ fn drop_stale_schemas(url: &str) {
                 Ok(Some(at)) => Some(at),
                 _ => created_at_in_name(&schema),
             };
-            if created.is_some_and(|at| at < cutoff) {
-                if let Err(why) = drop_schema(&url, &schema).await {
-                    eprintln!("a stale test schema could not be dropped: {why}");
-                }
+            if created.is_some_and(|at| at < cutoff)
+                && let Err(why) = drop_schema(&url, &schema).await
+            {
+                eprintln!("a stale test schema could not be dropped: {why}");
             }
         }
         Ok(())
