@@ -437,7 +437,7 @@ async fn start_idp(db: &Db, slack_base: &str) -> (String, Arc<AppState>) {
     );
     let identity = idp::identity::IdentityService::new(
         catalog.store().clone(),
-        Some(api.clone()),
+        Some(Arc::new(api.clone())),
         &idp::config::IdentityConfig::default(),
     )
     .expect("identity service");

@@ -238,7 +238,9 @@ fn build_state(
     };
     let identity = crate::identity::IdentityService::new(
         catalog.store().clone(),
-        slack.clone(),
+        slack
+            .clone()
+            .map(|s| Arc::new(s) as Arc<dyn crate::identity::Directory>),
         &settings.file.identity,
     )
     .map_err(anyhow::Error::msg)?;
@@ -600,10 +602,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         router = router.merge(crate::hooks::router(hooks));
     }
     if let Some(audit) = &audit {
-        router = router.merge(crate::audit::api_router(
-            audit.clone(),
-            service.store().clone(),
-        ));
+        router = router.merge(crate::api::router(audit.clone(), service.store().clone()));
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

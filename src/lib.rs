@@ -7,6 +7,7 @@
 //! [`handlers::Outcome`] at the edge.
 
 pub mod actions;
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod authz;
@@ -21,6 +22,7 @@ pub mod handlers;
 pub mod hooks;
 pub mod identity;
 pub mod oncall;
+pub mod runs;
 pub mod scorecards;
 pub mod shell;
 pub mod shell_form;

@@ -4,17 +4,16 @@
 //! Component either way. Each run is its own catalog source (`runs/<run id>`), so applying it
 //! twice changes nothing.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::run::Run;
+use crate::catalog::fetch::DescriptorFetcher;
 use crate::catalog::ingest::{SourceRead, read_descriptor_text};
 use crate::catalog::{CatalogService, EntityRef};
 
-/// Largest descriptor fetched from a location, in bytes.
-pub const MAX_DESCRIPTOR_BYTES: usize = 256 * 1024;
+/// Largest descriptor fetched from a location, in bytes (see [`crate::catalog::fetch`]).
+pub use crate::catalog::fetch::MAX_DESCRIPTOR_BYTES;
 
 /// Annotation listing the controls a compliance rule required, comma-separated.
 pub const CONTROLS_ANNOTATION: &str = "idp.dev/controls";
@@ -99,39 +98,6 @@ fn stamp(doc: &mut Value, run: &Run) {
     }
 }
 
-async fn fetch(http: &reqwest::Client, location: &str) -> Result<String, CreatedError> {
-    let err = |reason: String| CreatedError::Fetch {
-        location: location.to_owned(),
-        reason,
-    };
-    if !(location.starts_with("https://") || location.starts_with("http://")) {
-        return Err(err("only http(s) locations are read".to_owned()));
-    }
-    let response = http
-        .get(location)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .map_err(|e| err(e.without_url().to_string()))?;
-    if !response.status().is_success() {
-        return Err(err(format!("HTTP {}", response.status().as_u16())));
-    }
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_DESCRIPTOR_BYTES as u64)
-    {
-        return Err(err(format!("larger than {MAX_DESCRIPTOR_BYTES} bytes")));
-    }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| err(e.without_url().to_string()))?;
-    if bytes.len() > MAX_DESCRIPTOR_BYTES {
-        return Err(err(format!("larger than {MAX_DESCRIPTOR_BYTES} bytes")));
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|_| err("not UTF-8 text".to_owned()))
-}
-
 /// What [`register`] stored, and what it left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
@@ -187,7 +153,7 @@ fn accept(entity: &crate::catalog::ReadEntity, run: &Run) -> Result<(), String> 
 /// [`CreatedError::Store`] when the catalog cannot store it; the run's success stands either way.
 pub async fn register(
     catalog: &CatalogService,
-    http: &reqwest::Client,
+    fetcher: &dyn DescriptorFetcher,
     run: &Run,
     descriptor: Option<&str>,
     location: Option<&str>,
@@ -196,9 +162,13 @@ pub async fn register(
     let mut notes = Vec::new();
     let sent = match (descriptor, location) {
         (Some(d), _) if !d.trim().is_empty() => Some(d.to_owned()),
-        (_, Some(l)) if !l.trim().is_empty() => match fetch(http, l).await {
+        (_, Some(l)) if !l.trim().is_empty() => match fetcher.fetch(l).await {
             Ok(text) => Some(text),
             Err(e) => {
+                let e = CreatedError::Fetch {
+                    location: l.to_owned(),
+                    reason: e.0,
+                };
                 notes.push(format!("The backend's location was not used: {e}"));
                 None
             }

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use super::run::{Requester, Run, RunStatus, execution_label, now_ms};
 use crate::audit::{AuditDecision, AuditEntry, AuditLog, AuditOrigin};
 use crate::authz::{self, Action, Caller, ChannelKind, Origin, Policy};
+use crate::catalog::fetch::{DescriptorFetcher, HttpFetcher};
 use crate::catalog::{CatalogService, EntityRef};
 use crate::exec::{DispatchRequest, Dispatched, ExecError, Execution, Progress};
 use crate::store::{Store, StoreError};
@@ -163,7 +164,7 @@ pub struct RunService {
     options: RunOptions,
     wake: Notify,
     worker_id: String,
-    http: reqwest::Client,
+    fetcher: Arc<dyn DescriptorFetcher>,
     /// When old modal sessions were last deleted (Unix ms).
     last_cleanup: std::sync::atomic::AtomicI64,
 }
@@ -273,10 +274,7 @@ impl RunService {
                 "worker-{}",
                 hex::encode(crate::audit::token::random_bytes::<4>())
             ),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            fetcher: Arc::new(HttpFetcher::new()),
             last_cleanup: std::sync::atomic::AtomicI64::new(0),
         }
     }
@@ -285,6 +283,14 @@ impl RunService {
     #[must_use]
     pub fn with_audit(mut self, audit: AuditLog) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// The same service reading finished runs' descriptor locations through `fetcher` (the
+    /// default is [`HttpFetcher`]).
+    #[must_use]
+    pub fn with_fetcher(mut self, fetcher: Arc<dyn DescriptorFetcher>) -> Self {
+        self.fetcher = fetcher;
         self
     }
 
@@ -441,7 +447,7 @@ impl RunService {
             } => {
                 let outcome = super::created::register(
                     &self.catalog,
-                    &self.http,
+                    self.fetcher.as_ref(),
                     run,
                     descriptor.as_deref(),
                     location.as_deref(),

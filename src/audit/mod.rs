@@ -44,7 +44,6 @@
 //! database *and* recompute every later hash and the head can rewrite history undetected. Keep a
 //! copy of the head (`idp audit verify` prints it) outside the database to close that gap.
 
-mod api;
 pub mod cli;
 mod log;
 mod redact;
@@ -56,13 +55,13 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use api::{API_AUDIT_PATH, api_router};
 pub use log::{AuditError, AuditLog, AuditLogOptions};
 pub use redact::{REDACTED, redact, redact_value};
 pub(crate) use token::generate as token_generate;
 pub use token::{ApiToken, Scope, hash_secret};
 
 use crate::authz::{Caller, Origin};
+use crate::store::StoreError;
 
 /// The `prev_hash` of the first record: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -683,6 +682,18 @@ pub fn parse_time_now(s: &str) -> Result<DateTime<Utc>, String> {
 /// `<prefix>-` and 16 random hex digits.
 pub fn new_request_id(prefix: &str) -> String {
     format!("{prefix}-{}", hex::encode(token::random_bytes::<8>()))
+}
+
+/// Reading the audit log: what the `audit` command needs, without the rest of the store (appending
+/// goes through [`AuditLog`]). Implemented by [`crate::store::Store`].
+#[async_trait::async_trait]
+pub trait AuditReader: Send + Sync {
+    /// The records matching `query`, in `seq` order (oldest or newest first, per
+    /// [`AuditQuery::order`]), at most [`AuditQuery::limit`].
+    ///
+    /// # Errors
+    /// [`StoreError::Query`], or [`StoreError::Corrupt`] for a record that cannot be read back.
+    async fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod entity;
 pub mod entity_ref;
+pub mod fetch;
 pub mod field_order;
 pub mod generate;
 pub mod ingest;

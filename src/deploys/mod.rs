@@ -3,7 +3,7 @@
 //! GitOps tools send to `POST /hooks/events`, and from native webhooks ([`github`]'s
 //! `deployment_status`). No Slack or HTTP types here; the SQL lives in `store::deploys`.
 //!
-//! Reading the history ([`crate::store::Store`]):
+//! Reading the history ([`crate::store::Store`]; handlers take the narrower [`DeployHistory`]):
 //!
 //! - `deployments(service, environment, limit)`: newest first;
 //! - `current_deployment(service, environment)`: the latest succeeded deploy;
@@ -25,6 +25,8 @@ use chrono::{DateTime, Utc};
 
 pub use event::{DeployData, DeployEvent, EventError, EventType, parse_event};
 pub use writer::{EventWriter, EventWriterOptions, RecordError};
+
+use crate::store::StoreError;
 
 /// One deploy of a service to an environment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -168,6 +170,66 @@ pub fn service_key(name: &str) -> String {
         Ok(r) => r.key(),
         Err(_) => format!("component:default/{}", name.trim().to_ascii_lowercase()),
     }
+}
+
+/// Reading the deploy history: what a handler (the service card, `deploys`, a rollback plan)
+/// needs, without the rest of the store. Services are names or refs, keyed by [`service_key`];
+/// environments are matched case-insensitively. Implemented by [`crate::store::Store`].
+#[async_trait::async_trait]
+pub trait DeployHistory: Send + Sync {
+    /// What runs in each environment of `service`: its latest succeeded deploy per environment,
+    /// in environment order. Environments without a succeeded deploy are left out.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`], [`StoreError::Corrupt`] for an unreadable stored row.
+    async fn current_deployments(&self, service: &str) -> Result<Vec<Deployment>, StoreError>;
+
+    /// The deploys of `service` in one environment or all, newest first (by `finished_at`, else
+    /// `started_at`), at most `limit`.
+    ///
+    /// # Errors
+    /// As [`DeployHistory::current_deployments`].
+    async fn deployments(
+        &self,
+        service: &str,
+        environment: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Deployment>, StoreError>;
+
+    /// The latest succeeded deploy of `service` to `environment`: what runs there now.
+    ///
+    /// # Errors
+    /// As [`DeployHistory::current_deployments`].
+    async fn current_deployment(
+        &self,
+        service: &str,
+        environment: &str,
+    ) -> Result<Option<Deployment>, StoreError>;
+
+    /// The last succeeded deploy of `service` to `environment` before `before`, with another
+    /// version, finished at or before `not_after` when given: a rollback's default target.
+    ///
+    /// # Errors
+    /// As [`DeployHistory::current_deployments`].
+    async fn deployment_before(
+        &self,
+        service: &str,
+        environment: &str,
+        before: &Deployment,
+        not_after: Option<DateTime<Utc>>,
+    ) -> Result<Option<Deployment>, StoreError>;
+
+    /// The latest succeeded deploy of `version` of `service` to `environment`, if it ever ran
+    /// there.
+    ///
+    /// # Errors
+    /// As [`DeployHistory::current_deployments`].
+    async fn succeeded_version(
+        &self,
+        service: &str,
+        environment: &str,
+        version: &str,
+    ) -> Result<Option<Deployment>, StoreError>;
 }
 
 #[cfg(test)]

@@ -1,21 +1,57 @@
 //! Identity: mapping a Slack caller to a catalog User.
 //!
 //! Order of precedence: an explicit mapping in `idp.toml` (`[identity.users]`, Slack user id →
-//! user ref) wins; otherwise the Slack user's email, read with `users.info` (scope
-//! `users:read.email`) and cached in memory and in the store for `cache_ttl_secs`, is matched to a
-//! catalog User's `spec.profile.email`. The same person seen under a `U…` and an Enterprise Grid
+//! user ref) wins; otherwise the Slack user's email, read from a [`Directory`] (for Slack,
+//! `users.info` with scope `users:read.email`, implemented in `slack::directory`) and cached in
+//! memory and in the store for `cache_ttl_secs`, is matched to a catalog User's
+//! `spec.profile.email`. The same person seen under a `U…` and an Enterprise Grid
 //! `W…` id has one email, so both ids map to the same User. Anyone else is a guest, with the reason
 //! said in replies. When Slack cannot be asked, the caller is a guest for now (fail closed).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 
 use crate::catalog::{DEFAULT_NAMESPACE, EntityRef, Snapshot};
 use crate::config::IdentityConfig;
-use crate::slack::client::{SlackApi, SlackApiError};
 use crate::store::{CachedSlackUser, Store};
+
+/// What a [`Directory`] knows about one chat user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// The user's email, when the directory shares it (Slack: only with `users:read.email`).
+    pub email: Option<String>,
+    /// A display name (Slack: `real_name`, else `display_name`), when known.
+    pub name: Option<String>,
+    /// Whether the account is deactivated.
+    pub deleted: bool,
+}
+
+/// Why a [`Directory`] gave no profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    /// The directory does not know this user id (Slack: `user_not_found`, `users_not_found`).
+    #[error("the directory does not know this user")]
+    NotFound,
+    /// The directory could not be asked now; the reason is one phrase for the person asking
+    /// ("Slack did not answer in time"), never a token or an internal detail.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The chat platform's user directory: who a chat user id is. Only `slack/` implements it (with
+/// `users.info`), so identity never names Slack's client or wire types.
+#[async_trait::async_trait]
+pub trait Directory: Send + Sync {
+    /// The profile of `user_id` (`U…` or an Enterprise Grid `W…`).
+    ///
+    /// # Errors
+    /// [`DirectoryError::NotFound`] for an unknown id; [`DirectoryError::Unavailable`] when the
+    /// directory cannot be asked (missing scope, rate limited, timeout, unreachable).
+    async fn profile(&self, user_id: &str) -> Result<Profile, DirectoryError>;
+}
 
 /// Who a Slack caller is in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +83,7 @@ enum SlackAnswer {
 
 /// Resolves Slack callers to catalog users.
 pub struct IdentityService {
-    slack: Option<SlackApi>,
+    directory: Option<Arc<dyn Directory>>,
     store: Store,
     explicit: HashMap<String, EntityRef>,
     cache: moka::future::Cache<String, SlackAnswer>,
@@ -57,20 +93,21 @@ pub struct IdentityService {
 impl std::fmt::Debug for IdentityService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentityService")
-            .field("slack", &self.slack.is_some())
+            .field("directory", &self.directory.is_some())
             .field("explicit", &self.explicit.len())
             .finish_non_exhaustive()
     }
 }
 
 impl IdentityService {
-    /// Builds the service. `slack` is `None` when no bot token is configured.
+    /// Builds the service. `directory` (Slack's `users.info`: `slack::client::SlackApi`) is
+    /// `None` when no bot token is configured; callers are then guests unless mapped explicitly.
     ///
     /// # Errors
     /// A message naming an explicit mapping whose user ref cannot be read.
     pub fn new(
         store: Store,
-        slack: Option<SlackApi>,
+        directory: Option<Arc<dyn Directory>>,
         config: &IdentityConfig,
     ) -> Result<Self, String> {
         let mut explicit = HashMap::new();
@@ -87,7 +124,7 @@ impl IdentityService {
             })
             .build();
         Ok(Self {
-            slack,
+            directory,
             store,
             explicit,
             cache,
@@ -150,33 +187,17 @@ impl IdentityService {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "Slack identity cache unreadable; asking Slack"),
         }
-        let Some(slack) = &self.slack else {
+        let Some(directory) = &self.directory else {
             return SlackAnswer::Unavailable("SLACK_BOT_TOKEN is not set".to_owned());
         };
-        let (answer, status) = match slack.users_info(user_id).await {
-            Ok(u) if u.deleted => (SlackAnswer::Unknown, "unknown"),
-            Ok(u) => match u.email {
+        let (answer, status) = match directory.profile(user_id).await {
+            Ok(p) if p.deleted => (SlackAnswer::Unknown, "unknown"),
+            Ok(p) => match p.email {
                 Some(email) => (SlackAnswer::Email(email), "ok"),
                 None => (SlackAnswer::NoEmail, "no_email"),
             },
-            Err(SlackApiError::Api { code, .. })
-                if code == "user_not_found" || code == "users_not_found" =>
-            {
-                (SlackAnswer::Unknown, "unknown")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, user_id, "could not identify a Slack user");
-                let why = match &e {
-                    SlackApiError::Api { code, .. } if code == "missing_scope" => {
-                        "the app lacks the users:read scope".to_owned()
-                    }
-                    SlackApiError::Api { code, .. } => format!("Slack said {code}"),
-                    SlackApiError::RateLimited { .. } => "Slack is rate limiting idp".to_owned(),
-                    SlackApiError::Timeout { .. } => "Slack did not answer in time".to_owned(),
-                    SlackApiError::Transport { .. } => "Slack is unreachable".to_owned(),
-                };
-                return SlackAnswer::Unavailable(why);
-            }
+            Err(DirectoryError::NotFound) => (SlackAnswer::Unknown, "unknown"),
+            Err(DirectoryError::Unavailable(why)) => return SlackAnswer::Unavailable(why),
         };
         let email = match &answer {
             SlackAnswer::Email(e) => Some(e.clone()),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::catalog::EntityRef;
+use crate::store::StoreError;
 
 /// Characters of subscription ids: lower-case letters and digits without look-alikes (no `0`,
 /// `o`, `1`, `l`, `i`), so an id read aloud or copied by hand survives.
@@ -231,4 +232,42 @@ pub enum Claim {
     },
     /// Another instance holds it, or it is posted, failed, or waiting for its retry time.
     Lost,
+}
+
+/// Managing digest subscriptions: what the `digest` command needs, without the rest of the store
+/// (the scheduler's claims and posts stay on [`crate::store::Store`]). Ids are compared
+/// case-insensitively. Implemented by [`crate::store::Store`].
+#[async_trait::async_trait]
+pub trait Subscriptions: Send + Sync {
+    /// Subscribes a channel to a group's digest. A channel has at most one subscription per
+    /// group: when it already has one, its schedule and creator are replaced and a pause lifted
+    /// ([`Subscribed::replaced`] is the old one), keeping its id and history.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`]; [`StoreError::Corrupt`] for an unreadable stored row.
+    async fn subscribe_digest(&self, new: &NewSubscription) -> Result<Subscribed, StoreError>;
+
+    /// The subscription with this id, if any.
+    ///
+    /// # Errors
+    /// As [`Subscriptions::subscribe_digest`].
+    async fn digest_subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError>;
+
+    /// Every subscription, or one channel's (`channel_id`), oldest first.
+    ///
+    /// # Errors
+    /// As [`Subscriptions::subscribe_digest`].
+    async fn digest_subscriptions(
+        &self,
+        channel_id: Option<&str>,
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Deletes a subscription and its posts; returns it, or `None` when there was none.
+    ///
+    /// # Errors
+    /// As [`Subscriptions::subscribe_digest`].
+    async fn delete_digest_subscription(
+        &self,
+        id: &str,
+    ) -> Result<Option<Subscription>, StoreError>;
 }

@@ -5,6 +5,7 @@ pub mod channels;
 pub mod client;
 pub mod digest_message;
 pub mod digest_sink;
+pub mod directory;
 pub mod home;
 pub mod http;
 pub mod inbound;

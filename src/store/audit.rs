@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::{Store, StoreError, q};
 use crate::audit::{
-    ApiToken, AuditDecision, AuditEntry, AuditOrigin, AuditQuery, AuditRecord, Broken,
+    ApiToken, AuditDecision, AuditEntry, AuditOrigin, AuditQuery, AuditReader, AuditRecord, Broken,
     GENESIS_HASH, HashInput, Order, Scope, VerifyReport, canonical_json, format_at, hash_secret,
     record_hash,
 };
@@ -626,5 +626,13 @@ impl Store {
         }
         .map_err(q("revoking an API token"))?;
         Ok(done > 0)
+    }
+}
+
+/// Handlers read the log through [`AuditReader`]; the method is the inherent one of the same name.
+#[async_trait::async_trait]
+impl AuditReader for Store {
+    async fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        Store::audit_query(self, query).await
     }
 }

@@ -13,7 +13,7 @@ use sqlx::QueryBuilder;
 use super::{Store, StoreError, q};
 use crate::deploys::history::{self, Tracked};
 use crate::deploys::{
-    DeployData, DeployEvent, DeployStatus, Deployment, EventOutcome, LastDeploys,
+    DeployData, DeployEvent, DeployHistory, DeployStatus, Deployment, EventOutcome, LastDeploys,
 };
 
 const COLUMNS: &str = "id, service, environment, version, revision, deployed_by, started_at, \
@@ -560,6 +560,51 @@ impl Store {
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+/// Handlers read the history through [`DeployHistory`]; each method is the inherent one of the
+/// same name.
+#[async_trait::async_trait]
+impl DeployHistory for Store {
+    async fn current_deployments(&self, service: &str) -> Result<Vec<Deployment>, StoreError> {
+        Store::current_deployments(self, service).await
+    }
+
+    async fn deployments(
+        &self,
+        service: &str,
+        environment: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        Store::deployments(self, service, environment, limit).await
+    }
+
+    async fn current_deployment(
+        &self,
+        service: &str,
+        environment: &str,
+    ) -> Result<Option<Deployment>, StoreError> {
+        Store::current_deployment(self, service, environment).await
+    }
+
+    async fn deployment_before(
+        &self,
+        service: &str,
+        environment: &str,
+        before: &Deployment,
+        not_after: Option<DateTime<Utc>>,
+    ) -> Result<Option<Deployment>, StoreError> {
+        Store::deployment_before(self, service, environment, before, not_after).await
+    }
+
+    async fn succeeded_version(
+        &self,
+        service: &str,
+        environment: &str,
+        version: &str,
+    ) -> Result<Option<Deployment>, StoreError> {
+        Store::succeeded_version(self, service, environment, version).await
+    }
 }
 
 #[cfg(test)]

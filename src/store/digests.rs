@@ -14,7 +14,7 @@ use super::{Store, StoreError, q};
 use crate::catalog::EntityRef;
 use crate::scorecards::subscription::{
     Claim, Creator, DigestPost, NewSubscription, Paused, PostStatus, Subscribed, Subscription,
-    new_id,
+    Subscriptions, new_id,
 };
 
 const SUB_COLUMNS: &str = "id, channel_id, group_ref, schedule, created_by_slack, created_by_user, \
@@ -510,5 +510,32 @@ impl Store {
             .await)
         .map_err(q("reading digest posts"))?;
         rows.into_iter().map(DigestPost::try_from).collect()
+    }
+}
+
+/// Handlers manage subscriptions through [`Subscriptions`]; each method is the inherent one of
+/// the same name.
+#[async_trait::async_trait]
+impl Subscriptions for Store {
+    async fn subscribe_digest(&self, new: &NewSubscription) -> Result<Subscribed, StoreError> {
+        Store::subscribe_digest(self, new).await
+    }
+
+    async fn digest_subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
+        Store::digest_subscription(self, id).await
+    }
+
+    async fn digest_subscriptions(
+        &self,
+        channel_id: Option<&str>,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        Store::digest_subscriptions(self, channel_id).await
+    }
+
+    async fn delete_digest_subscription(
+        &self,
+        id: &str,
+    ) -> Result<Option<Subscription>, StoreError> {
+        Store::delete_digest_subscription(self, id).await
     }
 }

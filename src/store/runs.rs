@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{Store, StoreError, q};
-use crate::actions::run::{Requester, Run, RunControls, RunKind, RunStatus, RunStep};
-use crate::exec::Execution;
+use crate::runs::{Execution, Requester, Run, RunControls, RunKind, RunLookup, RunStatus, RunStep};
 
 const COLUMNS: &str = "id, kind, idempotency_key, template, target, subject, execution, inputs, controls, \
     requester, requested_by, channel_id, message_ts, status, attempts, next_attempt_at, external_id, \
@@ -436,5 +435,22 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))
         .map_err(q("expiring old forms"))
+    }
+}
+
+/// Handlers read runs through this narrow view (see [`RunLookup`]); each method is the inherent
+/// one of the same name.
+#[async_trait::async_trait]
+impl RunLookup for Store {
+    async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        Store::run(self, id).await
+    }
+
+    async fn run_holding(&self, lock_key: &str) -> Result<Option<Run>, StoreError> {
+        Store::run_holding(self, lock_key).await
+    }
+
+    async fn open_runs(&self, limit: i64) -> Result<Vec<Run>, StoreError> {
+        Store::open_runs(self, limit).await
     }
 }

@@ -464,9 +464,9 @@ async fn the_audit_endpoint_wants_a_bearer_token_with_the_audit_read_scope() {
         let url = format!(
             "http://{}{}",
             listener.local_addr().expect("addr"),
-            audit::API_AUDIT_PATH
+            idp::api::API_AUDIT_PATH
         );
-        let app = audit::api_router(log.clone(), store.clone());
+        let app = idp::api::router(log.clone(), store.clone());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let client = reqwest::Client::new();
 

@@ -84,8 +84,8 @@ async fn on_call_engineers_team_members_and_guests_get_the_right_answers_and_all
             std::time::Duration::from_secs(2),
         )
         .expect("slack");
-        let identity =
-            IdentityService::new(store.clone(), Some(api), &file.identity).expect("identity");
+        let identity = IdentityService::new(store.clone(), Some(Arc::new(api)), &file.identity)
+            .expect("identity");
         let audit = idp::audit::AuditLog::start(store.clone());
         let verifier = SignatureVerifier::new(&SecretString::from(SECRET));
         let state = Arc::new(

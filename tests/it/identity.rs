@@ -34,7 +34,7 @@ async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_
         let snapshot = catalog.snapshot();
         let service = IdentityService::new(
             catalog.store().clone(),
-            Some(api(&fake)),
+            Some(Arc::new(api(&fake))),
             &IdentityConfig::default(),
         )
         .expect("service");
@@ -76,7 +76,7 @@ async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_
         service.resolve(&snapshot, "U1MEI").await;
         let other = IdentityService::new(
             catalog.store().clone(),
-            Some(api(&fake)),
+            Some(Arc::new(api(&fake))),
             &IdentityConfig::default(),
         )
         .expect("service");
@@ -118,8 +118,8 @@ async fn an_explicit_mapping_wins_and_an_unreachable_slack_makes_a_guest() {
         Duration::from_millis(500),
     )
     .expect("client");
-    let service =
-        IdentityService::new(catalog.store().clone(), Some(dead), &config).expect("service");
+    let service = IdentityService::new(catalog.store().clone(), Some(Arc::new(dead)), &config)
+        .expect("service");
     assert_eq!(
         service.resolve(&snapshot, "U9").await.user.map(|u| u.name),
         Some("vera.lindholm".to_owned())
@@ -153,7 +153,7 @@ async fn whoami_over_signed_http_shows_the_mapped_user_groups_and_roles() {
     catalog.sync(&[support::demo_catalog()]).await;
     let identity = IdentityService::new(
         catalog.store().clone(),
-        Some(api(&fake)),
+        Some(Arc::new(api(&fake))),
         &IdentityConfig::default(),
     )
     .expect("service");

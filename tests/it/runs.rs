@@ -159,7 +159,7 @@ impl Harness {
         );
         let identity = idp::identity::IdentityService::new(
             catalog.store().clone(),
-            Some(api.clone()),
+            Some(Arc::new(api.clone())),
             &Default::default(),
         )
         .expect("identity");

@@ -3,7 +3,7 @@
 //!
 //! | answer | when |
 //! | --- | --- |
-//! | 200 | JSON lines, one [`AuditRecord`](super::AuditRecord) each (page on with `after=<last seq>`) |
+//! | 200 | JSON lines, one [`AuditRecord`](crate::audit::AuditRecord) each (page on with `after=<last seq>`) |
 //! | 400 | a query parameter is unknown or invalid (one-line reason) |
 //! | 401 | no bearer token, or an unknown or revoked one (`WWW-Authenticate: Bearer …`) |
 //! | 403 | a valid token without `audit.read` |
@@ -23,7 +23,7 @@ use axum::routing::get;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{
+use crate::audit::{
     AuditDecision, AuditEntry, AuditLog, AuditOrigin, AuditQuery, Scope, new_request_id, parse_time,
 };
 use crate::store::Store;
@@ -43,9 +43,9 @@ struct ApiState {
     store: Store,
 }
 
-/// The REST API's audit routes; merge into the app's router. Requests are recorded through `log`
-/// and answered from `store`.
-pub fn api_router(log: AuditLog, store: Store) -> Router {
+/// The REST API's audit routes ([`API_AUDIT_PATH`]); [`super::router`] merges them. Requests are
+/// recorded through `log`, and tokens checked and records read from `store`.
+pub fn router(log: AuditLog, store: Store) -> Router {
     Router::new()
         .route(API_AUDIT_PATH, get(get_audit))
         .with_state(Arc::new(ApiState { log, store }))
