@@ -233,6 +233,7 @@ fn hot_path(c: &mut Criterion) {
             incident_clock: None,
             scorer: None,
             scores: &idp::handlers::home::NoScores,
+            identity: None,
             audit: None,
         };
         let groups = idp::authz::groups_of(&snapshot, caller.user.as_ref());

@@ -243,6 +243,7 @@ impl AppState {
             incident_clock: self.incident_clock.as_deref(),
             scorer: self.scorecards.as_deref(),
             scores: self.scores.as_ref(),
+            identity: self.identity.as_deref(),
             audit: self.audit.as_ref(),
         };
         let handled = handlers::dispatch(

@@ -165,6 +165,21 @@ pub enum Outcome {
     Options(Vec<(String, String)>),
     /// The App Home of the caller.
     Home(Box<home::Home>),
+    /// `owner @person`: what the person's teams own.
+    OwnedBy {
+        /// The person (a User entity).
+        person: u32,
+        /// What their teams own, by name.
+        owned: Vec<u32>,
+    },
+    /// An answer to something slightly different from what was asked, with a note saying so
+    /// (`owner payments-platform`: "that's a team").
+    Noted {
+        /// The note, shown first (plain text).
+        note: String,
+        /// The answer.
+        outcome: Box<Outcome>,
+    },
     /// "Who owns this?": what a message refers to, and where that was looked for.
     WhoOwns(Box<who_owns::WhoOwnsAnswer>),
     /// Something on idp's side failed; the message is safe to show.
@@ -316,6 +331,8 @@ pub struct Context<'a> {
     pub scorer: Option<&'a crate::scorecards::Scorer>,
     /// Scorecard standings for the App Home.
     pub scores: &'a dyn home::ScoreLookup,
+    /// Slack user → catalog user, for `owner @person`; `None` makes everyone unknown.
+    pub identity: Option<&'a crate::identity::IdentityService>,
     /// The audit log the dispatcher records each command in; `None` records nothing.
     pub audit: Option<&'a crate::audit::AuditLog>,
 }

@@ -3,9 +3,8 @@
 //! names) and who owns each, or what was looked for when nothing matched. A plain read
 //! (`catalog.read`).
 
-use super::{Context, Handled, OWNED_KINDS, Outcome, permit_untargeted};
+use super::{Context, Handled, Outcome, permit_untargeted};
 use crate::authz::Caller;
-use crate::catalog::{Lookup, NameQuery};
 use crate::oncall::{OnCall, OnCallError};
 
 /// At most this many owner cards in one answer.
@@ -64,22 +63,31 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, text: &str) -> Handled {
     handled
 }
 
-/// The longest message read, in characters.
-const MAX_CHARS: usize = 40_000;
-
 fn recognise(ctx: &Context<'_>, text: &str) -> (Vec<(u32, String)>, Vec<String>, bool) {
-    let truncated = text.chars().count() > MAX_CHARS;
-    let text: String = text.chars().take(MAX_CHARS).collect();
-    let mut found: Vec<(u32, String)> = Vec::new();
-    for word in text
-        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
-        .filter(|w| w.len() >= 4)
-    {
-        if let Lookup::Found(i) = ctx.snapshot.lookup(&NameQuery::parse(word), OWNED_KINDS)
-            && !found.iter().any(|(f, _)| *f == i)
-        {
-            found.push((i, format!("the name {word}")));
-        }
+    use crate::catalog::recognise::{Clue, Matched};
+    let found = crate::catalog::recognise::recognise(ctx.snapshot, text);
+    let hits = found
+        .found
+        .iter()
+        .map(|r| {
+            let why = match (&r.because, r.matched) {
+                (Clue::Repo(repo), _) => format!("the repository {repo}"),
+                (Clue::Link(url), Matched::Link) => format!("the link {url}"),
+                (Clue::Link(url), _) => format!("the URL {url}"),
+                (Clue::Hostname(host), _) => format!("the hostname {host}"),
+                (Clue::Name(name), _) => format!("the name {name}"),
+            };
+            (r.entity, why)
+        })
+        .collect();
+    let mut looked_for: Vec<String> = found
+        .looked_for
+        .iter()
+        .take(8)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    if looked_for.is_empty() {
+        looked_for.push("repository URLs, links, hostnames and service names".to_owned());
     }
-    (found, vec!["service names".to_owned()], truncated)
+    (hits, looked_for, found.truncated)
 }

@@ -347,6 +347,10 @@ pub struct ActionPayload {
     /// A link button's URL (Slack sends `block_actions` for those too; idp ignores them).
     #[serde(default)]
     pub url: Option<String>,
+    /// When the click happened (`1700000001.000200`): unique per click, the same in a retry of
+    /// the same payload, so a retried interaction is handled once.
+    #[serde(default)]
+    pub action_ts: Option<String>,
 }
 
 /// A chosen option.

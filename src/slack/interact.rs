@@ -447,6 +447,10 @@ pub async fn block_actions(state: &AppState, interaction: Interaction) {
     let caller = caller_of(state, &interaction).await;
     for action in &interaction.actions {
         let request_id = state.next_request_id();
+        if !first_delivery(state, &interaction, action).await {
+            tracing::info!(%request_id, action_id = %action.action_id, "a click already handled (a retried interaction) is ignored");
+            continue;
+        }
         match decode_click(&interaction, action) {
             Click::Ignore => tracing::debug!(action_id = %action.action_id, "block action ignored"),
             Click::Unreadable(why) => {
@@ -475,6 +479,37 @@ pub async fn block_actions(state: &AppState, interaction: Interaction) {
                     .await;
                 after_click(state, &interaction, &request_id, &snapshot, &handled).await;
             }
+        }
+    }
+}
+
+/// Whether this click is seen for the first time (by any replica): a retry of the same payload
+/// carries the same `action_ts`. A click without one, or a store that cannot tell, counts as new
+/// (the commands it makes are idempotent on their own keys).
+async fn first_delivery(
+    state: &AppState,
+    interaction: &Interaction,
+    action: &ActionPayload,
+) -> bool {
+    let Some(ts) = action
+        .action_ts
+        .as_deref()
+        .filter(|t| !t.is_empty() && t.len() <= 32)
+    else {
+        return true;
+    };
+    let key = format!(
+        "action:{}:{}:{}:{ts}",
+        interaction.team_id(),
+        interaction.user_id(),
+        action.action_id
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    match state.catalog.store().first_delivery(&key, now).await {
+        Ok(first) => first,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check whether a click was handled; handling it");
+            true
         }
     }
 }

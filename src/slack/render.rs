@@ -986,7 +986,47 @@ pub fn render(snapshot: &Snapshot, outcome: &Outcome) -> Reply {
             b.finish("Your idp home")
         }
         Outcome::WhoOwns(answer) => render_who_owns(snapshot, answer),
+        Outcome::OwnedBy { person, owned } => render_owned_by(snapshot, *person, owned),
+        Outcome::Noted { note, outcome } => {
+            let inner = render(snapshot, outcome);
+            let mut b = Blocks::default();
+            b.context(vec![escape(note)]);
+            for block in inner.blocks {
+                b.push(block);
+            }
+            b.finish(&format!("{note} {}", inner.text))
+        }
     }
+}
+
+fn render_owned_by(snapshot: &Snapshot, person: u32, owned: &[u32]) -> Reply {
+    let name = snapshot.node(person).entity.display_name().to_owned();
+    let mut b = Blocks::default();
+    b.header(&format!("What {name}'s teams own"));
+    if owned.is_empty() {
+        b.section(format!(
+            "{}'s teams own nothing in the catalog.",
+            escape(&name)
+        ));
+        return b.finish(&format!("{name}'s teams own nothing"));
+    }
+    let lines: Vec<String> = owned
+        .iter()
+        .map(|&i| {
+            let e = &snapshot.node(i).entity;
+            format!(
+                "• *{}* ({}) · {}",
+                escape(e.display_name()),
+                escape(&e.entity_ref.short()),
+                owner_line(snapshot, i)
+            )
+        })
+        .collect();
+    b.section(join_lines(&lines, MAX_SECTION - 100, LIST_LINES));
+    if owned.len() > LIST_LINES {
+        b.context(vec![format!("{} in all", owned.len())]);
+    }
+    b.finish(&format!("{name}'s teams own {} entities", owned.len()))
 }
 
 fn render_approval(outcome: &crate::handlers::rollback::ApprovalOutcome) -> Reply {
