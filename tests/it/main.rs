@@ -9,6 +9,7 @@ mod catalog_real;
 mod cli;
 mod deploys;
 mod digests;
+mod doors;
 mod exec;
 mod fakes;
 mod gating;

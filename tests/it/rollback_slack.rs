@@ -136,11 +136,19 @@ pub(crate) fn click(h: &Harness, user: &str, action_id: &str, value: &str, reply
         "channel": {"id": CHANNEL, "name": CHANNEL_NAME},
         "response_url": h.slack.response_url(reply),
         "actions": [{"type": "button", "action_id": action_id, "block_id": "actions",
-                     "value": value, "action_ts": "1700000001.000200"}]
+                     "value": value, "action_ts": action_ts(reply)}]
     })
 }
 
-async fn interact(h: &Harness, payload: &Value, retry: Option<u32>) {
+/// A click's `action_ts`: one per click (here, per answer id), the same when Slack retries it.
+fn action_ts(reply: &str) -> String {
+    let n = reply.bytes().fold(7u64, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
+    format!("1700000001.{:06}", n % 1_000_000)
+}
+
+pub(crate) async fn interact(h: &Harness, payload: &Value, retry: Option<u32>) {
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
     let (status, text) = signed(h, "/slack/interactions", body, retry).await;
     assert_eq!(status, 200, "{text}");
@@ -289,6 +297,22 @@ async fn the_on_call_engineer_rolls_back_from_the_incident_channel_with_one_clic
                 .all(|r| r.channel_id.as_deref() == Some(CHANNEL)),
             "{rollback:?}"
         );
+        // The click and its retry left exactly one record of the confirmation, by the dispatcher.
+        let confirmations: Vec<_> = records
+            .iter()
+            .filter(|r| {
+                r.command == "rollback"
+                    && r.outcome != "previewed"
+                    && !r.outcome.starts_with("run.")
+            })
+            .collect();
+        assert_eq!(
+            confirmations.len(),
+            1,
+            "{}: {confirmations:?}",
+            backend.name
+        );
+        assert_eq!(confirmations[0].outcome, "started");
         assert!(
             rollback
                 .iter()
@@ -387,6 +411,17 @@ async fn an_engineer_off_call_gets_the_approval_flow_over_http() {
         )),
         "{approvals:?}"
     );
+    // Sofia's approval is one record, written by the dispatcher for the `approve` command.
+    let approved: Vec<_> = records
+        .iter()
+        .filter(|r| r.command == "approve" && r.outcome == "approved")
+        .collect();
+    assert_eq!(approved.len(), 1, "{approved:?}");
+    assert_eq!(
+        approved[0].user_ref.as_deref(),
+        Some("user:default/sofia.marquez")
+    );
+
     h.stop().await;
 }
 
