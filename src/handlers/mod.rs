@@ -442,7 +442,11 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             },
             Some(i),
         ) => {
-            environment.clone_from(env);
+            let env = match env {
+                Some(e) => Some(environment_named(ctx, i, e).await),
+                None => None,
+            };
+            environment.clone_from(&env);
             let key = ctx.snapshot.node(i).entity.entity_ref.key();
             match ctx
                 .store
@@ -481,6 +485,10 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Ha
             let env = env
                 .clone()
                 .or_else(|| (*asked == Action::Rollback).then(|| "production".to_owned()));
+            let env = match env {
+                Some(e) => Some(environment_named(ctx, i, &e).await),
+                None => None,
+            };
             environment.clone_from(&env);
             let on_call = if matches!(asked, Action::Rollback | Action::Approve) {
                 on_call_status(ctx, caller, i).await
@@ -729,10 +737,7 @@ async fn rollback(
         }
     }
     let outcome = match confirm {
-        None => RollbackOutcome::Preview {
-            plan: Box::new(plan),
-            decision,
-        },
+        None => rollback::preview(&request, plan, decision),
         Some(hash) if hash != plan.hash => RollbackOutcome::PlanChanged(Box::new(plan)),
         Some(_) => match rollback::start(&request, caller, &plan, &decision).await {
             Ok(outcome) => outcome,
@@ -746,4 +751,17 @@ async fn rollback(
     };
     done(&mut handled, outcome);
     handled
+}
+
+/// `asked` as the deploy history of the entity at `target` names that environment (`prod` →
+/// `production` when that is what was deployed to); `asked` itself when the history can't be read.
+async fn environment_named(ctx: &Context<'_>, target: u32, asked: &str) -> String {
+    let key = ctx.snapshot.node(target).entity.entity_ref.key();
+    ctx.store
+        .environment_named(&key, asked)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the environments of a service could not be read");
+            asked.to_ascii_lowercase()
+        })
 }
