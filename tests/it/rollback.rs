@@ -681,3 +681,49 @@ async fn a_preview_never_names_a_backend_this_process_has_not_configured() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploys_and_can_read_prod_as_the_production_the_history_names() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, false).await;
+        deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+        let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+        let (_, handled) = h
+            .state
+            .execute(
+                "test",
+                &daria,
+                idp::command::parse("deploys checkout-api prod", idp::command::Dialect::Plain),
+                "deploys checkout-api prod",
+                RequestMeta::default(),
+            )
+            .await;
+        let Outcome::Deploys {
+            environment,
+            history,
+            ..
+        } = handled.outcome
+        else {
+            panic!("{:?}", handled.outcome);
+        };
+        assert_eq!(environment.as_deref(), Some("production"));
+        assert_eq!(history.len(), 1);
+        let (_, handled) = h
+            .state
+            .execute(
+                "test",
+                &daria,
+                idp::command::parse(
+                    "can rollback checkout-api prod",
+                    idp::command::Dialect::Plain,
+                ),
+                "can rollback checkout-api prod",
+                RequestMeta::default(),
+            )
+            .await;
+        let Outcome::Explain(x) = handled.outcome else {
+            panic!("{:?}", handled.outcome);
+        };
+        assert_eq!(x.environment.as_deref(), Some("production"));
+    }
+}
