@@ -202,6 +202,26 @@ impl AppState {
         self.dispatch_as(&request_id, caller, text, dialect).await
     }
 
+    /// Like [`Self::dispatch`], with the outcome's label ([`Handled::outcome_label`]: `answered`,
+    /// `denied`, `not_found`, `invalid`, `failed`, …) beside the reply, for callers that act on
+    /// it (the shell's exit status).
+    pub async fn dispatch_labelled(
+        &self,
+        caller: &Caller,
+        text: &str,
+        dialect: Dialect,
+    ) -> (Reply, &'static str) {
+        let request_id = self.next_request_id();
+        let parsed = command::parse(text, dialect, chrono::Utc::now());
+        let (snapshot, handled) = self
+            .execute(&request_id, caller, parsed, text, RequestMeta::default())
+            .await;
+        (
+            self.render(&request_id, &snapshot, &handled),
+            handled.outcome_label(),
+        )
+    }
+
     /// Parses, authorizes, handles, records and renders one command for a caller.
     pub async fn dispatch_as(
         &self,

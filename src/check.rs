@@ -248,3 +248,104 @@ pub fn manifest(text: &str, specs: &[CommandSpec]) -> Vec<String> {
     }
     problems
 }
+
+/// What `idp check` says about secrets and tokens: `errors` for those something configured needs
+/// and lacks, `notes` for optional ones. Only names of variables, never their values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretsReport {
+    /// Missing secrets that make something configured fail (exit non-zero).
+    pub errors: Vec<String>,
+    /// What is set, and optional secrets that are not.
+    pub notes: Vec<String>,
+}
+
+/// Checks the secrets and tokens `settings` has against what is configured: Slack for `serve`,
+/// PagerDuty for components that name a PagerDuty service, and the execution backend each
+/// component's rollback goes to (`executors` knows which backends are configured).
+pub fn secrets(
+    settings: &crate::config::Settings,
+    snapshot: &Snapshot,
+    rollbacks: Option<&crate::actions::rollback::RollbackSettings>,
+    executors: &crate::exec::Executors,
+) -> SecretsReport {
+    let mut report = SecretsReport::default();
+    let set =
+        |name: &str, value: bool| format!("{name}: {}", if value { "set" } else { "not set" });
+    if settings.signing_secret.is_none() {
+        report.errors.push(
+            "SLACK_SIGNING_SECRET is not set: `idp serve` needs it to verify Slack's requests (Slack app → Basic Information → Signing Secret)".to_owned(),
+        );
+    } else {
+        report.notes.push(set("SLACK_SIGNING_SECRET", true));
+    }
+    report.notes.push(if settings.bot_token.is_some() {
+        set("SLACK_BOT_TOKEN", true)
+    } else {
+        "SLACK_BOT_TOKEN: not set, so Slack callers are guests unless [identity] users maps them"
+            .to_owned()
+    });
+    let components: Vec<u32> = (0..snapshot.len())
+        .filter_map(|i| u32::try_from(i).ok())
+        .filter(|&i| {
+            snapshot
+                .node(i)
+                .entity
+                .entity_ref
+                .kind
+                .eq_ignore_ascii_case("component")
+        })
+        .collect();
+    let paged = components
+        .iter()
+        .filter(|&&i| {
+            snapshot
+                .node(i)
+                .entity
+                .annotation(crate::oncall::SERVICE_ID_ANNOTATION)
+                .is_some()
+        })
+        .count();
+    match (paged, settings.pagerduty_token.is_some()) {
+        (0, has) => report.notes.push(set("PAGERDUTY_TOKEN", has)),
+        (n, false) => report.errors.push(format!(
+            "PAGERDUTY_TOKEN is not set, but {n} component(s) name a PagerDuty service (`{}`): their on-call would be unknown",
+            crate::oncall::SERVICE_ID_ANNOTATION
+        )),
+        (_, true) => report.notes.push(set("PAGERDUTY_TOKEN", true)),
+    }
+    if settings.github_token.is_some() && settings.github_webhook_secret.is_none() {
+        report.notes.push(
+            "GITHUB_WEBHOOK_SECRET: not set, so GitHub's workflow_run webhooks are refused"
+                .to_owned(),
+        );
+    }
+    // Where each component's rollback would go, grouped by what is missing for it.
+    if let Some(rollbacks) = rollbacks {
+        let mut missing: std::collections::BTreeMap<String, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for &i in &components {
+            if let Ok(execution) = crate::actions::rollback::execution_for(snapshot, i, rollbacks)
+                && let Err(e) = executors.check(&execution)
+            {
+                missing
+                    .entry(e.to_string())
+                    .or_default()
+                    .push(snapshot.node(i).entity.entity_ref.name.clone());
+            }
+        }
+        for (why, services) in missing {
+            let shown: Vec<&str> = services.iter().take(5).map(String::as_str).collect();
+            let more = services.len().saturating_sub(shown.len());
+            report.errors.push(format!(
+                "rollbacks cannot be delegated: {why} (needed by {}{})",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    report
+}

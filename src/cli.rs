@@ -33,6 +33,7 @@ pub enum Cmd {
     /// Serve the Slack app over HTTP ($IDP_LISTEN, default 127.0.0.1:3000).
     Serve,
     /// A local chat: type commands as in Slack and read the replies in the terminal.
+    #[command(after_help = SHELL_EXIT_CODES)]
     Shell {
         /// Run one command and exit, e.g. -c "owner checkout-api".
         #[arg(short = 'c', long = "command", value_name = "COMMAND")]
@@ -67,9 +68,35 @@ pub enum Cmd {
         #[command(subcommand)]
         command: TokenCmd,
     },
-    /// Validate idp.toml, commands/ and manifest.yml.
+    /// Validate idp.toml, the catalog's templates, the policy, commands/, manifest.yml (when
+    /// present) and the secrets what is configured needs; exits 1 when it found an error.
+    #[command(
+        after_help = "Lines: `note:` (information), `warning:` (worth a look; the catalog may lag behind \
+                      the config), `error:` (on standard error). Exit status: 0 no errors, 1 errors \
+                      found (the last line counts them). Secrets are named, never printed."
+    )]
     Check,
 }
+
+/// The exit statuses of `idp shell -c` (see [`crate::shell::exit_code`]).
+const SHELL_EXIT_CODES: &str = "Exit status of -c (the reply is printed in every case):
+  0  answered (a rollback preview or a form counts as answered)
+  1  failed: an internal error, or it could not be done (no rollback plan, already under way)
+  2  invalid: unknown command or bad arguments
+  3  refused: the policy denied it, or not allowed in this channel
+  4  not found: no such service, group or help topic, or an ambiguous name";
+
+/// Ends `idp` with this exit status and no further message: what went wrong was printed already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// `idp audit …`.
 #[derive(Debug, Subcommand)]
@@ -709,22 +736,31 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             }
         }
     };
-    if let Err(e) = rollback_settings(&settings.file.rollbacks) {
-        problems.push(format!("{config_name}: {e}"));
-    }
+    let rollbacks = match rollback_settings(&settings.file.rollbacks) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            problems.push(format!("{config_name}: {e}"));
+            None
+        }
+    };
     let report = crate::check::templates(&catalog_snapshot, &template_defaults);
     notes.extend(report.notes);
     warnings.extend(report.warnings);
-    // Which backends the runnable templates need, and whether this environment configures them.
+    // Which backends the runnable templates and the rollbacks need, and whether this environment
+    // configures them (with their secrets); a missing one is an error.
     match crate::exec::Executors::new(crate::exec::ExecConfig::from_settings(settings)) {
         Ok(executors) => {
             for t in crate::templates::load(&catalog_snapshot, &template_defaults) {
                 if let (None, Some(execution)) = (&t.not_runnable, &t.execution)
                     && let Err(e) = executors.check(execution)
                 {
-                    warnings.push(format!("{}: cannot run here yet: {e}", t.entity_ref));
+                    problems.push(format!("{}: cannot run here: {e}", t.entity_ref));
                 }
             }
+            let secrets =
+                crate::check::secrets(settings, &catalog_snapshot, rollbacks.as_ref(), &executors);
+            problems.extend(secrets.errors);
+            notes.extend(secrets.notes);
         }
         Err(e) => problems.push(format!("execution backends: {e}")),
     }
@@ -828,16 +864,27 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
             problems.extend(crate::check::manifest(&text, &specs));
             notes.push(format!("manifest: {}", manifest_path.display()));
         }
+        // A container carries the binary and idp.toml, not the Slack app manifest.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => notes.push(format!(
+            "manifest: no {} here; the Slack app manifest was not compared",
+            manifest_path.display()
+        )),
         Err(e) => problems.push(format!("{}: {e}", manifest_path.display())),
     }
     for n in &notes {
-        println!("{n}");
+        println!("note: {n}");
     }
     for w in &warnings {
         println!("warning: {w}");
     }
     if problems.is_empty() {
-        println!("ok: no problems found");
+        println!(
+            "ok: no errors{}",
+            match warnings.len() {
+                0 => String::new(),
+                n => format!(" ({n} warning(s), which do not fail the check)"),
+            }
+        );
         Ok(())
     } else {
         for p in &problems {
@@ -970,14 +1017,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let state = Arc::new(state);
             let background = shell_background(&settings, &state, executors).await;
-            crate::shell::run(&state, &caller, command.as_deref(), json).await?;
+            let status = crate::shell::run(&state, &caller, command.as_deref(), json).await?;
             for task in background {
                 task.abort();
             }
             if let Some(audit) = &state.audit {
                 audit.flush().await;
             }
-            Ok(())
+            if status == crate::shell::EXIT_ANSWERED {
+                Ok(())
+            } else {
+                Err(Exit(status).into())
+            }
         }
     }
 }

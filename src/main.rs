@@ -35,6 +35,9 @@ async fn main() -> std::process::ExitCode {
     match idp::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(idp::cli::Exit(code)) = e.downcast_ref::<idp::cli::Exit>() {
+                return std::process::ExitCode::from(*code);
+            }
             // A reader that went away (`idp catalog sync … | head`) is not worth a message.
             let closed_pipe = e
                 .downcast_ref::<std::io::Error>()

@@ -107,8 +107,32 @@ pub fn render(reply: &Reply, json: bool) -> String {
     blocks_to_text(&blocks)
 }
 
+/// Exit status of `idp shell -c`: the command was answered (a preview or a form counts).
+pub const EXIT_ANSWERED: u8 = 0;
+/// Exit status: the command could not be carried out (an internal error, no rollback plan, a
+/// template that cannot run, a rollback already under way).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: the command line is invalid (unknown command, bad arguments).
+pub const EXIT_INVALID: u8 = 2;
+/// Exit status: refused (by the policy, or not allowed in this channel).
+pub const EXIT_REFUSED: u8 = 3;
+/// Exit status: the name matched nothing, or several things (ambiguous), or an unknown help topic.
+pub const EXIT_NOT_FOUND: u8 = 4;
+
+/// The exit status for an outcome label ([`crate::handlers::Handled::outcome_label`]).
+pub fn exit_code(label: &str) -> u8 {
+    match label {
+        "denied" => EXIT_REFUSED,
+        "not_found" | "ambiguous" => EXIT_NOT_FOUND,
+        "invalid" => EXIT_INVALID,
+        "failed" | "no_plan" | "not_runnable" | "in_progress" | "plan_changed" => EXIT_FAILED,
+        _ => EXIT_ANSWERED,
+    }
+}
+
 /// Runs the shell: one command (`one_shot`) or a read–reply loop on standard input until EOF or
-/// `exit`.
+/// `exit`. Returns the exit status: for one command, [`exit_code`] of its outcome; for the loop,
+/// [`EXIT_ANSWERED`].
 ///
 /// # Errors
 /// I/O errors on standard input or output.
@@ -117,7 +141,7 @@ pub async fn run(
     caller: &Caller,
     one_shot: Option<&str>,
     json: bool,
-) -> std::io::Result<()> {
+) -> std::io::Result<u8> {
     use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     if let Some(line) = one_shot {
@@ -155,24 +179,26 @@ pub async fn run(
         }
         written?;
     }
-    Ok(())
+    Ok(EXIT_ANSWERED)
 }
 
-/// Answers one line: `new-service` runs the terminal form, anything else is dispatched.
+/// Answers one line: `new-service` runs the terminal form, anything else is dispatched. Returns
+/// the exit status of its outcome.
 async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
     state: &AppState,
     caller: &Caller,
     line: &str,
     json: bool,
     input: &mut crate::shell_form::Input<R>,
-) -> std::io::Result<()> {
+) -> std::io::Result<u8> {
     if let Ok(Command::NewService { template, values }) =
         command::parse(line, Dialect::Plain, chrono::Utc::now())
     {
         return new_service(state, caller, line, template, values, json, input).await;
     }
-    let reply = state.dispatch(caller, line, Dialect::Plain).await;
-    writeln!(std::io::stdout().lock(), "{}", render(&reply, json))
+    let (reply, label) = state.dispatch_labelled(caller, line, Dialect::Plain).await;
+    writeln!(std::io::stdout().lock(), "{}", render(&reply, json))?;
+    Ok(exit_code(label))
 }
 
 /// `new-service` in the terminal: pick a template, fill its fields, run the same command the
@@ -185,7 +211,7 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
     mut values: Vec<(String, String)>,
     json: bool,
     input: &mut crate::shell_form::Input<R>,
-) -> std::io::Result<()> {
+) -> std::io::Result<u8> {
     use crate::handlers::new_service::NewService;
     use crate::shell_form::{fill, follow, pick, summary};
     let key = format!(
@@ -220,7 +246,7 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
                     );
                     match pick(&list, input).await? {
                         Some(t) => template = Some(t),
-                        None => return writeln!(std::io::stdout().lock(), "Nothing created."),
+                        None => return nothing_created(),
                     }
                     continue;
                 }
@@ -232,7 +258,7 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
                         template = Some(t.entity_ref.key());
                         continue;
                     }
-                    None => return writeln!(std::io::stdout().lock(), "Nothing created."),
+                    None => return nothing_created(),
                 },
                 NewService::Started { run, .. } => {
                     writeln!(
@@ -241,7 +267,7 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
                         render(&state.render(&request_id, &snapshot, &handled), json)
                     )?;
                     let Some(runs) = &state.runs else {
-                        return Ok(());
+                        return Ok(EXIT_ANSWERED);
                     };
                     runs.wake();
                     writeln!(
@@ -252,21 +278,52 @@ async fn new_service<R: tokio::io::AsyncBufRead + Unpin>(
                     if let Some(done) = follow(runs, &run.id).await {
                         writeln!(std::io::stdout().lock(), "{}", summary(&done))?;
                     }
-                    return Ok(());
+                    return Ok(EXIT_ANSWERED);
                 }
                 _ => {}
             }
         }
         let reply = state.render(&request_id, &snapshot, &handled);
-        return writeln!(std::io::stdout().lock(), "{}", render(&reply, json));
+        writeln!(std::io::stdout().lock(), "{}", render(&reply, json))?;
+        return Ok(exit_code(handled.outcome_label()));
     }
-    writeln!(std::io::stdout().lock(), "Nothing created.")
+    nothing_created()
+}
+
+/// The person left the form: nothing was asked of a backend, nothing failed.
+fn nothing_created() -> std::io::Result<u8> {
+    writeln!(std::io::stdout().lock(), "Nothing created.")?;
+    Ok(EXIT_ANSWERED)
 }
 
 /// A reader that went away (`idp shell -c … | head -3`) is not an error.
-fn quiet_on_closed_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+fn quiet_on_closed_pipe(result: std::io::Result<u8>) -> std::io::Result<u8> {
     match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_ANSWERED),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_outcome_label_has_its_documented_exit_status() {
+        for (label, want) in [
+            ("answered", EXIT_ANSWERED),
+            ("previewed", EXIT_ANSWERED),
+            ("form_opened", EXIT_ANSWERED),
+            ("started", EXIT_ANSWERED),
+            ("failed", EXIT_FAILED),
+            ("no_plan", EXIT_FAILED),
+            ("in_progress", EXIT_FAILED),
+            ("invalid", EXIT_INVALID),
+            ("denied", EXIT_REFUSED),
+            ("not_found", EXIT_NOT_FOUND),
+            ("ambiguous", EXIT_NOT_FOUND),
+        ] {
+            assert_eq!(exit_code(label), want, "{label}");
+        }
     }
 }

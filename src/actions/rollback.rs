@@ -166,8 +166,9 @@ pub fn execution_for(
     })
 }
 
-/// Builds the plan for `target` in `environment`, back to `to` (a version) or to the last good
-/// deploy before the current one.
+/// Builds the plan for `target` in `environment` (an alias such as `prod` is read as the
+/// history names that environment), back to `to` (a version) or to the last good deploy before
+/// the current one.
 ///
 /// # Errors
 /// A sentence saying what is missing; [`StoreError`] wrapped as text.
@@ -184,6 +185,11 @@ pub async fn make_plan(
     let name = entity.entity_ref.name.clone();
     let service = service_key(&entity.entity_ref.key());
     let db = |e: StoreError| format!("the deploy history could not be read: {e}");
+    // `prod` finds the history's `production` (and the other way round).
+    let environment = &store
+        .environment_named(&service, environment)
+        .await
+        .map_err(db)?;
     let Some(from) = store
         .current_deployment(&service, environment)
         .await
@@ -265,6 +271,25 @@ pub struct RollbackRequest<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What the caller is shown before confirming: the plan, or, when this process cannot hand the
+/// plan's backend a rollback (its URL or token is not configured), why rollbacks of this service
+/// cannot be delegated from here; a preview never offers a backend that would only fail on
+/// confirm.
+pub fn preview(req: &RollbackRequest<'_>, plan: Plan, decision: Decision) -> RollbackOutcome {
+    if let Some(runs) = req.runs
+        && let Err(why) = runs.check_backend(&plan.execution)
+    {
+        return RollbackOutcome::NoPlan(format!(
+            "rollbacks of {} in {} can't be delegated from here: {why}",
+            plan.service_name, plan.environment
+        ));
+    }
+    RollbackOutcome::Preview {
+        plan: Box::new(plan),
+        decision,
+    }
+}
+
 /// Records the confirmed plan as a run: queued when allowed, waiting for an approval when the
 /// policy requires one. A run already holding the service and environment is returned instead.
 ///
@@ -287,7 +312,7 @@ pub async fn start(
     let now = now_ms();
     let awaiting = matches!(decision.outcome, Outcome::RequireApproval(_));
     let approvers = match &decision.outcome {
-        Outcome::RequireApproval(a) => describe_approvers(a),
+        Outcome::RequireApproval(a) => a.describe(),
         _ => String::new(),
     };
     let mut inputs: BTreeMap<String, Value> = BTreeMap::new();
@@ -363,18 +388,4 @@ pub async fn start(
         run: Box::new(stored),
         created,
     })
-}
-
-fn describe_approvers(a: &authz::Approvers) -> String {
-    let mut who = Vec::new();
-    if a.on_call_of_owner {
-        who.push("the owning team's on-call".to_owned());
-    }
-    if let Some(role) = &a.role {
-        who.push(format!("a {role}"));
-    }
-    if who.is_empty() {
-        who.push("an approver".to_owned());
-    }
-    who.join(" or ")
 }

@@ -275,10 +275,7 @@ pub fn groups_of(snapshot: &Snapshot, user: Option<&EntityRef>) -> Vec<EntityRef
 }
 
 fn is_production(env: &str) -> bool {
-    matches!(
-        env.to_ascii_lowercase().as_str(),
-        "production" | "prod" | "prd"
-    )
+    crate::deploys::environment::canonical(env) == "production"
 }
 
 fn conditions_hold(
@@ -318,7 +315,7 @@ fn conditions_hold(
         let matches = match env.as_str() {
             "production" => is_production(actual),
             "non-production" => !is_production(actual),
-            other => other.eq_ignore_ascii_case(actual),
+            other => crate::deploys::environment::same(other, actual),
         };
         if !matches {
             return false;

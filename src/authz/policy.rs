@@ -151,6 +151,24 @@ pub struct Approvers {
     pub count: u32,
 }
 
+impl Approvers {
+    /// Who may approve, in words: "the owning team's on-call or a team-admin" ("an approver"
+    /// when the rule names nobody). The count is left to the sentence around it.
+    pub fn describe(&self) -> String {
+        let mut who = Vec::new();
+        if self.on_call_of_owner {
+            who.push("the owning team's on-call".to_owned());
+        }
+        if let Some(role) = &self.role {
+            who.push(format!("a {role}"));
+        }
+        if who.is_empty() {
+            who.push("an approver".to_owned());
+        }
+        who.join(" or ")
+    }
+}
+
 fn one() -> u32 {
     1
 }

@@ -344,7 +344,7 @@ pub fn recognise(snapshot: &Snapshot, text: &str) -> Recognised {
     }
     truncated |= scan.exhausted();
     let mut found: Vec<(Rank, Recognition)> = scan.found.into_values().collect();
-    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.sort_by_key(|a| a.0);
     found.truncate(MAX_FOUND);
     Recognised {
         found: found.into_iter().map(|(_, r)| r).collect(),

@@ -10,12 +10,15 @@
 //! - `current_deployments(service)`: that, for every environment (one query, for the card);
 //! - `deployment_before(service, environment, before, not_after)`: a rollback's default target;
 //! - `succeeded_version(service, environment, version)`: whether (and when) a version ran;
+//! - `environment_named(service, asked)`: `prod` as the history spells it (`production`), see
+//!   [`environment`];
 //! - `record_event(event)`: stores an event once and folds it into the history;
 //! - `record_events(events)`: the same for a batch, in one transaction.
 //!
 //! `POST /hooks/events` writes through an [`EventWriter`] ([`writer`]), which batches concurrent
 //! events into one transaction and answers each request once its batch is committed.
 
+pub mod environment;
 pub mod event;
 pub mod github;
 pub mod history;

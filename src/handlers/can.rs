@@ -22,6 +22,10 @@ pub async fn handle(
     let environment = environment
         .map(str::to_owned)
         .or_else(|| (asked == Action::Rollback).then(|| "production".to_owned()));
+    let environment = match environment {
+        Some(e) => Some(super::environment_named(ctx, target, &e).await),
+        None => None,
+    };
     handled.environment.clone_from(&environment);
     let on_call = if matches!(asked, Action::Rollback | Action::Approve) {
         on_call_status(ctx, caller, target).await

@@ -16,6 +16,11 @@ pub async fn handle(
         Ok(permitted) => permitted,
         Err(refused) => return *refused,
     };
+    let environment = match environment {
+        Some(asked) => Some(super::environment_named(ctx, target, asked).await),
+        None => None,
+    };
+    let environment = environment.as_deref();
     handled.environment = environment.map(str::to_owned);
     let key = ctx.snapshot.node(target).entity.entity_ref.key();
     handled.outcome = match ctx

@@ -663,3 +663,16 @@ fn verdict_label(outcome: &Verdict) -> &'static str {
         Verdict::RequireApproval(_) => "needs_approval",
     }
 }
+
+/// `asked` as the deploy history of the entity at `target` names that environment (`prod` →
+/// `production` when that is what was deployed to); `asked` itself when the history can't be read.
+pub(crate) async fn environment_named(ctx: &Context<'_>, target: u32, asked: &str) -> String {
+    let key = ctx.snapshot.node(target).entity.entity_ref.key();
+    ctx.store
+        .environment_named(&key, asked)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the environments of a service could not be read");
+            asked.to_ascii_lowercase()
+        })
+}

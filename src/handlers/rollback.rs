@@ -127,10 +127,7 @@ pub async fn handle(
         }
     }
     let outcome = match confirm {
-        None => RollbackOutcome::Preview {
-            plan: Box::new(plan),
-            decision,
-        },
+        None => rollback::preview(&request, plan, decision),
         Some(hash) if hash != plan.hash => RollbackOutcome::PlanChanged(Box::new(plan)),
         Some(_) => match rollback::start(&request, caller, &plan, &decision).await {
             Ok(outcome) => outcome,

@@ -1378,20 +1378,11 @@ fn render_explain(snapshot: &Snapshot, x: &Explanation) -> Reply {
     let verdict = match &x.decision.outcome {
         Verdict::Allow => ":white_check_mark: *Yes.*".to_owned(),
         Verdict::Deny => ":no_entry: *No.*".to_owned(),
-        Verdict::RequireApproval(a) => {
-            let mut who = Vec::new();
-            if a.on_call_of_owner {
-                who.push("the on-call of the owning team".to_owned());
-            }
-            if let Some(role) = &a.role {
-                who.push(format!("a {}", escape(role)));
-            }
-            format!(
-                ":raised_hand: *Only with approval* from {} ({} needed, never yourself).",
-                who.join(" or "),
-                a.count
-            )
-        }
+        Verdict::RequireApproval(a) => format!(
+            ":raised_hand: *Only with approval* from {} ({} needed, never yourself).",
+            escape(&a.describe()),
+            a.count
+        ),
     };
     let mut lines = vec![verdict, escape_within(&x.decision.reason, 2000)];
     let said =

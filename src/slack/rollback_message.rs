@@ -7,7 +7,7 @@ use slack_morphism::prelude::*;
 use super::mrkdwn::escape;
 use super::render::{Blocks, Reply, code};
 use crate::actions::rollback::{Plan, RollbackOutcome};
-use crate::authz::Outcome as Verdict;
+use crate::authz::{Approvers, Outcome as Verdict};
 use crate::deploys::Deployment;
 
 /// `action_id` of the preview's [Roll back]; its `value` is [`ConfirmValue`] as JSON.
@@ -69,6 +69,25 @@ fn plan_text(plan: &Plan) -> String {
     )
 }
 
+/// The policy's reason and who must approve, as one sentence: "You're not on call for
+/// checkout-api. Only the on-call … on their own, so this rollback needs approval from the owning
+/// team's on-call before anything happens."
+fn approval_sentence(reason: &str, approvers: &Approvers) -> String {
+    let who = match approvers.count {
+        0 | 1 => approvers.describe(),
+        n => format!("{n} people among {}", approvers.describe()),
+    };
+    let reason = reason.trim().trim_end_matches('.');
+    let needs = format!("this rollback needs approval from {who} before anything happens.");
+    if reason.is_empty() {
+        let mut c = needs.chars();
+        return c
+            .next()
+            .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect());
+    }
+    format!("{reason}, so {needs}")
+}
+
 fn preview(plan: &Plan, approval: Option<String>, changed: bool) -> Reply {
     let mut b = Blocks::default();
     if changed {
@@ -78,11 +97,8 @@ fn preview(plan: &Plan, approval: Option<String>, changed: bool) -> Reply {
         );
     }
     b.section(plan_text(plan));
-    if let Some(who) = approval {
-        b.context(vec![format!(
-            "Needs approval from {} before anything happens.",
-            escape(&who)
-        )]);
+    if let Some(sentence) = approval {
+        b.context(vec![escape(&sentence)]);
     }
     let value = serde_json::to_string(&ConfirmValue {
         s: plan.service.clone(),
@@ -118,7 +134,7 @@ pub fn render(outcome: &RollbackOutcome) -> Reply {
     match outcome {
         RollbackOutcome::Preview { plan, decision } => {
             let approval = match &decision.outcome {
-                Verdict::RequireApproval(_) => Some(decision.reason.clone()),
+                Verdict::RequireApproval(a) => Some(approval_sentence(&decision.reason, a)),
                 _ => None,
             };
             preview(plan, approval, false)

@@ -529,6 +529,30 @@ impl Store {
         Ok(time(found.0))
     }
 
+    /// The name `asked` has in the deploy history of `service`: the history's own spelling of
+    /// that environment when it has one under an alias (`prod` finds `production`), else `asked`
+    /// lower-cased (see [`crate::deploys::environment::in_history`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn environment_named(
+        &self,
+        service: &str,
+        asked: &str,
+    ) -> Result<String, StoreError> {
+        let sql = "SELECT DISTINCT environment FROM deployments WHERE service = $1";
+        let service = crate::deploys::service_key(service);
+        let found: Vec<(String,)> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(&service)
+            .fetch_all(pool)
+            .await)
+        .map_err(q("reading a service's environments"))?;
+        Ok(crate::deploys::environment::in_history(
+            asked,
+            found.iter().map(|(e,)| e.as_str()),
+        ))
+    }
+
     async fn one_succeeded(
         &self,
         service: &str,

@@ -215,8 +215,37 @@ fn bad_settings_fail_with_one_line_naming_the_setting() {
 
 #[test]
 fn check_passes_on_the_repo_and_names_each_problem_otherwise() {
-    let out = idp(repo(), &["check"], &[("DATABASE_URL", "sqlite::memory:")]);
+    // The demo configures PagerDuty services, Argo CD apps and every template backend: with
+    // their secrets set, the repo checks clean.
+    let out = idp(
+        repo(),
+        &["check"],
+        &[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("SLACK_SIGNING_SECRET", "signing-value"),
+            ("PAGERDUTY_TOKEN", "pagerduty-value"),
+            ("GITHUB_TOKEN", "github-value"),
+            ("IDP_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
+            ("IDP_WEBHOOK_SECRET", "webhook-value"),
+            ("BACKSTAGE_URL", "http://127.0.0.1:9"),
+            ("ARGOCD_URL", "http://127.0.0.1:9"),
+            ("ARGOCD_TOKEN", "argocd-value"),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("-value"), "{}", text(&out));
+    // Without them, each missing one is an error naming the variable and what needs it.
+    let out = idp(repo(), &["check"], &[("DATABASE_URL", "sqlite::memory:")]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for needed in [
+        "SLACK_SIGNING_SECRET is not set",
+        "PAGERDUTY_TOKEN is not set, but",
+        "set ARGOCD_URL and ARGOCD_TOKEN (needed by",
+        "GitHub Actions is not configured: set GITHUB_TOKEN",
+    ] {
+        assert!(all.contains(needed), "{needed}: {all}");
+    }
 
     let tmp = tempfile::tempdir().expect("tmp");
     let manifest = std::fs::read_to_string(repo().join("manifest.yml")).expect("manifest");
@@ -394,11 +423,87 @@ fn the_shell_prompts_for_missing_fields_and_re_asks_the_wrong_ones() {
         .expect("answers");
     let out = child.wait_with_output().expect("wait");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", text(&out));
+    // The form was filled, but the run could not be handed over: the shell says so and fails.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stdout.contains("✗ name:"), "{stdout}");
     assert_eq!(stdout.matches("Name").count(), 2, "asked twice: {stdout}");
     assert!(
         stdout.contains("cannot be run here: GitHub Actions is not configured: set GITHUB_TOKEN"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn check_outside_the_repository_skips_the_manifest_and_fails_only_on_missing_secrets() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = idp(tmp.path(), &["check"], &[]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("error: SLACK_SIGNING_SECRET is not set"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "note: manifest: no manifest.yml here; the Slack app manifest was not compared"
+        ),
+        "{all}"
+    );
+    assert!(!all.contains("No such file"), "{all}");
+
+    let out = idp(
+        tmp.path(),
+        &["check"],
+        &[("SLACK_SIGNING_SECRET", "topsecret-value")],
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("SLACK_SIGNING_SECRET: set"), "{all}");
+    assert!(!all.contains("topsecret-value"), "{all}");
+}
+
+#[test]
+fn the_shell_exits_with_a_status_that_says_how_the_command_went() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = repo().join("idp.toml");
+    let config = config.to_str().expect("utf-8");
+    for (args, want) in [
+        (vec!["-c", "owner checkout-api"], 0),
+        (vec!["-c", "frobnicate checkout-api"], 2),
+        (
+            vec![
+                "--as",
+                "rafael.costa",
+                "--channel",
+                "general",
+                "-c",
+                "rollback checkout-api",
+            ],
+            3,
+        ),
+        (vec!["-c", "owner no-such-service-anywhere"], 4),
+        (
+            vec![
+                "--as",
+                "daria.volkova",
+                "--channel",
+                "inc-7-checkout-api",
+                "-c",
+                "rollback checkout-api prod",
+            ],
+            1,
+        ),
+    ] {
+        let mut all = vec!["--config", config, "shell"];
+        all.extend(&args);
+        let out = idp(tmp.path(), &all, &[]);
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {}", text(&out));
+        assert!(!out.stdout.is_empty(), "{args:?}: the reply is printed too");
+    }
+    let out = idp(tmp.path(), &["shell", "--help"], &[]);
+    let help = text(&out);
+    assert!(
+        help.contains("3  refused") && help.contains("4  not found"),
+        "{help}"
     );
 }

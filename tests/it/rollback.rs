@@ -586,3 +586,155 @@ fn rollbacks_settings_are_checked_with_the_key_at_fault() {
     let unknown: Result<idp::config::FileConfig, _> = toml::from_str("[rollbacks]\nttl = 3\n");
     assert!(unknown.is_err(), "unknown keys are refused");
 }
+
+fn ask_in(environment: &str) -> Command {
+    Command::Rollback {
+        service: None,
+        environment: Some(environment.to_owned()),
+        to: None,
+        confirm: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_finds_the_deploys_recorded_under_production_and_the_approval_line_is_one_sentence() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, true).await;
+        deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+        deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+        let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+        for alias in ["prod", "PRD", "production"] {
+            let RollbackOutcome::Preview { plan, .. } =
+                rollback(&h, &daria, ask_in(alias), &format!("p-{alias}")).await
+            else {
+                panic!("no preview for {alias}");
+            };
+            assert_eq!(plan.environment, "production", "{alias}");
+        }
+        // Someone off call sees why, and who approves, as one sentence.
+        let tobias = person("tobias.lindqvist", "U9TOBIAS", "inc-42-checkout-api");
+        let outcome = rollback(&h, &tobias, ask_in("prod"), "p-tobias").await;
+        assert!(
+            matches!(outcome, RollbackOutcome::Preview { .. }),
+            "{outcome:?}"
+        );
+        let shown = idp::shell::render(&idp::slack::rollback_message::render(&outcome), false);
+        assert!(
+            shown.contains(
+                ", so this rollback needs approval from the owning team's on-call before anything happens."
+            ),
+            "{shown}"
+        );
+        assert!(!shown.contains("Needs approval from You"), "{shown}");
+        // An environment the history lacks is named as asked.
+        let none = rollback(&h, &daria, ask_in("stg"), "p-stg").await;
+        let RollbackOutcome::NoPlan(why) = none else {
+            panic!("{none:?}");
+        };
+        assert!(why.contains("in stg"), "{why}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_never_names_a_backend_this_process_has_not_configured() {
+    use std::sync::Arc;
+    for backend in support::backends() {
+        let h = Harness::start(&backend, false).await;
+        deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+        deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+        // The same catalog and history, in a process with no execution backend configured.
+        let policy = Arc::new(idp::authz::Policy::builtin());
+        let executors =
+            idp::exec::Executors::new(idp::exec::ExecConfig::default()).expect("executors");
+        let runs = Arc::new(idp::actions::RunService::new(
+            h.state.catalog.clone(),
+            policy.clone(),
+            Arc::new(executors),
+            Arc::new(idp::shell_form::ShellNotifier::default()),
+            crate::runs::test_options(&h.base),
+        ));
+        let bare = idp::app::AppState::with_services(
+            h.state.catalog.clone(),
+            policy,
+            Arc::new(crate::runs::payments_rotation()),
+            None,
+        )
+        .with_runs(runs);
+        let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+        let (_, handled) = bare
+            .execute(
+                "test",
+                &daria,
+                Ok(ask(None, None)),
+                "rollback",
+                RequestMeta {
+                    idempotency_key: Some("bare-1"),
+                    channel_id: Some("CINC42"),
+                },
+            )
+            .await;
+        let Outcome::Rollback(outcome) = handled.outcome else {
+            panic!("not a rollback: {:?}", handled.outcome);
+        };
+        let RollbackOutcome::NoPlan(why) = *outcome else {
+            panic!("a preview named an unconfigured backend: {outcome:?}");
+        };
+        assert!(
+            why.contains("can't be delegated from here")
+                && why.contains("ARGOCD_URL")
+                && why.contains("checkout-api"),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploys_and_can_read_prod_as_the_production_the_history_names() {
+    for backend in support::backends() {
+        let h = Harness::start(&backend, false).await;
+        deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+        let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+        let (_, handled) = h
+            .state
+            .execute(
+                "test",
+                &daria,
+                idp::command::parse(
+                    "deploys checkout-api prod",
+                    idp::command::Dialect::Plain,
+                    chrono::Utc::now(),
+                ),
+                "deploys checkout-api prod",
+                RequestMeta::default(),
+            )
+            .await;
+        let Outcome::Deploys {
+            environment,
+            history,
+            ..
+        } = handled.outcome
+        else {
+            panic!("{:?}", handled.outcome);
+        };
+        assert_eq!(environment.as_deref(), Some("production"));
+        assert_eq!(history.len(), 1);
+        let (_, handled) = h
+            .state
+            .execute(
+                "test",
+                &daria,
+                idp::command::parse(
+                    "can rollback checkout-api prod",
+                    idp::command::Dialect::Plain,
+                    chrono::Utc::now(),
+                ),
+                "can rollback checkout-api prod",
+                RequestMeta::default(),
+            )
+            .await;
+        let Outcome::Explain(x) = handled.outcome else {
+            panic!("{:?}", handled.outcome);
+        };
+        assert_eq!(x.environment.as_deref(), Some("production"));
+    }
+}
