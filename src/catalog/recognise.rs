@@ -247,7 +247,10 @@ pub fn normalise_url(raw: &str) -> Option<String> {
     };
     let host = authority.rsplit('@').next().unwrap_or_default();
     let host = host.strip_prefix("www.").unwrap_or(host);
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
     {
         return None;
     }
@@ -290,7 +293,9 @@ fn prefix_with_segments(url: &str, segments: usize) -> &str {
         if end >= url.len() {
             break;
         }
-        end = url[end + 1..].find('/').map_or(url.len(), |at| end + 1 + at);
+        end = url[end + 1..]
+            .find('/')
+            .map_or(url.len(), |at| end + 1 + at);
     }
     &url[..end]
 }
@@ -339,7 +344,7 @@ pub fn recognise(snapshot: &Snapshot, text: &str) -> Recognised {
     }
     truncated |= scan.exhausted();
     let mut found: Vec<(Rank, Recognition)> = scan.found.into_values().collect();
-    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.sort_by_key(|a| a.0);
     found.truncate(MAX_FOUND);
     Recognised {
         found: found.into_iter().map(|(_, r)| r).collect(),
@@ -443,9 +448,8 @@ impl Scan<'_> {
 
     /// Plain text: URLs where it has them, then hostnames and words.
     fn prose(&mut self, text: &str) {
-        let chunks = text.split(|c: char| {
-            c.is_whitespace() || "\"'`()[]{}<>,;|*~".contains(c) || !c.is_ascii()
-        });
+        let chunks = text
+            .split(|c: char| c.is_whitespace() || "\"'`()[]{}<>,;|*~".contains(c) || !c.is_ascii());
         for chunk in chunks.filter(|c| !c.is_empty()) {
             if self.exhausted() {
                 return;
@@ -644,9 +648,8 @@ fn is_hostname(name: &str) -> bool {
     let mut labels = name.split('.');
     let count = labels.clone().count();
     count >= 2
-        && labels.all(|l| {
-            !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        && labels
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         && name
             .rsplit('.')
             .next()
@@ -699,18 +702,119 @@ fn longest_named_run<'w>(snapshot: &Snapshot, word: &'w str, min_parts: usize) -
 /// Words that never name an entity on their own, however the catalog is named: common English,
 /// log and CI vocabulary, and usual hostname labels. Sorted, for binary search.
 const STOPWORDS: &[&str] = &[
-    "about", "after", "again", "alert", "alerts", "also", "amazonaws", "been", "before", "being",
-    "build", "builds", "call", "calls", "cannot", "caused", "channel", "check", "checks", "code",
-    "config", "could", "daily", "data", "debug", "deploy", "deploys", "does", "done", "down",
-    "error", "errors", "event", "events", "exception", "failed", "failing", "fails", "failure",
-    "false", "fatal", "file", "from", "have", "help", "here", "host", "http", "https", "incident",
-    "info", "into", "issue", "java", "just", "line", "local", "localhost", "main", "master",
-    "message", "more", "need", "null", "only", "please", "prod", "production", "request",
-    "response", "retry", "running", "same", "service", "should", "since", "some", "staging",
-    "still", "team", "test", "tests", "than", "that", "their", "them", "then", "there", "these",
-    "they", "this", "thread", "time", "timeout", "trace", "true", "user", "users", "very", "warn",
-    "warning", "were", "what", "when", "where", "which", "while", "will", "with", "without",
-    "would", "yaml", "your",
+    "about",
+    "after",
+    "again",
+    "alert",
+    "alerts",
+    "also",
+    "amazonaws",
+    "been",
+    "before",
+    "being",
+    "build",
+    "builds",
+    "call",
+    "calls",
+    "cannot",
+    "caused",
+    "channel",
+    "check",
+    "checks",
+    "code",
+    "config",
+    "could",
+    "daily",
+    "data",
+    "debug",
+    "deploy",
+    "deploys",
+    "does",
+    "done",
+    "down",
+    "error",
+    "errors",
+    "event",
+    "events",
+    "exception",
+    "failed",
+    "failing",
+    "fails",
+    "failure",
+    "false",
+    "fatal",
+    "file",
+    "from",
+    "have",
+    "help",
+    "here",
+    "host",
+    "http",
+    "https",
+    "incident",
+    "info",
+    "into",
+    "issue",
+    "java",
+    "just",
+    "line",
+    "local",
+    "localhost",
+    "main",
+    "master",
+    "message",
+    "more",
+    "need",
+    "null",
+    "only",
+    "please",
+    "prod",
+    "production",
+    "request",
+    "response",
+    "retry",
+    "running",
+    "same",
+    "service",
+    "should",
+    "since",
+    "some",
+    "staging",
+    "still",
+    "team",
+    "test",
+    "tests",
+    "than",
+    "that",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "thread",
+    "time",
+    "timeout",
+    "trace",
+    "true",
+    "user",
+    "users",
+    "very",
+    "warn",
+    "warning",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "will",
+    "with",
+    "without",
+    "would",
+    "yaml",
+    "your",
 ];
 
 /// What the person owns for `owner @person`: the entities owned by each group the user is a
@@ -740,7 +844,10 @@ pub fn owned_by_person(snapshot: &Snapshot, user: &EntityRef) -> Vec<u32> {
 /// `checkout-api`). A leading `#` is ignored; a one-part run must be four characters or more and
 /// not a common word. `None` when no run names one.
 pub fn service_from_channel_name(snapshot: &Snapshot, channel_name: &str) -> Option<u32> {
-    let name = channel_name.trim().trim_start_matches('#').to_ascii_lowercase();
+    let name = channel_name
+        .trim()
+        .trim_start_matches('#')
+        .to_ascii_lowercase();
     let run = longest_named_run(snapshot, &name, 1)?;
     owned_named(snapshot, run)
         .min_by_key(|&i| (kind_rank(&snapshot.node(i).entity.entity_ref.kind), i))
@@ -753,16 +860,32 @@ mod tests {
     #[test]
     fn stopwords_are_sorted_lower_case_and_unique() {
         assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
-        assert!(STOPWORDS.iter().all(|w| w.bytes().all(|b| b.is_ascii_lowercase())));
+        assert!(
+            STOPWORDS
+                .iter()
+                .all(|w| w.bytes().all(|b| b.is_ascii_lowercase()))
+        );
     }
 
     #[test]
     fn urls_normalise_to_host_and_path() {
         let cases = [
-            ("https://github.com/Acme/Checkout/tree/main/", "github.com/acme/checkout/tree/main"),
-            ("git@github.com:acme/checkout.git", "github.com/acme/checkout"),
-            ("ssh://git@github.com/acme/checkout.git", "github.com/acme/checkout"),
-            ("url:https://www.example.com/d/x?orgId=1#panel", "example.com/d/x"),
+            (
+                "https://github.com/Acme/Checkout/tree/main/",
+                "github.com/acme/checkout/tree/main",
+            ),
+            (
+                "git@github.com:acme/checkout.git",
+                "github.com/acme/checkout",
+            ),
+            (
+                "ssh://git@github.com/acme/checkout.git",
+                "github.com/acme/checkout",
+            ),
+            (
+                "url:https://www.example.com/d/x?orgId=1#panel",
+                "example.com/d/x",
+            ),
             ("github.com/acme/checkout", "github.com/acme/checkout"),
             ("http://host:8080/a//b/", "host:8080/a/b"),
         ];
@@ -775,7 +898,10 @@ mod tests {
     #[test]
     fn location_roots_stop_at_the_repository() {
         let cases = [
-            ("url:https://github.com/org/repo/tree/main/", Some("github.com/org/repo")),
+            (
+                "url:https://github.com/org/repo/tree/main/",
+                Some("github.com/org/repo"),
+            ),
             (
                 "url:https://github.com/org/repo/blob/main/catalog-info.yaml",
                 Some("github.com/org/repo"),

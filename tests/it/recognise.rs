@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use idp::catalog::recognise::{MAX_CHARS, MAX_LOOKED_FOR};
 use idp::catalog::{
-    Clue, Entity, EntityRef, Matched, Recognised, Snapshot, owned_by_person, read_source, recognise,
-    service_from_channel_name,
+    Clue, Entity, EntityRef, Matched, Recognised, Snapshot, owned_by_person, read_source,
+    recognise, service_from_channel_name,
 };
 
 use crate::support;
@@ -82,7 +82,10 @@ fn blob_tree_pull_run_git_and_ssh_urls_of_the_repository_find_it_too() {
 
 #[test]
 fn an_issue_url_of_the_repository_finds_its_component() {
-    let r = recognise(demo(), "https://github.com/acme-shop/web-storefront/issues/4");
+    let r = recognise(
+        demo(),
+        "https://github.com/acme-shop/web-storefront/issues/4",
+    );
     assert_eq!(names(demo(), &r), ["component:web-storefront"]);
 }
 
@@ -148,7 +151,10 @@ fn a_service_named_in_prose_is_found_and_exact_names_come_first() {
 
 #[test]
 fn a_hostname_finds_the_service_named_by_its_first_label() {
-    let r = recognise(demo(), "curl checkout-api.prod.acme.internal/health times out");
+    let r = recognise(
+        demo(),
+        "curl checkout-api.prod.acme.internal/health times out",
+    );
     assert_eq!(names(demo(), &r), ["component:checkout-api"]);
     assert_eq!(
         r.found[0].because,
@@ -179,7 +185,14 @@ fn a_message_with_nothing_recognisable_returns_nothing_and_says_what_it_looked_f
 
 #[test]
 fn empty_and_blank_text_recognise_nothing() {
-    for text in ["", "   \n\t", "<>", "<", "&amp;&lt;&gt;", "<@U1> <#C1> <!channel>"] {
+    for text in [
+        "",
+        "   \n\t",
+        "<>",
+        "<",
+        "&amp;&lt;&gt;",
+        "<@U1> <#C1> <!channel>",
+    ] {
         let r = recognise(demo(), text);
         assert_eq!(r, Recognised::default(), "{text:?}");
     }
@@ -211,10 +224,16 @@ fn html_entities_are_decoded_before_reading() {
 #[test]
 fn urls_and_names_match_whatever_their_case() {
     assert_eq!(
-        first(demo(), "HTTPS://GitHub.com/Acme-Shop/Checkout-API/Tree/Main"),
+        first(
+            demo(),
+            "HTTPS://GitHub.com/Acme-Shop/Checkout-API/Tree/Main"
+        ),
         "component:checkout-api"
     );
-    assert_eq!(first(demo(), "CHECKOUT-API is down"), "component:checkout-api");
+    assert_eq!(
+        first(demo(), "CHECKOUT-API is down"),
+        "component:checkout-api"
+    );
     assert_eq!(
         first(demo(), "https://Grafana.Example.com/D/Payment-Gateway"),
         "component:payment-gateway"
@@ -239,7 +258,11 @@ fn a_forty_thousand_character_message_is_read_quickly_and_a_longer_one_is_cut() 
     assert_eq!(text.chars().count(), MAX_CHARS);
     let start = Instant::now();
     let r = recognise(demo(), &text);
-    assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(names(demo(), &r), ["component:checkout-api"]);
     assert!(!r.truncated);
 
@@ -253,7 +276,11 @@ fn a_forty_thousand_character_message_is_read_quickly_and_a_longer_one_is_cut() 
     let words: String = (0..10_000).map(|i| format!("svc-{i} ")).collect();
     let start = Instant::now();
     let r = recognise(demo(), &words);
-    assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(r.looked_for.len(), MAX_LOOKED_FOR);
     assert!(r.truncated, "past the cap on characters");
 }
@@ -279,7 +306,12 @@ fn a_person_owns_what_their_teams_own() {
     assert!(!names.contains(&"order-service".to_owned()));
     // Components first.
     assert_eq!(
-        demo().node(owned[0]).entity.entity_ref.kind.to_ascii_lowercase(),
+        demo()
+            .node(owned[0])
+            .entity
+            .entity_ref
+            .kind
+            .to_ascii_lowercase(),
         "component"
     );
     assert!(owned_by_person(demo(), &EntityRef::new("User", "default", "nobody")).is_empty());
@@ -304,9 +336,16 @@ fn a_channel_named_after_a_service_names_that_service() {
     }
     // The longest name wins: `product-catalog-rest` over `product-catalog`.
     let api = service_from_channel_name(demo(), "inc-7-product-catalog-rest").expect("found");
-    assert_eq!(demo().node(api).entity.entity_ref.name, "product-catalog-rest");
+    assert_eq!(
+        demo().node(api).entity.entity_ref.name,
+        "product-catalog-rest"
+    );
     for channel in ["general", "random", "team-alerts", "inc-42", ""] {
-        assert_eq!(service_from_channel_name(demo(), channel), None, "{channel}");
+        assert_eq!(
+            service_from_channel_name(demo(), channel),
+            None,
+            "{channel}"
+        );
     }
 }
 
@@ -331,23 +370,35 @@ fn real_catalogs_recognise_repositories_pipelines_and_names() {
     };
     // Source location with a `/tree/main` tail and a project slug.
     assert_eq!(
-        first(&wild, "flaky: <https://github.com/elastic/kibana/pull/123456|#123456>"),
+        first(
+            &wild,
+            "flaky: <https://github.com/elastic/kibana/pull/123456|#123456>"
+        ),
         "component:kibana"
     );
     // A CI pipeline a Resource links.
-    let r = recognise(&wild, "https://buildkite.com/elastic/kibana-tests/builds/991");
+    let r = recognise(
+        &wild,
+        "https://buildkite.com/elastic/kibana-tests/builds/991",
+    );
     assert_eq!(names(&wild, &r), ["resource:kibana-tests-pipeline"]);
     // Slug only, mixed case as written in the descriptor.
     assert_eq!(
         first(&wild, "https://github.com/redhatqe/teflo.git"),
         first(&wild, "teflo")
     );
-    assert_eq!(first(&wild, "git@github.com:grafana/k6.git"), "component:k6");
+    assert_eq!(
+        first(&wild, "git@github.com:grafana/k6.git"),
+        "component:k6"
+    );
 
     let Some(examples) = real("backstage-examples") else {
         return;
     };
-    let r = recognise(&examples, "is artist-lookup down? nothing at https://status.acme.test/x");
+    let r = recognise(
+        &examples,
+        "is artist-lookup down? nothing at https://status.acme.test/x",
+    );
     assert_eq!(names(&examples, &r), ["component:artist-lookup"]);
     let snapshot = &examples;
     let owner = service_from_channel_name(snapshot, "inc-3-artist-lookup").expect("channel");
