@@ -500,11 +500,12 @@ impl Scan<'_> {
             }
             hit = true;
         }
-        if let Some(linked) = url_prefixes(&url).find_map(|p| index.links.get(p))
-            && linked.len() <= MAX_SHARED_LINK
-        {
-            for &i in linked {
-                self.add(i, &clue, Matched::Link, 2);
+        if let Some(linked) = url_prefixes(&url).find_map(|p| index.links.get(p)) {
+            // A link many entities share is known but identifies none of them.
+            if linked.len() <= MAX_SHARED_LINK {
+                for &i in linked {
+                    self.add(i, &clue, Matched::Link, 2);
+                }
             }
             hit = true;
         }

@@ -20,6 +20,7 @@ mod identity;
 mod modal;
 mod oncall;
 mod parser;
+mod recognise;
 mod render;
 mod rollback;
 mod rollback_slack;
