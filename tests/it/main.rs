@@ -2,6 +2,7 @@
 
 mod support;
 
+mod architecture;
 mod argocd;
 mod audit;
 mod authz;
