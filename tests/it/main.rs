@@ -14,6 +14,7 @@ mod fakes;
 mod gating;
 mod golden_slack;
 mod home;
+mod layering;
 mod http;
 mod identity;
 mod modal;
