@@ -170,7 +170,11 @@ async fn list(ctx: &Context<'_>, caller: &Caller, all: bool) -> Handled {
     } else {
         channel_of(ctx, caller).map(str::to_owned)
     };
-    match ctx.subscriptions.digest_subscriptions(channel.as_deref()).await {
+    match ctx
+        .subscriptions
+        .digest_subscriptions(channel.as_deref())
+        .await
+    {
         Ok(found) => {
             let subscriptions = found
                 .into_iter()
@@ -234,7 +238,11 @@ async fn unsubscribe(ctx: &Context<'_>, caller: &Caller, id: &str) -> Handled {
         Ok(handled) => handled,
         Err(refused) => return *refused,
     };
-    handled.outcome = match ctx.subscriptions.delete_digest_subscription(&found.id).await {
+    handled.outcome = match ctx
+        .subscriptions
+        .delete_digest_subscription(&found.id)
+        .await
+    {
         Ok(Some(gone)) => Outcome::Digest(Box::new(DigestOutcome::Unsubscribed(gone))),
         Ok(None) => Outcome::Digest(Box::new(DigestOutcome::NoSuchSubscription(id.to_owned()))),
         Err(e) => {

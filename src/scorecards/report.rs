@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::definition::{FixLink, Scorecard};
 use super::evaluate::{EntityResult, ScorecardResults};
+use super::history::ScoreHistory;
 use super::scorer::Latest;
 use crate::catalog::{EntityRef, RelationType, Snapshot, Target};
-use super::history::ScoreHistory;
 use crate::store::{EntityChanges, StoreError};
 
 /// How a failing check is fixed, ready to show.

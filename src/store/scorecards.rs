@@ -730,4 +730,3 @@ mod tests {
         assert_eq!(p.gone_entities, ["gone"]);
     }
 }
-

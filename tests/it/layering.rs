@@ -28,11 +28,17 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 fn violations(files: &[PathBuf], rules: &[(&str, Regex)]) -> Vec<String> {
     let mut found = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for (n, line) in text.lines().enumerate() {
             for (what, re) in rules {
                 if re.is_match(line) {
-                    found.push(format!("{}:{}: {what}: {}", file.display(), n + 1, line.trim()));
+                    found.push(format!(
+                        "{}:{}: {what}: {}",
+                        file.display(),
+                        n + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
@@ -82,7 +88,14 @@ fn the_rule_catches_what_it_is_meant_to() {
     let found = violations(&rust_files(dir.path()), &handler_rules());
     let lines: Vec<&str> = found
         .iter()
-        .map(|f| f.split(": ").next().expect("location").rsplit(':').next().expect("line"))
+        .map(|f| {
+            f.split(": ")
+                .next()
+                .expect("location")
+                .rsplit(':')
+                .next()
+                .expect("line")
+        })
         .collect();
     assert_eq!(lines, ["1", "1", "2", "3", "4"], "{found:#?}");
 }
