@@ -13,9 +13,9 @@ use super::run::{Run, RunControls, RunKind, RunStatus, new_run_id, now_ms};
 use super::service::{RunService, SubmitError, requester_of};
 use crate::authz::{self, Caller, Decision, OnCallStatus, Outcome};
 use crate::catalog::Snapshot;
-use crate::deploys::{Deployment, service_key};
+use crate::deploys::{DeployHistory, Deployment, service_key};
 use crate::exec::Execution;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// The annotation naming a service's Argo CD application (as Backstage's Argo CD plugin reads it).
 pub const ARGOCD_ANNOTATION: &str = "argocd/app-name";
@@ -171,9 +171,9 @@ pub fn execution_for(
 /// the current one.
 ///
 /// # Errors
-/// A sentence saying what is missing; [`StoreError`] wrapped as text.
+/// A sentence saying what is missing; a [`StoreError`] from `deploys` wrapped as text.
 pub async fn make_plan(
-    store: &Store,
+    deploys: &dyn DeployHistory,
     snapshot: &Snapshot,
     settings: &RollbackSettings,
     target: u32,
@@ -186,11 +186,11 @@ pub async fn make_plan(
     let service = service_key(&entity.entity_ref.key());
     let db = |e: StoreError| format!("the deploy history could not be read: {e}");
     // `prod` finds the history's `production` (and the other way round).
-    let environment = &store
+    let environment = &deploys
         .environment_named(&service, environment)
         .await
         .map_err(db)?;
-    let Some(from) = store
+    let Some(from) = deploys
         .current_deployment(&service, environment)
         .await
         .map_err(db)?
@@ -200,7 +200,7 @@ pub async fn make_plan(
         ));
     };
     let to = match to {
-        Some(version) => match store
+        Some(version) => match deploys
             .succeeded_version(&service, environment, version)
             .await
             .map_err(db)?
@@ -210,7 +210,7 @@ pub async fn make_plan(
             }
             Some(d) => d,
             None => {
-                let known: Vec<String> = store
+                let known: Vec<String> = deploys
                     .deployments(&service, Some(environment), 10)
                     .await
                     .map_err(db)?
@@ -224,7 +224,7 @@ pub async fn make_plan(
                 ));
             }
         },
-        None => store
+        None => deploys
             .deployment_before(&service, environment, &from, not_after)
             .await
             .map_err(db)?
@@ -255,8 +255,8 @@ pub struct RollbackRequest<'a> {
     pub snapshot: &'a Snapshot,
     /// The policy.
     pub policy: &'a authz::Policy,
-    /// The store (deploy history).
-    pub store: &'a Store,
+    /// The deploy history the plan is made from (and checked again on confirmation).
+    pub deploys: &'a dyn DeployHistory,
     /// The run queue.
     pub runs: Option<&'a RunService>,
     /// `[rollbacks]`.

@@ -233,6 +233,13 @@ pub trait DeployHistory: Send + Sync {
         environment: &str,
         version: &str,
     ) -> Result<Option<Deployment>, StoreError>;
+
+    /// The name `asked` has in the deploy history of `service` (`prod` finds `production` when
+    /// that is what was deployed to); `asked` lower-cased when the history has no alias of it.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn environment_named(&self, service: &str, asked: &str) -> Result<String, StoreError>;
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub async fn handle(
         since,
         AUDIT_LIMIT,
     );
-    handled.outcome = match ctx.store.audit_query(&query).await {
+    handled.outcome = match ctx.audit_reader.audit_query(&query).await {
         Ok(records) => Outcome::Audit {
             target: index,
             records,

@@ -24,7 +24,7 @@ pub async fn handle(
     handled.environment = environment.map(str::to_owned);
     let key = ctx.snapshot.node(target).entity.entity_ref.key();
     handled.outcome = match ctx
-        .store
+        .deploys
         .deployments(&key, environment, DEPLOYS_LIMIT)
         .await
     {

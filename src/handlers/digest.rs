@@ -141,7 +141,7 @@ async fn subscribe(
         },
         created_at: ctx.now,
     };
-    handled.outcome = match ctx.store.subscribe_digest(&new).await {
+    handled.outcome = match ctx.subscriptions.subscribe_digest(&new).await {
         Ok(subscribed) => Outcome::Digest(Box::new(DigestOutcome::Subscribed {
             subscribed,
             schedule: schedule.clone(),
@@ -170,7 +170,11 @@ async fn list(ctx: &Context<'_>, caller: &Caller, all: bool) -> Handled {
     } else {
         channel_of(ctx, caller).map(str::to_owned)
     };
-    match ctx.store.digest_subscriptions(channel.as_deref()).await {
+    match ctx
+        .subscriptions
+        .digest_subscriptions(channel.as_deref())
+        .await
+    {
         Ok(found) => {
             let subscriptions = found
                 .into_iter()
@@ -210,7 +214,7 @@ async fn unsubscribe(ctx: &Context<'_>, caller: &Caller, id: &str) -> Handled {
     if !crate::scorecards::subscription::is_id(id) {
         return done(DigestOutcome::NoSuchSubscription(id.to_owned()), action);
     }
-    let found = match ctx.store.digest_subscription(id).await {
+    let found = match ctx.subscriptions.digest_subscription(id).await {
         Ok(Some(found)) => found,
         Ok(None) => return done(DigestOutcome::NoSuchSubscription(id.to_owned()), action),
         Err(e) => {
@@ -234,7 +238,11 @@ async fn unsubscribe(ctx: &Context<'_>, caller: &Caller, id: &str) -> Handled {
         Ok(handled) => handled,
         Err(refused) => return *refused,
     };
-    handled.outcome = match ctx.store.delete_digest_subscription(&found.id).await {
+    handled.outcome = match ctx
+        .subscriptions
+        .delete_digest_subscription(&found.id)
+        .await
+    {
         Ok(Some(gone)) => Outcome::Digest(Box::new(DigestOutcome::Unsubscribed(gone))),
         Ok(None) => Outcome::Digest(Box::new(DigestOutcome::NoSuchSubscription(id.to_owned()))),
         Err(e) => {
@@ -279,12 +287,12 @@ async fn preview(ctx: &Context<'_>, caller: &Caller, group: &crate::catalog::Nam
         }
     };
     use crate::scorecards::report::{DigestError, digest};
-    handled.outcome = match digest(&latest, ctx.store, &facts.entity, None, ctx.now).await {
+    handled.outcome = match digest(&latest, ctx.score_history, &facts.entity, None, ctx.now).await {
         Ok(d) => Outcome::Digest(Box::new(DigestOutcome::Preview(Box::new(d)))),
         Err(DigestError::Report(e)) => {
             Outcome::Digest(Box::new(DigestOutcome::PreviewUnavailable(e.to_string())))
         }
-        Err(DigestError::Store(e)) => {
+        Err(DigestError::History(e)) => {
             tracing::error!(error = %e, "the scorecard history could not be read for a preview");
             Outcome::Failed("the scorecard history could not be read".to_owned())
         }

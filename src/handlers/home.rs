@@ -1,7 +1,7 @@
 //! What a person's home (Slack's App Home tab) shows: their teams (direct `memberOf` groups), each
 //! team's services with their scorecard level and score and who is on call, and the runs they
-//! started that are still open. Built from the catalog snapshot, the on-call service, the run store
-//! and a [`ScoreLookup`]; the Slack rendering is `slack::home`.
+//! started that are still open. Built from the catalog snapshot, the on-call service, the stored runs
+//! ([`RunLookup`]) and a [`ScoreLookup`]; the Slack rendering is `slack::home`.
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
@@ -10,7 +10,7 @@ use crate::actions::Run;
 use crate::authz::{self, Action, Caller, Decision};
 use crate::catalog::{EntityRef, RelationType, Snapshot, Target};
 use crate::oncall::OnCallService;
-use crate::store::Store;
+use crate::runs::RunLookup;
 
 /// Teams looked at, at most (a person in more sees "…and N more").
 pub const MAX_GROUPS: usize = 10;
@@ -114,15 +114,15 @@ pub struct HomeSources<'a> {
     pub policy: &'a authz::Policy,
     /// On-call lookups (cached; PagerDuty within its budget).
     pub oncall: &'a OnCallService,
-    /// Open runs.
-    pub store: &'a Store,
+    /// Stored runs: the caller's open ones are shown.
+    pub runs: &'a dyn RunLookup,
     /// Scores.
     pub scores: &'a dyn ScoreLookup,
     /// Now.
     pub now: DateTime<Utc>,
 }
 
-/// Builds the home of `caller`. A run store that cannot be read leaves the runs out (logged).
+/// Builds the home of `caller`. Runs that cannot be read are left out (logged).
 pub async fn build(sources: &HomeSources<'_>, caller: &Caller) -> Home {
     let snapshot = sources.snapshot;
     let Some(user) = caller.user.as_ref() else {
@@ -172,7 +172,7 @@ pub async fn build(sources: &HomeSources<'_>, caller: &Caller) -> Home {
     let more_groups = teams.len().saturating_sub(MAX_GROUPS);
     teams.truncate(MAX_GROUPS);
     let groups = join_all(teams.iter().map(|&g| group(sources, g))).await;
-    let (runs, more_runs) = open_runs(sources.store, caller).await;
+    let (runs, more_runs) = open_runs(sources.runs, caller).await;
     Home::Member {
         name,
         groups,
@@ -256,13 +256,13 @@ async fn on_call_of(sources: &HomeSources<'_>, index: u32) -> String {
     why
 }
 
-async fn open_runs(store: &Store, caller: &Caller) -> (Vec<Run>, usize) {
+async fn open_runs(runs: &dyn RunLookup, caller: &Caller) -> (Vec<Run>, usize) {
     let user = caller.user.as_ref().map(EntityRef::key);
     let slack_user = match &caller.origin {
         authz::Origin::Slack { user_id, .. } => Some(user_id.as_str()),
         _ => None,
     };
-    match store.open_runs(500).await {
+    match runs.open_runs(500).await {
         Ok(runs) => {
             let mut mine: Vec<Run> = runs
                 .into_iter()
@@ -290,7 +290,7 @@ pub async fn handle(ctx: &super::Context<'_>, caller: &Caller) -> super::Handled
         snapshot: ctx.snapshot,
         policy: ctx.policy,
         oncall: ctx.oncall,
-        store: ctx.store,
+        runs: ctx.run_lookup,
         scores: ctx.scores,
         now: ctx.now,
     };

@@ -311,8 +311,19 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
     /// On-call lookups.
     pub oncall: &'a OnCallService,
-    /// The store, for commands that read history (audit).
-    pub store: &'a crate::store::Store,
+    /// The deploy history: what runs where (`service`), recent deploys (`deploys`), and the
+    /// versions a rollback plan goes from and to. Read errors are `StoreError`s, which handlers
+    /// log and answer with [`Outcome::Failed`] (the service card shows no deploys instead).
+    pub deploys: &'a dyn crate::deploys::DeployHistory,
+    /// Reading the audit log (`audit`); appending goes through [`Context::audit`].
+    pub audit_reader: &'a dyn crate::audit::AuditReader,
+    /// Digest subscriptions (`digest`): subscribe, list, look up by id, unsubscribe.
+    pub subscriptions: &'a dyn crate::scorecards::subscription::Subscriptions,
+    /// Stored scorecard history (what changed since a time), for a `digest` preview.
+    pub score_history: &'a dyn crate::scorecards::ScoreHistory,
+    /// Reading stored runs: a rollback's lock holder, the Home tab's open runs. Starting and
+    /// changing runs goes through [`Context::runs`].
+    pub run_lookup: &'a dyn crate::runs::RunLookup,
     /// The time of the request.
     pub now: DateTime<Utc>,
     /// Template defaults (execution backend, compliance).
@@ -668,7 +679,7 @@ fn verdict_label(outcome: &Verdict) -> &'static str {
 /// `production` when that is what was deployed to); `asked` itself when the history can't be read.
 pub(crate) async fn environment_named(ctx: &Context<'_>, target: u32, asked: &str) -> String {
     let key = ctx.snapshot.node(target).entity.entity_ref.key();
-    ctx.store
+    ctx.deploys
         .environment_named(&key, asked)
         .await
         .unwrap_or_else(|e| {

@@ -77,7 +77,7 @@ pub async fn handle(
     let request = RollbackRequest {
         snapshot: ctx.snapshot,
         policy: ctx.policy,
-        store: ctx.store,
+        deploys: ctx.deploys,
         runs: ctx.runs,
         settings: ctx.rollbacks,
         on_call,
@@ -91,7 +91,7 @@ pub async fn handle(
         _ => None,
     };
     let plan = match rollback::make_plan(
-        ctx.store,
+        ctx.deploys,
         ctx.snapshot,
         ctx.rollbacks,
         target,
@@ -114,7 +114,7 @@ pub async fn handle(
         return handled;
     }
     let lock = format!("rollback:{}:{}", plan.service, plan.environment);
-    match ctx.store.run_holding(&lock).await {
+    match ctx.run_lookup.run_holding(&lock).await {
         Ok(Some(run)) if confirm.is_none() => {
             done(&mut handled, RollbackOutcome::InProgress(Box::new(run)));
             return handled;
@@ -227,7 +227,7 @@ pub async fn approval(
     let request = RollbackRequest {
         snapshot: ctx.snapshot,
         policy: ctx.policy,
-        store: ctx.store,
+        deploys: ctx.deploys,
         runs: Some(runs),
         settings: ctx.rollbacks,
         on_call,
@@ -376,7 +376,7 @@ async fn decide_approval(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let current = rollback::make_plan(
-        req.store,
+        req.deploys,
         req.snapshot,
         req.settings,
         target,

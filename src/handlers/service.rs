@@ -14,7 +14,7 @@ pub async fn handle(ctx: &Context<'_>, caller: &Caller, query: &NameQuery) -> Ha
     };
     let key = ctx.snapshot.node(target).entity.entity_ref.key();
     let current = ctx
-        .store
+        .deploys
         .current_deployments(&key)
         .await
         .unwrap_or_else(|e| {

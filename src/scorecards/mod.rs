@@ -55,6 +55,7 @@
 //! Score and level are defined in [`evaluate`].
 //!
 //! - [`report`]: what `/idp scorecard` and the digest show, from the latest results;
+//! - [`history`]: [`ScoreHistory`], the stored history a digest reads (what changed since a time);
 //! - [`source`]: [`source::ScorerDigests`], the scheduler's digest source.
 //!
 //! Digests:
@@ -65,6 +66,7 @@
 
 pub mod definition;
 pub mod evaluate;
+pub mod history;
 pub mod parse;
 pub mod report;
 pub mod schedule;
@@ -80,5 +82,6 @@ pub use definition::{
 pub use evaluate::{
     CheckOutcome, EntityResult, EntityScore, Facts, ScorecardResults, evaluate, evaluate_all,
 };
+pub use history::ScoreHistory;
 pub use parse::{from_yaml, load};
 pub use scorer::{Latest, Scorer, ScorerError, ScorerOptions};

@@ -1,6 +1,6 @@
 //! What `/idp scorecard` and the digest show, built from the [`Scorer`]'s latest results: a
 //! service's checks ([`ServiceReport`]), a group's ranking ([`GroupReport`]) and a group's digest
-//! ([`Digest`]: what changed since a time, from [`Store::changes_since`]). Plain owned data, free
+//! ([`Digest`]: what changed since a time, from [`ScoreHistory::changes_since`]). Plain owned data, free
 //! of Slack types and of snapshot indices, so the edge renders it from any snapshot.
 //!
 //! The scorecard shown is the one asked for by id, else the default: the first of the file that
@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 
 use super::definition::{FixLink, Scorecard};
 use super::evaluate::{EntityResult, ScorecardResults};
+use super::history::ScoreHistory;
 use super::scorer::Latest;
 use crate::catalog::{EntityRef, RelationType, Snapshot, Target};
-use crate::store::{EntityChanges, Store, StoreError};
+use crate::store::{EntityChanges, StoreError};
 
 /// How a failing check is fixed, ready to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,7 +383,7 @@ fn mean(scores: impl Iterator<Item = u8>) -> Option<u8> {
 }
 
 /// Assembles a digest from a group report and the stored changes of its services since `since`
-/// (pure: [`digest`] reads the store). Regressions and improvements come newest first.
+/// (pure: [`digest`] reads the history). Regressions and improvements come newest first.
 pub fn assemble_digest(
     report: GroupReport,
     changes: &[EntityChanges],
@@ -481,9 +482,9 @@ pub enum DigestError {
     /// The group or scorecard problem.
     #[error(transparent)]
     Report(#[from] ReportError),
-    /// Reading the history failed.
+    /// Reading the score history failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    History(#[from] StoreError),
 }
 
 /// The digest of `group` on its default scorecard at `now`, with changes since `since` (the
@@ -491,10 +492,11 @@ pub enum DigestError {
 ///
 /// # Errors
 /// [`DigestError`]: the group is not in the results' snapshot (`Report(NotEvaluated)`), no
-/// scorecard applies to its services (`Report(NotScored)`), or the store failed.
+/// scorecard applies to its services (`Report(NotScored)`), or reading `history` failed
+/// (`History`).
 pub async fn digest(
     latest: &Latest,
-    store: &Store,
+    history: &dyn ScoreHistory,
     group: &EntityRef,
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -511,7 +513,7 @@ pub async fn digest(
     };
     let start = since.unwrap_or(now - chrono::Duration::days(FIRST_DIGEST_LOOKBACK_DAYS));
     let keys: Vec<String> = report.services.iter().map(|s| s.entity.key()).collect();
-    let changes = store.changes_since(&card.id, &keys, start).await?;
+    let changes = history.changes_since(&card.id, &keys, start).await?;
     Ok(assemble_digest(
         report,
         &changes,

@@ -590,6 +590,10 @@ enum Bind {
 /// same name.
 #[async_trait::async_trait]
 impl DeployHistory for Store {
+    async fn environment_named(&self, service: &str, asked: &str) -> Result<String, StoreError> {
+        Store::environment_named(self, service, asked).await
+    }
+
     async fn current_deployments(&self, service: &str) -> Result<Vec<Deployment>, StoreError> {
         Store::current_deployments(self, service).await
     }

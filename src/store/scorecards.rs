@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, q};
+use crate::scorecards::ScoreHistory;
 
 /// Rows per multi-row statement (6 values each: well inside both backends' parameter limits).
 const CHUNK: usize = 500;
@@ -670,6 +671,18 @@ fn daily(day: NaiveDate, score: i64, level: Option<String>) -> DailyScore {
         day,
         score: clamp_score(score),
         level,
+    }
+}
+
+#[async_trait::async_trait]
+impl ScoreHistory for Store {
+    async fn changes_since(
+        &self,
+        scorecard: &str,
+        entities: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<EntityChanges>, StoreError> {
+        Store::changes_since(self, scorecard, entities, since).await
     }
 }
 

@@ -136,7 +136,7 @@ async fn the_home_of_someone_in_no_team_one_team_or_ten_teams_fits_block_kit() {
         snapshot: &snapshot,
         policy: &policy,
         oncall: &oncall,
-        store: catalog.store(),
+        runs: catalog.store(),
         scores: &Scores,
         now: chrono::Utc::now(),
     };

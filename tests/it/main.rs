@@ -18,6 +18,7 @@ mod golden_slack;
 mod home;
 mod http;
 mod identity;
+mod layering;
 mod modal;
 mod oncall;
 mod parser;

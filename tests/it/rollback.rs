@@ -463,7 +463,7 @@ async fn during_a_freeze_a_platform_admin_may_roll_back_and_the_on_call_may_not(
     let request = |on_call| RollbackRequest {
         snapshot: &snapshot,
         policy: &policy,
-        store,
+        deploys: store,
         runs: None,
         settings: &h.state.rollbacks,
         on_call,
