@@ -139,3 +139,22 @@ fn http_clients_stay_out_of_actions_and_handlers() {
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+#[test]
+fn renderers_build_on_the_base_module_and_never_on_the_outcome_renderer() {
+    let root = src().join("slack").join("render");
+    let mut found = Vec::new();
+    for (path, text) in sources(&root) {
+        if path.ends_with("mod.rs") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let parent = code.contains("slack::render::") && !code.contains("slack::render::base");
+            if parent || code.contains("super::render") || code.contains("super::{") {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

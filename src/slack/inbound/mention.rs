@@ -8,11 +8,11 @@
 
 use std::time::Duration;
 
-use super::inbound::{EventEnvelope, InnerEvent};
-use super::render::Reply;
 use crate::app::{AppState, RequestMeta};
 use crate::command::{self, Dialect};
 use crate::handlers::{Handled, Outcome};
+use crate::slack::inbound::{EventEnvelope, InnerEvent};
+use crate::slack::render::Reply;
 
 /// How long a channel's name is remembered for classifying mentions (channels are renamed
 /// rarely; an incident channel lives days).
@@ -52,7 +52,11 @@ impl ChannelNames {
             return known;
         }
         let api = state.slack.as_ref()?;
-        match tokio::time::timeout(super::channels::LOOKUP_BUDGET, api.channel_name(channel)).await
+        match tokio::time::timeout(
+            crate::slack::channels::LOOKUP_BUDGET,
+            api.channel_name(channel),
+        )
+        .await
         {
             Ok(Ok(name)) => {
                 self.names.insert(channel.to_owned(), name.clone()).await;

@@ -6,8 +6,8 @@
 
 use slack_morphism::prelude::*;
 
+use super::base::{Blocks, code, join_lines};
 use super::mrkdwn::escape;
-use super::render::{Blocks, code, join_lines};
 use crate::actions::Run;
 use crate::handlers::home::{Home, HomeGroup, HomeService};
 

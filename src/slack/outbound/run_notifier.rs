@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 
-use super::client::{SlackApi, SlackApiError};
-use super::run_message::{failure_reply, run_status};
 use crate::actions::{NotifyError, Run, RunNotifier};
+use crate::slack::client::{SlackApi, SlackApiError};
+use crate::slack::run_message::{failure_reply, run_status};
 
 /// Slack's errors that mean "post somewhere else".
 const CANNOT_POST_HERE: &[&str] = &[

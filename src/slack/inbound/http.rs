@@ -12,14 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tracing::Instrument;
 
-use super::inbound::{EventEnvelope, Interaction, SlashCommand};
-use super::interact;
-use super::render::Reply;
-use super::verify::VerifyError;
 use crate::app::{AppState, RequestMeta};
 use crate::command::{self, Dialect};
 use crate::handlers::Outcome;
 use crate::handlers::new_service::NewService;
+use crate::slack::inbound::{EventEnvelope, Interaction, SlashCommand};
+use crate::slack::interact;
+use crate::slack::render::Reply;
+use crate::slack::verify::VerifyError;
 
 /// Largest request body accepted, in bytes (Slack's payloads are far smaller).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -254,15 +254,15 @@ async fn events(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
             {
                 let team = envelope.team_id.clone().unwrap_or_default();
                 let state = Arc::clone(&state);
-                tokio::spawn(
-                    async move { super::interact::publish_home(&state, &team, &user).await },
-                );
+                tokio::spawn(async move {
+                    crate::slack::interact::publish_home(&state, &team, &user).await
+                });
             }
         }
         Some("app_mention") => {
             let state = Arc::clone(&state);
             let envelope = envelope.clone();
-            tokio::spawn(async move { super::mention::app_mention(&state, envelope).await });
+            tokio::spawn(async move { crate::slack::mention::app_mention(&state, envelope).await });
         }
         _ => {}
     }

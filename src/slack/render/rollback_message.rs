@@ -4,8 +4,8 @@
 
 use slack_morphism::prelude::*;
 
+use super::base::{Blocks, Reply, code};
 use super::mrkdwn::escape;
-use super::render::{Blocks, Reply, code};
 use crate::actions::rollback::{Plan, RollbackOutcome};
 use crate::authz::{Approvers, Outcome as Verdict};
 use crate::deploys::Deployment;

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
-use super::render::Reply;
+use crate::slack::render::Reply;
 
 /// The hyper connector type: HTTPS or HTTP (the latter only for loopback fakes).
 pub type Connector =

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 
-use super::render::{escape_within, join_lines, truncate};
+use super::base::{escape_within, join_lines, truncate};
 use crate::catalog::{EntityRef, Snapshot};
 use crate::templates::{
     Field, FieldKind, MAX_OPTION_VALUE, MAX_OPTIONS, MAX_TEXT, RawValue, Template, Values,
@@ -510,7 +510,7 @@ pub fn notice_view(text: &str) -> SlackView {
 
 /// A read-only modal showing a command's answer (from the App Home, which has no `response_url`):
 /// its blocks, or its text when it has none.
-pub fn answer_view(reply: &super::render::Reply) -> SlackView {
+pub fn answer_view(reply: &super::base::Reply) -> SlackView {
     let blocks = if reply.blocks.is_empty() {
         vec![
             SlackSectionBlock::new()

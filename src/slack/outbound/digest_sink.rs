@@ -15,16 +15,16 @@
 //! | a timeout | failed for this period, not retried: Slack may have posted it |
 //! | anything else (`invalid_blocks`, `msg_too_long`, `missing_scope`, `invalid_auth`…) | failed for this period |
 //!
-//! A paused subscription's creator gets a direct message ([`super::digest_message::paused_notice`]).
+//! A paused subscription's creator gets a direct message ([`crate::slack::digest_message::paused_notice`]).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::client::{SlackApi, SlackApiError};
-use super::render::Reply;
 use crate::scorecards::scheduler::{Delivery, DigestSink};
 use crate::scorecards::subscription::{PauseReason, Subscription};
+use crate::slack::client::{SlackApi, SlackApiError};
+use crate::slack::render::Reply;
 
 /// The wait before a retry when Slack gives no `Retry-After`, or after a passing error.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -131,7 +131,7 @@ impl<D: Send + Sync> DigestSink<D> for SlackDigestSink<D> {
         let Some(user) = subscription.created_by.slack_user_id.as_deref() else {
             return Ok(());
         };
-        let notice = super::digest_message::paused_notice(subscription, reason);
+        let notice = crate::slack::digest_message::paused_notice(subscription, reason);
         self.api
             .chat_post_message(user, &notice, None)
             .await

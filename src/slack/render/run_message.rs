@@ -5,8 +5,8 @@
 
 use slack_morphism::prelude::*;
 
+use super::base::{Blocks, Reply, code};
 use super::mrkdwn::{escape, is_safe_url, link};
-use super::render::{Blocks, Reply, code};
 use crate::actions::{Run, RunKind, RunStatus};
 
 /// `action_id` of the Cancel button; its `value` is the run id.

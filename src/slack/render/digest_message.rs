@@ -1,12 +1,12 @@
 //! What `digest subscribe|list|unsubscribe` answer (ephemeral), and the direct message a
 //! subscription's creator gets when the scheduler pauses it. The digest itself (posted by
-//! [`super::digest_sink::SlackDigestSink`], previewed by `digest preview`) is
+//! [`crate::slack::outbound::digest_sink::SlackDigestSink`], previewed by `digest preview`) is
 //! [`super::scorecard_message::render_digest`].
 
 use chrono::{DateTime, Utc};
 
+use super::base::{Blocks, Reply, code, join_lines};
 use super::mrkdwn::escape;
-use super::render::{Blocks, Reply, code, join_lines};
 use crate::handlers::digest::{DigestOutcome, Listed};
 use crate::scorecards::schedule::Schedule;
 use crate::scorecards::subscription::{PauseReason, Subscription};
@@ -130,7 +130,7 @@ pub fn render(outcome: &DigestOutcome) -> Reply {
                 None => "Digests in every channel".to_owned(),
             });
             let lines: Vec<String> = subscriptions.iter().map(list_line).collect();
-            b.section(join_lines(&lines, super::render::MAX_SECTION, LIST_LINES));
+            b.section(join_lines(&lines, super::base::MAX_SECTION, LIST_LINES));
             if channel.is_some() {
                 b.context(vec![
                     "`/idp digest list all` shows every channel's.".to_owned(),

@@ -17,12 +17,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::client::SlackApiError;
-use super::inbound::{ActionPayload, Interaction, SlashCommand};
-use super::modal;
-use super::render::Reply;
-use super::rollback_message::{CONFIRM_ACTION, ConfirmValue, DISMISS_ACTION};
-use super::run_message::{APPROVE_ACTION, CANCEL_ACTION, DENY_ACTION};
 use crate::actions::run::now_ms;
 use crate::app::{AppState, RequestMeta};
 use crate::authz::Caller;
@@ -31,6 +25,12 @@ use crate::command::Command;
 use crate::handlers::new_service::NewService;
 use crate::handlers::rollback::ApprovalOutcome;
 use crate::handlers::{Handled, Outcome};
+use crate::slack::client::SlackApiError;
+use crate::slack::inbound::{ActionPayload, Interaction, SlashCommand};
+use crate::slack::modal;
+use crate::slack::render::Reply;
+use crate::slack::rollback_message::{CONFIRM_ACTION, ConfirmValue, DISMISS_ACTION};
+use crate::slack::run_message::{APPROVE_ACTION, CANCEL_ACTION, DENY_ACTION};
 use crate::templates::{self, FieldKind, Template, Values};
 
 /// Errors `views.open` gives for a trigger that is too old or already used.
@@ -148,7 +148,7 @@ async fn tell(state: &AppState, response_url: Option<&str>, text: &str) {
         return;
     };
     let reply = Reply {
-        text: super::mrkdwn::escape(text),
+        text: crate::slack::mrkdwn::escape(text),
         blocks: Vec::new(),
     };
     if let Err(e) = api.respond(url, &reply).await {
@@ -394,7 +394,7 @@ fn decode_click(interaction: &Interaction, action: &ActionPayload) -> Click {
             },
             _ => Click::Ignore,
         },
-        super::home::NEW_SERVICE_ACTION => Click::Command {
+        crate::slack::home::NEW_SERVICE_ACTION => Click::Command {
             command: Command::NewService {
                 template: None,
                 values: Vec::new(),
@@ -402,7 +402,7 @@ fn decode_click(interaction: &Interaction, action: &ActionPayload) -> Click {
             text: "new-service (App Home)".to_owned(),
             key: None,
         },
-        super::scorecard_message::FIX_TEMPLATE_ACTION => match value {
+        crate::slack::scorecard_message::FIX_TEMPLATE_ACTION => match value {
             Some(template) => Click::Command {
                 command: Command::ChooseTemplate {
                     template: template.to_owned(),
@@ -419,7 +419,7 @@ fn decode_click(interaction: &Interaction, action: &ActionPayload) -> Click {
                 key: None,
             },
         },
-        super::home::SCORECARD_ACTION => match value {
+        crate::slack::home::SCORECARD_ACTION => match value {
             Some(target) if target.chars().count() <= crate::command::MAX_NAME_CHARS => {
                 Click::Command {
                     command: Command::Scorecard {
@@ -517,7 +517,7 @@ async fn first_delivery(
 /// A plain-text notice as a reply (escaped).
 fn notice(text: &str) -> Reply {
     Reply {
-        text: super::mrkdwn::escape(text),
+        text: crate::slack::mrkdwn::escape(text),
         blocks: Vec::new(),
     }
 }
@@ -637,7 +637,7 @@ async fn after_click(
 async fn show_template_in_form(
     state: &AppState,
     interaction: &Interaction,
-    view: &super::inbound::ViewPayload,
+    view: &crate::slack::inbound::ViewPayload,
     template: Option<&Template>,
 ) {
     let (Some(api), Some(template)) = (&state.slack, template) else {
@@ -693,7 +693,7 @@ fn on_screen(
     let mut elsewhere = Vec::new();
     for (field, message) in errors {
         if here.contains(&field.as_str()) {
-            out.insert(field.clone(), super::render::truncate(message, 150));
+            out.insert(field.clone(), crate::slack::render::truncate(message, 150));
         } else {
             elsewhere.push(if field.is_empty() {
                 message.clone()
@@ -711,7 +711,10 @@ fn on_screen(
             .chain(elsewhere)
             .collect::<Vec<_>>()
             .join("; ");
-        out.insert((*first).to_owned(), super::render::truncate(&text, 150));
+        out.insert(
+            (*first).to_owned(),
+            crate::slack::render::truncate(&text, 150),
+        );
     }
     out
 }
@@ -786,7 +789,7 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
                 NewService::NotRunnable(t) => {
                     return errors_response(BTreeMap::from([(
                         modal::PICKER_BLOCK.to_owned(),
-                        super::render::truncate(
+                        crate::slack::render::truncate(
                             &format!(
                                 "This template cannot be run here: {}",
                                 t.not_runnable.clone().unwrap_or_default()
@@ -798,7 +801,7 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
                 NewService::Lookup(e) => {
                     return errors_response(BTreeMap::from([(
                         modal::PICKER_BLOCK.to_owned(),
-                        super::render::truncate(&e.to_string(), 150),
+                        crate::slack::render::truncate(&e.to_string(), 150),
                     )]));
                 }
                 _ => return expired_form(),
@@ -988,7 +991,7 @@ pub async fn message_action(state: &AppState, interaction: Interaction) {
     let text = interaction
         .message
         .as_ref()
-        .map(super::inbound::MessageRef::searchable_text)
+        .map(crate::slack::inbound::MessageRef::searchable_text)
         .unwrap_or_default();
     let text: String = text.chars().take(MAX_SHORTCUT_TEXT + 1).collect();
     let caller = caller_of(state, &interaction).await;
@@ -1036,7 +1039,7 @@ pub async fn publish_home(state: &AppState, team_id: &str, user_id: &str) {
         return;
     };
     if let Err(e) = api
-        .views_publish(user_id, super::home::home_view(home))
+        .views_publish(user_id, crate::slack::home::home_view(home))
         .await
     {
         tracing::warn!(%request_id, error = %e, "could not publish an App Home tab");

@@ -10,8 +10,8 @@
 use chrono::{DateTime, Utc};
 use slack_morphism::prelude::*;
 
+use super::base::{Blocks, MAX_SECTION, Reply, code, join_lines, truncate};
 use super::mrkdwn::{escape, link};
-use super::render::{Blocks, MAX_SECTION, Reply, code, join_lines, truncate};
 use crate::catalog::{DEFAULT_NAMESPACE, EntityRef};
 use crate::handlers::scorecard::ScorecardOutcome;
 use crate::scorecards::FixLink;

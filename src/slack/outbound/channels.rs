@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::client::SlackApi;
 use crate::actions::rollback::IncidentClock;
+use crate::slack::client::SlackApi;
 
 /// How long one lookup may take: it sits in front of the rollback preview, which Slack expects
 /// within 3 s together with the on-call lookup.

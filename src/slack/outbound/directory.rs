@@ -2,8 +2,8 @@
 //! `users:read.email` for the email), its answers and failures turned into a [`Profile`] or a
 //! [`DirectoryError`] a person can read.
 
-use super::client::{SlackApi, SlackApiError};
 use crate::identity::{Directory, DirectoryError, Profile};
+use crate::slack::client::{SlackApi, SlackApiError};
 
 #[async_trait::async_trait]
 impl Directory for SlackApi {
