@@ -255,7 +255,7 @@ async fn events(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
                 let team = envelope.team_id.clone().unwrap_or_default();
                 let state = Arc::clone(&state);
                 tokio::spawn(async move {
-                    crate::slack::interact::publish_home(&state, &team, &user).await
+                    crate::slack::interact::publish_home(&state, &team, &user).await;
                 });
             }
         }
