@@ -394,13 +394,12 @@ impl AppBuilder<'_> {
             )
             .with_audit(audit.clone()),
         );
-        let mut state =
-            AppState::with_services(catalog.clone(), policy, Arc::new(oncall), self.verifier)
-                .with_identity(Arc::new(identity))
-                .with_audit(audit)
-                .with_runs(runs)
-                .with_templates(defaults)
-                .with_rollbacks(rollback_settings(&settings.file.rollbacks)?);
+        let mut state = AppState::with_services(catalog, policy, Arc::new(oncall), self.verifier)
+            .with_identity(Arc::new(identity))
+            .with_audit(audit)
+            .with_runs(runs)
+            .with_templates(defaults)
+            .with_rollbacks(rollback_settings(&settings.file.rollbacks)?);
         if let Some(api) = slack {
             state = state.with_slack(api);
         }

@@ -67,7 +67,7 @@ async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_
         service.resolve(&snapshot, "U1MEI").await;
         let other = IdentityService::new(
             catalog.store().clone(),
-            Some(Arc::new(api(&fake))),
+            Some(Arc::new(api(fake))),
             &IdentityConfig::default(),
         )
         .expect("service");
