@@ -9,8 +9,7 @@ use idp::catalog::EntityRef;
 use idp::command::Dialect;
 use idp::config::FileConfig;
 
-use crate::fakes::pagerduty::{Entry, Service, User};
-use crate::harness::{Channel, Options, spawn_app};
+use crate::harness::{Channel, Options, payments_escalation, spawn_app};
 use crate::support;
 
 /// The incident channel of incident 7, on checkout-api.
@@ -19,43 +18,10 @@ const INCIDENT_7: Channel = Channel {
     name: "inc-7-checkout-api",
 };
 
-fn pd_user(id: &'static str, name: &'static str, email: &'static str) -> User {
-    User { id, name, email }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn on_call_engineers_team_members_and_guests_get_the_right_answers_and_all_of_it_is_audited()
 {
     let now = Utc::now();
-    let sofia = pd_user("PUSOFIA", "Sofia Marquez", "sofia.marquez@example.com");
-    let mei = pd_user("PUMEI01", "Mei Tanaka", "mei.tanaka@example.com");
-    let services = || {
-        vec![Service::new(
-            "PC8KD2Q",
-            "PPAYESC",
-            "Payments escalation",
-            vec![
-                Entry {
-                    level: 1,
-                    user: sofia.clone(),
-                    start: Some(now - Duration::hours(2)),
-                    end: Some(now + Duration::hours(22)),
-                },
-                Entry {
-                    level: 1,
-                    user: mei.clone(),
-                    start: Some(now + Duration::hours(22)),
-                    end: Some(now + Duration::hours(46)),
-                },
-                Entry {
-                    level: 2,
-                    user: mei.clone(),
-                    start: None,
-                    end: None,
-                },
-            ],
-        )]
-    };
     let start = (now - Duration::days(2)).format("%Y-%m-%d");
     let file: FileConfig = toml::from_str(&format!(
         "[[oncall.rotations]]\ngroup = \"fulfilment-ops\"\nmembers = [\"rafael.costa\", \"ingrid.halvorsen\"]\nshift = \"7d\"\nhandoff = \"09:00\"\ntime_zone = \"Europe/Berlin\"\nstart = \"{start}\"\n"
@@ -65,7 +31,7 @@ async fn on_call_engineers_team_members_and_guests_get_the_right_answers_and_all
     for backend in support::backends() {
         let options = Options::default()
             .oncall(file.oncall.clone())
-            .pagerduty(services());
+            .pagerduty(payments_escalation(true));
         let h = spawn_app(&backend, options).await;
         let ask = |user: &'static str, text: &'static str| {
             let h = &h;

@@ -155,6 +155,51 @@ pub fn payments_rotation() -> OnCallConfig {
     .expect("rotation")
 }
 
+/// PagerDuty's "Payments escalation" for checkout-api (`PC8KD2Q`): Sofia Marquez on call now (a
+/// shift that began two hours ago), Mei Tanaka next; Mei also holds level 2 when `mei_level_two`.
+pub fn payments_escalation(mei_level_two: bool) -> Vec<pagerduty::Service> {
+    use crate::fakes::pagerduty::{Entry, User};
+    let now = chrono::Utc::now();
+    let sofia = User {
+        id: "PUSOFIA",
+        name: "Sofia Marquez",
+        email: "sofia.marquez@example.com",
+    };
+    let mei = User {
+        id: "PUMEI01",
+        name: "Mei Tanaka",
+        email: "mei.tanaka@example.com",
+    };
+    let mut entries = vec![
+        Entry {
+            level: 1,
+            user: sofia,
+            start: Some(now - chrono::Duration::hours(2)),
+            end: Some(now + chrono::Duration::hours(22)),
+        },
+        Entry {
+            level: 1,
+            user: mei.clone(),
+            start: Some(now + chrono::Duration::hours(22)),
+            end: Some(now + chrono::Duration::hours(46)),
+        },
+    ];
+    if mei_level_two {
+        entries.push(Entry {
+            level: 2,
+            user: mei,
+            start: None,
+            end: None,
+        });
+    }
+    vec![pagerduty::Service::new(
+        "PC8KD2Q",
+        "PPAYESC",
+        "Payments escalation",
+        entries,
+    )]
+}
+
 /// The repo's `idp.toml` compliance rules (pii → four controls and a label; a pinned cost center).
 pub fn repo_compliance() -> idp::templates::ComplianceConfig {
     let file: idp::config::FileConfig =

@@ -6,52 +6,18 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use idp::actions::{Run, RunStatus};
 use idp::oncall::OnCallConfig;
 use serde_json::{Value, json};
 
-use crate::fakes::pagerduty::{Entry, Service, User};
-use crate::harness::{Channel, INCIDENT, Options, TestApp, button_value, spawn_app};
+use crate::harness::{
+    Channel, INCIDENT, Options, TestApp, button_value, payments_escalation, spawn_app,
+};
 use crate::rollback::{deploy, deploy_minutes_ago};
 use crate::support::{self, Backend};
 
 const CHANNEL: Channel = INCIDENT;
 const LOCK: &str = "rollback:component:default/checkout-api:production";
-
-/// PagerDuty: Sofia Marquez is on call for checkout-api (`PC8KD2Q`) now, Mei Tanaka next.
-fn pagerduty_services() -> Vec<Service> {
-    let now = Utc::now();
-    let sofia = User {
-        id: "PUSOFIA",
-        name: "Sofia Marquez",
-        email: "sofia.marquez@example.com",
-    };
-    let mei = User {
-        id: "PUMEI01",
-        name: "Mei Tanaka",
-        email: "mei.tanaka@example.com",
-    };
-    vec![Service::new(
-        "PC8KD2Q",
-        "PPAYESC",
-        "Payments escalation",
-        vec![
-            Entry {
-                level: 1,
-                user: sofia,
-                start: Some(now - chrono::Duration::hours(2)),
-                end: Some(now + chrono::Duration::hours(22)),
-            },
-            Entry {
-                level: 1,
-                user: mei,
-                start: Some(now + chrono::Duration::hours(22)),
-                end: Some(now + chrono::Duration::hours(46)),
-            },
-        ],
-    )]
-}
 
 /// idp with the worker, on-call from the PagerDuty fake, the incident channel known to Slack
 /// (created an hour ago), Argo CD's application and two deploys: 1.4.2 (30 h ago), then 1.5.0
@@ -60,7 +26,7 @@ async fn start(backend: &Backend) -> TestApp {
     let options = Options::default()
         .worker()
         .oncall(OnCallConfig::default())
-        .pagerduty(pagerduty_services());
+        .pagerduty(payments_escalation(false));
     let h = spawn_app(backend, options).await;
     h.slack
         .add_channel(CHANNEL.id, CHANNEL.name, support::now() - 3600);
