@@ -1,6 +1,6 @@
 //! Golden-path benchmarks: the two performance targets of issue 4, measured end to end.
 //!
-//! 1. **`views.open` latency.** idp's real router (`idp::app`) serves on 127.0.0.1 with the state
+//! 1. **`views.open` latency.** idp's Slack router (`idp::slack::http::router`) serves on 127.0.0.1 with the state
 //!    `idp serve` builds (SQLite store with the demo catalog synced, identity lookups through a
 //!    Slack client, the audit log, the run queue). A fake Slack Web API inside this program
 //!    answers `users.info` and `views.open` (in Slack's shape) and notes when each `trigger_id`
@@ -22,7 +22,7 @@
 //! `IDP_LOG` (a tracing filter, off by default).
 //!
 //! Bench targets cannot import the integration tests, so the small fakes and the signing of a
-//! slash command below are short copies of what `tests/it/slack_fake.rs`,
+//! slash command below are short copies of what `tests/it/fakes/slack.rs`,
 //! `tests/it/fakes/webhook.rs` and `tests/it/golden_slack.rs` do. Nothing leaves 127.0.0.1.
 
 use std::collections::{HashMap, HashSet};
@@ -453,7 +453,7 @@ async fn start_idp(db: &Db, slack_base: &str) -> (String, Arc<AppState>) {
         .with_slack(api)
         .with_runs(runs),
     );
-    let base = serve(idp::app(state.clone())).await;
+    let base = serve(idp::slack::http::router(state.clone())).await;
     (base, state)
 }
 

@@ -3,17 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
-use crate::app::AppState;
 use crate::authz::{Caller, Origin, Policy};
 use crate::catalog::{CatalogService, EntityRef, SourceReport};
 use crate::config::{Settings, redact_url};
 use crate::slack::verify::SignatureVerifier;
 use crate::store::Store;
+use crate::wiring::{App, Tasks, policy_of, rollback_settings, scorecards_of, template_defaults};
 
 /// idp: the chat front door of your developer portal.
 #[derive(Debug, Parser)]
@@ -147,254 +146,6 @@ pub enum CatalogCmd {
         #[arg(long)]
         out: PathBuf,
     },
-}
-
-/// The policy named in `idp.toml`, or the built-in one.
-fn policy_of(settings: &Settings) -> anyhow::Result<Policy> {
-    let policy = match &settings.file.authz.policy {
-        Some(path) => Policy::load(&settings.resolve_path(path))?,
-        None => Policy::builtin(),
-    };
-    for w in &policy.warnings {
-        tracing::warn!(problem = %w, "policy");
-    }
-    Ok(policy)
-}
-
-/// The scorecards named by `[scorecards] file`, checked; `None` when none is configured.
-///
-/// # Errors
-/// Every problem of the file, one line each with file and line.
-fn scorecards_of(
-    settings: &Settings,
-) -> anyhow::Result<Option<Arc<crate::scorecards::Scorecards>>> {
-    let Some(path) = &settings.file.scorecards.file else {
-        return Ok(None);
-    };
-    let definitions = crate::scorecards::load(&settings.resolve_path(path))
-        .map_err(|e| anyhow::anyhow!("the scorecards file is invalid:\n{e}"))?;
-    Ok(Some(Arc::new(definitions)))
-}
-
-/// Adds a [`crate::scorecards::Scorer`] for `definitions` to the state (sharing its catalog and
-/// on-call configuration); the caller starts it.
-pub fn attach_scorer(
-    state: AppState,
-    definitions: Arc<crate::scorecards::Scorecards>,
-    settings: &Settings,
-) -> (AppState, Arc<crate::scorecards::Scorer>) {
-    let config = &settings.file.scorecards;
-    let scorer = Arc::new(crate::scorecards::Scorer::new(
-        definitions,
-        state.catalog.clone(),
-        state.oncall.clone(),
-        crate::scorecards::ScorerOptions {
-            poll_every: Duration::from_secs(config.poll_interval_secs),
-            refresh_every: Duration::from_secs(config.refresh_interval_secs),
-        },
-    ));
-    (state.with_scorecards(scorer.clone()), scorer)
-}
-
-/// The digest scheduler: digests made from `scorer` ([`crate::scorecards::source::ScorerDigests`])
-/// and posted with the state's Slack client, on the system clock, with `[digests]` settings.
-/// `None` without a Slack client.
-pub fn digest_scheduler(
-    state: &AppState,
-    scorer: Arc<crate::scorecards::Scorer>,
-    settings: &Settings,
-) -> Option<Arc<crate::scorecards::scheduler::Scheduler<crate::scorecards::report::Digest>>> {
-    use crate::scorecards::scheduler::{Scheduler, SystemClock};
-    let api = state.slack.clone()?;
-    let sink = crate::slack::digest_sink::SlackDigestSink::new(
-        api,
-        crate::slack::scorecard_message::render_digest,
-    );
-    Some(Arc::new(Scheduler::new(
-        state.catalog.clone(),
-        Arc::new(crate::scorecards::source::ScorerDigests::new(scorer)),
-        Arc::new(sink),
-        Arc::new(SystemClock),
-        settings.file.digests.scheduler_options(),
-    )))
-}
-
-/// Resolves once `true` is sent on `stop` (or its sender is gone).
-async fn wait_for_stop(mut stop: tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopped| *stopped).await;
-}
-
-/// Builds the shared state: policy, on-call providers and the catalog.
-/// The application state and the execution backends (whose secrets the hooks check).
-fn build_state(
-    settings: &Settings,
-    catalog: Arc<CatalogService>,
-    verifier: Option<SignatureVerifier>,
-    shell: bool,
-) -> anyhow::Result<(AppState, Arc<crate::exec::Executors>)> {
-    let policy = policy_of(settings)?;
-    let snapshot = catalog.snapshot();
-    let known: Vec<String> = policy
-        .named_refs()
-        .into_iter()
-        .filter(|(_, r)| snapshot.get(r).is_none())
-        .map(|(line, r)| format!("{} (line {line})", r.short()))
-        .collect();
-    if !known.is_empty() {
-        tracing::warn!(unknown = %known.join(", "), "the policy names groups or users that are not in the catalog");
-    }
-    let oncall = crate::oncall::OnCallService::new(
-        &settings.file.oncall,
-        &settings.pagerduty_api_url,
-        settings.pagerduty_token.clone(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    for w in crate::oncall::catalog_warnings(&settings.file.oncall, &catalog.snapshot()) {
-        tracing::warn!(problem = %w, "on-call rotation");
-    }
-    let slack = match &settings.bot_token {
-        Some(token) => Some(
-            crate::slack::client::SlackApi::new(
-                &settings.slack_api_url,
-                token,
-                Duration::from_millis(1500),
-            )
-            .context("building the Slack client")?,
-        ),
-        None => None,
-    };
-    let identity = crate::identity::IdentityService::new(
-        catalog.store().clone(),
-        slack
-            .clone()
-            .map(|s| Arc::new(s) as Arc<dyn crate::identity::Directory>),
-        &settings.file.identity,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let audit = crate::audit::AuditLog::start(catalog.store().clone());
-    let policy = Arc::new(policy);
-    let defaults = template_defaults(settings)?;
-    let executors = Arc::new(
-        crate::exec::Executors::new(crate::exec::ExecConfig::from_settings(settings))
-            .map_err(anyhow::Error::msg)?,
-    );
-    let notifier: Arc<dyn crate::actions::RunNotifier> = match (&slack, shell) {
-        (_, true) => Arc::new(crate::shell_form::ShellNotifier::default()),
-        (Some(api), false) => Arc::new(crate::slack::run_notifier::SlackRunNotifier::new(
-            api.clone(),
-        )),
-        (None, false) => Arc::new(crate::actions::service::Silent),
-    };
-    let runs = Arc::new(
-        crate::actions::RunService::new(
-            catalog.clone(),
-            policy.clone(),
-            executors.clone(),
-            notifier,
-            run_options(settings),
-        )
-        .with_audit(audit.clone()),
-    );
-    let mut state = AppState::with_services(catalog, policy, Arc::new(oncall), verifier)
-        .with_identity(Arc::new(identity))
-        .with_audit(audit)
-        .with_runs(runs)
-        .with_templates(defaults)
-        .with_rollbacks(rollback_settings(&settings.file.rollbacks)?);
-    if let Some(api) = slack {
-        state = state.with_slack(api);
-    }
-    Ok((state, executors))
-}
-
-/// The worker's options from `[runs]` and `IDP_PUBLIC_URL`.
-fn run_options(settings: &Settings) -> crate::actions::RunOptions {
-    let runs = &settings.file.runs;
-    crate::actions::RunOptions {
-        poll_every: Duration::from_secs(runs.poll_interval_secs),
-        stale_after: Duration::from_secs(runs.stale_after_mins * 60),
-        max_attempts: i64::from(runs.max_attempts),
-        public_url: settings.public_url.clone(),
-        ..crate::actions::RunOptions::default()
-    }
-}
-
-/// Reads a `default_execution` setting: `webhook`, `github-actions:<owner>/<repo>/<workflow>@<ref>`,
-/// or one of `others` (answered `None`).
-fn execution_setting(
-    key: &str,
-    value: &str,
-    others: &[&str],
-) -> anyhow::Result<Option<crate::exec::Execution>> {
-    match value.trim() {
-        "webhook" => Ok(Some(crate::exec::Execution::Webhook)),
-        v if others.contains(&v) => Ok(None),
-        other => match other.strip_prefix("github-actions:") {
-            Some(workflow) => crate::templates::parse_github_workflow(workflow)
-                .map(Some)
-                .map_err(|e| anyhow::anyhow!("{key}: {e}")),
-            None => anyhow::bail!(
-                "{key}: `{other}` is not {}, webhook or github-actions:<owner>/<repo>/<workflow>@<ref>",
-                others.join(", ")
-            ),
-        },
-    }
-}
-
-/// `[rollbacks]`, checked: the channel regex compiles, the TTL is sane, the backend reads.
-///
-/// # Errors
-/// One line naming the key and the problem.
-pub fn rollback_settings(
-    file: &crate::config::RollbacksConfig,
-) -> anyhow::Result<crate::actions::rollback::RollbackSettings> {
-    let mut settings = crate::actions::rollback::RollbackSettings::default();
-    if let Some(pattern) = file.service_from_channel.as_deref() {
-        settings.service_from_channel = if pattern.trim().is_empty() {
-            None
-        } else {
-            Some(regex::Regex::new(pattern).map_err(|e| {
-                anyhow::anyhow!("[rollbacks] service_from_channel is not a valid regex: {e}")
-            })?)
-        };
-    }
-    if let Some(env) = file.default_environment.as_deref() {
-        let env = env.trim();
-        if env.is_empty() || env.len() > 63 || env.contains(char::is_whitespace) {
-            anyhow::bail!(
-                "[rollbacks] default_environment must be one word of at most 63 characters, like production"
-            );
-        }
-        env.clone_into(&mut settings.default_environment);
-    }
-    if let Some(ttl) = file.approval_ttl_mins {
-        if !(1..=1440).contains(&ttl) {
-            anyhow::bail!("[rollbacks] approval_ttl_mins must be 1 to 1440 minutes, not {ttl}");
-        }
-        settings.approval_ttl_mins = ttl;
-    }
-    if let Some(value) = file.default_execution.as_deref() {
-        settings.default_execution =
-            execution_setting("[rollbacks] default_execution", value, &["none"])?;
-    }
-    Ok(settings)
-}
-
-/// `[runs] default_execution` and `[compliance]`, checked.
-fn template_defaults(settings: &Settings) -> anyhow::Result<crate::templates::TemplateDefaults> {
-    let execution = match settings.file.runs.default_execution.as_deref() {
-        None => None,
-        Some(v) if v.trim().is_empty() => None,
-        Some(v) => execution_setting("[runs] default_execution", v, &["backstage"])?,
-    };
-    let problems = settings.file.compliance.validate();
-    if !problems.is_empty() {
-        anyhow::bail!("[compliance]: {}", problems.join("; "));
-    }
-    Ok(crate::templates::TemplateDefaults {
-        execution,
-        compliance: settings.file.compliance.clone(),
-    })
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -540,68 +291,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .context("loading the catalog")?,
     );
     sync_configured(&service, &settings).await;
-    let (mut state, executors) = build_state(&settings, service.clone(), Some(verifier), false)?;
-    let (stop_scorer, scorer_stopped) = tokio::sync::watch::channel(false);
-    let mut scorer_tasks = Vec::new();
-    if let Some(definitions) = scorecards {
-        let (with_scorer, scorer) = attach_scorer(state, definitions, &settings);
-        state = with_scorer;
-        let stopped = wait_for_stop(scorer_stopped.clone());
-        scorer_tasks.push(tokio::spawn(scorer.clone().run(stopped)));
-        match digest_scheduler(&state, scorer, &settings) {
-            Some(scheduler) => {
-                let stopped = wait_for_stop(scorer_stopped.clone());
-                scorer_tasks.push(tokio::spawn(scheduler.run(stopped)));
-            }
-            None => tracing::warn!(
-                "no Slack bot token: scorecard digests are not posted (subscriptions wait)"
-            ),
-        }
-    }
-    let state = Arc::new(state);
-    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = state.runs.clone().map(|runs| {
-        tokio::spawn(runs.run_worker(async move {
-            let _ = worker_stopped.await;
-        }))
-    });
-
-    let catalog_cfg = settings.file.catalog.clone();
-    let sources = settings.sources();
-    if catalog_cfg.refresh_interval_secs > 0 && !sources.is_empty() {
-        let service = service.clone();
-        let settings_sources = sources.clone();
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(Duration::from_secs(catalog_cfg.refresh_interval_secs));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let reports = service.sync(&settings_sources).await;
-                let failed = reports.iter().filter(|r| r.failed()).count();
-                tracing::info!(
-                    sources = reports.len(),
-                    failed,
-                    "periodic catalog re-sync done"
-                );
-            }
-        });
-    }
-    {
-        let service = service.clone();
-        let poll = Duration::from_secs(catalog_cfg.poll_interval_secs.max(1));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(poll);
-            loop {
-                tick.tick().await;
-                match service.refresh_if_changed().await {
-                    Ok(true) => tracing::info!("catalog changed in the store; snapshot rebuilt"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not check the catalog generation"),
-                }
-            }
-        });
-    }
+    let app = App::builder(&settings, service.clone())
+        .verify_with(verifier)
+        .scorecards(scorecards)
+        .build()?;
+    let background = app.start_background(Tasks::ALL);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("IDP_LISTEN: cannot listen on {}", settings.listen))?;
@@ -611,38 +305,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         entities = service.snapshot().len(),
         "idp serving Slack on /slack/commands, /slack/interactions, /slack/events"
     );
-    let audit = state.audit.clone();
-    let hooks = state.runs.clone().map(|runs| crate::hooks::HooksState {
-        runs,
-        executors: executors.clone(),
-    });
-    let events = crate::hooks::events::EventsState::new(
-        service.store().clone(),
-        settings.event_sources.clone(),
-    )
-    .with_github(
-        settings.github_webhook_secret.clone(),
-        settings.file.events.github.deploy_workflows.clone(),
-    );
-    let mut router = crate::app(state).merge(crate::hooks::events::router(events));
-    if let Some(hooks) = hooks {
-        router = router.merge(crate::hooks::router(hooks));
-    }
-    if let Some(audit) = &audit {
-        router = router.merge(crate::api::router(audit.clone(), service.store().clone()));
-    }
-    axum::serve(listener, router)
+    axum::serve(listener, crate::app(&app))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    let _ = stop_worker.send(());
-    let _ = stop_scorer.send(true);
-    if let Some(worker) = worker {
-        let _ = worker.await;
-    }
-    for task in scorer_tasks {
-        let _ = task.await;
-    }
-    if let Some(audit) = audit {
+    background.stop().await;
+    if let Some(audit) = &app.state.audit {
         audit.flush().await;
     }
     Ok(())
@@ -650,21 +317,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// The shell runs its own worker, and (when a webhook backend is configured) listens for the
 /// backend's callbacks on `IDP_LISTEN`, so `new-service` finishes without an `idp serve`.
-async fn shell_background(
-    settings: &Settings,
-    state: &Arc<AppState>,
-    executors: Arc<crate::exec::Executors>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let Some(runs) = state.runs.clone() else {
+async fn shell_background(settings: &Settings, app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    let Some(runs) = app.state.runs.clone() else {
         return Vec::new();
     };
-    let mut tasks = vec![tokio::spawn(
-        runs.clone().run_worker(std::future::pending()),
-    )];
-    if settings.webhook_url.is_some() {
+    let mut tasks = vec![tokio::spawn(runs.run_worker(std::future::pending()))];
+    if settings.webhook_url.is_some()
+        && let Some(router) = app.hooks_router()
+    {
         match tokio::net::TcpListener::bind(settings.listen).await {
             Ok(listener) => {
-                let router = crate::hooks::router(crate::hooks::HooksState { runs, executors });
                 tasks.push(tokio::spawn(async move {
                     if let Err(e) = axum::serve(listener, router).await {
                         tracing::warn!(error = %e, "the shell's callback listener stopped");
@@ -1007,16 +669,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => caller,
             };
             let scorecards = scorecards_of(&settings)?;
-            let (mut state, executors) = build_state(&settings, service, None, true)?;
-            if let Some(definitions) = scorecards {
-                let (with_scorer, scorer) = attach_scorer(state, definitions, &settings);
-                state = with_scorer;
-                if let Err(e) = scorer.evaluate_now(chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "scorecards evaluated but not recorded");
-                }
+            let app = App::builder(&settings, service)
+                .for_shell()
+                .scorecards(scorecards)
+                .build()?;
+            if let Some(scorer) = &app.scorer
+                && let Err(e) = scorer.evaluate_now(chrono::Utc::now()).await
+            {
+                tracing::warn!(error = %e, "scorecards evaluated but not recorded");
             }
-            let state = Arc::new(state);
-            let background = shell_background(&settings, &state, executors).await;
+            let state = app.state.clone();
+            let background = shell_background(&settings, &app).await;
             let status = crate::shell::run(&state, &caller, command.as_deref(), json).await?;
             for task in background {
                 task.abort();

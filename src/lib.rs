@@ -29,14 +29,18 @@ pub mod shell_form;
 pub mod slack;
 pub mod store;
 pub mod templates;
-
-use std::sync::Arc;
+pub mod wiring;
 
 pub use app::AppState;
 
-/// The HTTP application: the seam tests and `idp serve` use.
-pub fn app(state: Arc<AppState>) -> axum::Router {
-    slack::http::router(state)
+/// The whole HTTP application of a built [`wiring::App`]: Slack (`/slack/*`), health
+/// (`/healthz`, `/readyz`), hooks (`/hooks/*`) and the REST API (`/api/v1/*`). `idp serve` serves
+/// it, and the integration tests drive it on `127.0.0.1:0`.
+///
+/// # Panics
+/// Outside a Tokio runtime (the deploy events' writer is a task).
+pub fn app(app: &wiring::App) -> axum::Router {
+    app.router()
 }
 
 /// Installs rustls' ring crypto provider for the process (slack-morphism issue 286: with more than

@@ -23,7 +23,7 @@ use idp::slack::render::Reply;
 use idp::store::Store;
 use serde_json::Value;
 
-use crate::slack_fake::{BOT_TOKEN, FakeSlack, Scripted};
+use crate::fakes::slack::{BOT_TOKEN, FakeSlack, Scripted};
 use crate::support::{self, Backend};
 
 fn utc(text: &str) -> DateTime<Utc> {

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::rollback_slack::{interact, signed};
-use crate::runs::Harness;
+use crate::harness::{DEV, Options, TestApp as Harness, spawn_app};
 use crate::support;
 
 const BOT: &str = "U0IDPBOT";
@@ -38,8 +37,13 @@ fn mention(event_id: &str, text: &str, ts: &str, thread_ts: Option<&str>) -> Val
 }
 
 async fn send_event(h: &Harness, payload: &Value, retry: Option<u32>) {
-    let (status, text) = signed(h, "/slack/events", payload.to_string(), retry).await;
-    assert_eq!(status, 200, "{text}");
+    let answer = h.event_envelope(payload, retry).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+async fn interact(h: &Harness, payload: &Value, retry: Option<u32>) {
+    let answer = h.interact(payload, retry).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
 /// Waits up to 10 s for `method` calls matching `pred`, then a little longer for strays.
@@ -61,7 +65,7 @@ async fn calls_of(h: &Harness, method: &str, pred: impl Fn(&Value) -> bool) -> V
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mention_with_a_command_is_answered_once_in_its_thread_even_when_slack_retries_it() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, false).await;
+        let h = spawn_app(&backend, Options::default()).await;
         h.slack.add_channel(CHANNEL, "dev", support::now() - 3600);
         let payload = mention(
             "Ev0MENTION1",
@@ -102,7 +106,7 @@ async fn a_mention_with_a_command_is_answered_once_in_its_thread_even_when_slack
 #[tokio::test(flavor = "multi_thread")]
 async fn mentions_from_bots_are_ignored_and_an_empty_mention_gets_a_private_hint() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     h.slack.add_channel(CHANNEL, "dev", support::now() - 3600);
     let mut from_bot = mention(
         "Ev0BOT",
@@ -163,7 +167,7 @@ async fn answer_at(h: &Harness, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn who_owns_this_on_a_message_with_a_repository_url_answers_privately_with_its_owner() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, false).await;
+        let h = spawn_app(&backend, Options::default()).await;
         let text = "deploy failed: <https://github.com/acme-shop/web-storefront/actions/runs/123|run 123> @channel";
         interact(&h, &shortcut(&h, text, "who-1"), None).await;
         let answer = answer_at(&h, "who-1").await;
@@ -187,7 +191,7 @@ async fn who_owns_this_on_a_message_with_a_repository_url_answers_privately_with
 #[tokio::test(flavor = "multi_thread")]
 async fn who_owns_this_survives_an_empty_and_a_huge_message() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     interact(&h, &shortcut(&h, "", "empty"), None).await;
     assert!(
         answer_at(&h, "empty")
@@ -208,13 +212,13 @@ async fn who_owns_this_survives_an_empty_and_a_huge_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_button_idp_cannot_read_gets_a_private_answer_with_a_reference() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     for (action, value, reply) in [
         ("rollback_confirm", "{not json", "bad-plan"),
         ("run_approve", "../../etc", "bad-run"),
         ("an_old_button_v1", "x", "old"),
     ] {
-        let payload = crate::rollback_slack::click(&h, "U2147483697", action, value, reply);
+        let payload = h.click_payload("U2147483697", DEV, action, value, reply);
         interact(&h, &payload, None).await;
         let answer = answer_at(&h, reply).await;
         let text = answer["text"].as_str().unwrap_or_default();
@@ -222,7 +226,7 @@ async fn a_button_idp_cannot_read_gets_a_private_answer_with_a_reference() {
         assert_ne!(answer["replace_original"], json!(true), "{answer}");
     }
     // A run that is not known any more.
-    let payload = crate::rollback_slack::click(&h, "U2147483697", "run_cancel", "run_gone", "gone");
+    let payload = h.click_payload("U2147483697", DEV, "run_cancel", "run_gone", "gone");
     interact(&h, &payload, None).await;
     let gone = answer_at(&h, "gone").await.to_string();
     assert!(gone.contains("not known here"), "{gone}");

@@ -2,83 +2,11 @@
 //! with `views.open`, each step's `view_submission` is answered inside the HTTP response, the
 //! status message is posted and updated, and the new service answers `/idp owner`.
 
-use std::time::Duration;
-
-use idp::slack::verify::sign;
 use serde_json::{Value, json};
 
 use crate::fakes::webhook;
-use crate::runs::Harness;
-use crate::support::{self, SECRET};
-
-async fn signed_post(base: &str, path: &str, body: String) -> (u16, String) {
-    let ts = support::now();
-    let response = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
-
-async fn slash(h: &Harness, user: &str, text: &str, trigger: &str) -> (u16, String) {
-    let body = serde_urlencoded::to_string([
-        ("team_id", "T0001"),
-        ("channel_id", "C1"),
-        ("channel_name", "dev"),
-        ("user_id", user),
-        ("command", "/idp"),
-        ("text", text),
-        ("response_url", &h.slack.response_url(trigger)),
-        ("trigger_id", trigger),
-    ])
-    .expect("form");
-    signed_post(&h.base, "/slack/commands", body).await
-}
-
-async fn interact(h: &Harness, payload: &Value) -> (u16, Value) {
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
-    let (status, text) = signed_post(&h.base, "/slack/interactions", body).await;
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-pub(crate) async fn wait_for(h: &Harness, method: &str, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let posted = h.slack.posted(method);
-        if posted.len() >= n {
-            return posted;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no {method} call #{n}: {:?}", h.slack.posted(method));
-}
-
-fn submission(user: &str, view: &Value, view_id: &str, values: Value) -> Value {
-    json!({
-        "type": "view_submission",
-        "team": {"id": "T0001", "domain": "acme"},
-        "user": {"id": user, "username": "mei", "team_id": "T0001"},
-        "api_app_id": "A1",
-        "trigger_id": "1.2.3",
-        "view": {
-            "id": view_id,
-            "team_id": "T0001",
-            "type": "modal",
-            "callback_id": view["callback_id"],
-            "private_metadata": view["private_metadata"],
-            "hash": "1.hash",
-            "state": {"values": values},
-            "title": view["title"],
-            "blocks": view["blocks"],
-        },
-        "response_urls": [],
-    })
-}
+use crate::harness::{DEV, Options, spawn_app};
+use crate::support;
 
 fn text(v: &str) -> Value {
     json!({"value": {"type": "plain_text_input", "value": v}})
@@ -110,37 +38,40 @@ fn step_two() -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn new_service_from_slash_command_to_created_over_signed_http() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, true).await;
-        let (status, body) = slash(&h, "U1MEI", "new-service backend-service", "trig-1").await;
-        assert_eq!((status, body.as_str()), (200, ""), "{}", backend.name);
-        let opened = wait_for(&h, "views.open", 1).await;
-        assert_eq!(opened[0]["trigger_id"], json!("trig-1"));
+        let h = spawn_app(&backend, Options::default().worker()).await;
+        let asked = h.slash("U1MEI", DEV, "new-service backend-service").await;
+        assert_eq!(
+            (asked.status, asked.body.as_str()),
+            (200, ""),
+            "{}",
+            backend.name
+        );
+        let opened = h.wait_for("views.open", 1).await;
+        assert_eq!(opened[0]["trigger_id"], json!(asked.reply));
         let view = opened[0]["view"].clone();
         assert_eq!(view["callback_id"], json!("idp_new_service"));
         // A name that breaks the pattern and one that is taken: errors under the name input.
-        let (status, answer) = interact(
-            &h,
-            &submission(
+        let submitted = h
+            .submit(
                 "U1MEI",
                 &view,
                 "V1",
                 step_one("Inventory_API", "group:default/payments-platform"),
-            ),
-        )
-        .await;
-        assert_eq!(status, 200);
+            )
+            .await;
+        assert_eq!(submitted.status, 200);
+        let answer = submitted.json();
         assert_eq!(answer["response_action"], json!("errors"), "{answer}");
         assert!(answer["errors"]["name"].is_string(), "{answer}");
-        let (_, answer) = interact(
-            &h,
-            &submission(
+        let answer = h
+            .submit(
                 "U1MEI",
                 &view,
                 "V1",
                 step_one("checkout-api", "group:default/payments-platform"),
-            ),
-        )
-        .await;
+            )
+            .await
+            .json();
         assert!(
             answer["errors"]["name"]
                 .as_str()
@@ -149,16 +80,15 @@ async fn new_service_from_slash_command_to_created_over_signed_http() {
             "{answer}"
         );
         // An owner Mei may not create for.
-        let (_, answer) = interact(
-            &h,
-            &submission(
+        let answer = h
+            .submit(
                 "U1MEI",
                 &view,
                 "V1",
                 step_one("inventory-api", "group:default/storefront-web"),
-            ),
-        )
-        .await;
+            )
+            .await
+            .json();
         assert!(
             answer["errors"]["owner"]
                 .as_str()
@@ -167,29 +97,27 @@ async fn new_service_from_slash_command_to_created_over_signed_http() {
             "{answer}"
         );
         // Step one passes: the modal moves to step two.
-        let (_, answer) = interact(
-            &h,
-            &submission(
+        let answer = h
+            .submit(
                 "U1MEI",
                 &view,
                 "V1",
                 step_one("inventory-api", "group:default/payments-platform"),
-            ),
-        )
-        .await;
+            )
+            .await
+            .json();
         assert_eq!(answer["response_action"], json!("update"), "{answer}");
         let second = answer["view"].clone();
         // The same step submitted again (a double click): the form stays on step two.
-        let (_, again) = interact(
-            &h,
-            &submission(
+        let again = h
+            .submit(
                 "U1MEI",
                 &view,
                 "V1",
                 step_one("inventory-api", "group:default/payments-platform"),
-            ),
-        )
-        .await;
+            )
+            .await
+            .json();
         assert_eq!(again["response_action"], json!("update"), "{again}");
         assert_eq!(
             again["view"]["private_metadata"],
@@ -197,26 +125,23 @@ async fn new_service_from_slash_command_to_created_over_signed_http() {
         );
         assert!(second["blocks"].as_array().is_some_and(|b| b.len() <= 100));
         // Step two passes: the modal closes; a Slack retry of the same submission changes nothing.
-        let last = submission("U1MEI", &second, "V1", step_two());
-        let (_, answer) = interact(&h, &last).await;
+        let answer = h.submit("U1MEI", &second, "V1", step_two()).await.json();
         assert_eq!(
             answer,
             json!({"response_action": "clear"}),
             "{}",
             backend.name
         );
-        let (_, again) = interact(&h, &last).await;
+        let again = h.submit("U1MEI", &second, "V1", step_two()).await.json();
         assert_eq!(again["response_action"], json!("clear"));
         // The status message appears in the channel; the receiver got one dispatch.
-        let posts = wait_for(&h, "chat.postMessage", 1).await;
+        let posts = h.wait_for("chat.postMessage", 1).await;
         assert_eq!(posts[0]["channel"], json!("C1"));
-        for _ in 0..200 {
-            if !h.receiver.deliveries().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let deliveries = h.receiver.deliveries();
+        let deliveries = h
+            .eventually("a dispatch", || {
+                Some(h.receiver.deliveries()).filter(|d| !d.is_empty())
+            })
+            .await;
         assert_eq!(deliveries.len(), 1, "{}", backend.name);
         let dispatch = &deliveries[0].body;
         assert_eq!(dispatch["inputs"]["name"], json!("inventory-api"));
@@ -255,8 +180,9 @@ async fn new_service_from_slash_command_to_created_over_signed_http() {
             "{final_message}"
         );
         // The new service answers /idp owner.
-        let (status, reply) = slash(&h, "U1MEI", "owner inventory-api", "trig-2").await;
-        assert_eq!(status, 200);
+        let owner = h.slash("U1MEI", DEV, "owner inventory-api").await;
+        assert_eq!(owner.status, 200);
+        let reply = owner.body;
         assert!(
             reply.contains("Payments Platform"),
             "{}: {reply}\nsteps: {:?}",
@@ -270,10 +196,9 @@ async fn new_service_from_slash_command_to_created_over_signed_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_template_list_then_a_choice_updates_the_modal_with_its_fields() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
-    let (status, _) = slash(&h, "U1MEI", "new-service", "trig-3").await;
-    assert_eq!(status, 200);
-    let opened = wait_for(&h, "views.open", 1).await;
+    let h = spawn_app(backend, Options::default()).await;
+    assert_eq!(h.slash("U1MEI", DEV, "new-service").await.status, 200);
+    let opened = h.wait_for("views.open", 1).await;
     let view = opened[0]["view"].clone();
     let listed = view["blocks"].to_string();
     assert!(listed.contains("template:default/frontend-app"), "{listed}");
@@ -286,9 +211,8 @@ async fn the_template_list_then_a_choice_updates_the_modal_with_its_fields() {
         "actions": [{"action_id": "template_select", "block_id": "template", "type": "static_select",
                      "selected_option": {"text": {"type": "plain_text", "text": "Frontend web app"}, "value": "template:default/frontend-app"}}],
     });
-    let (status, _) = interact(&h, &payload).await;
-    assert_eq!(status, 200);
-    let updated = wait_for(&h, "views.update", 1).await;
+    assert_eq!(h.interact(&payload, None).await.status, 200);
+    let updated = h.wait_for("views.update", 1).await;
     assert_eq!(updated[0]["view_id"], json!("V00000001"));
     assert_eq!(updated[0]["hash"], json!("1.hash"));
     let blocks = updated[0]["view"]["blocks"].to_string();
@@ -303,8 +227,7 @@ async fn the_template_list_then_a_choice_updates_the_modal_with_its_fields() {
         "value": "pay",
         "view": {"id": "V00000001", "private_metadata": view["private_metadata"]},
     });
-    let (status, options) = interact(&h, &suggestion).await;
-    assert_eq!(status, 200);
+    let options = h.interact(&suggestion, None).await.ok_json();
     let values: Vec<&str> = options["options"]
         .as_array()
         .expect("options")
@@ -322,17 +245,13 @@ async fn the_template_list_then_a_choice_updates_the_modal_with_its_fields() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_trigger_is_told_to_the_user_and_nothing_is_recorded() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
-    let (status, _) = slash(&h, "U1MEI", "new-service frontend-app", "expired-7").await;
-    assert_eq!(status, 200);
-    let mut told = Vec::new();
-    for _ in 0..200 {
-        told = h.slack.responses();
-        if !told.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let h = spawn_app(backend, Options::default()).await;
+    let asked = h
+        .slash_with_trigger("U1MEI", DEV, "new-service frontend-app", "expired-7")
+        .await;
+    assert_eq!(asked.status, 200);
+    h.response(&asked.reply).await;
+    let told = h.slack.responses();
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(
         told[0]["text"]

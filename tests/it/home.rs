@@ -3,54 +3,37 @@
 //! person in no team, one team and ten teams (of 30 services each) stays within Block Kit's limits.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use idp::authz::{Caller, Origin, Policy};
 use idp::catalog::{CatalogService, EntityRef};
 use idp::handlers::home::{self, Home, HomeSources, ScoreLookup, ServiceScore};
-use idp::slack::verify::sign;
 use serde_json::{Value, json};
 
-use crate::runs::Harness;
-use crate::support::{self, SECRET};
+use crate::harness::{Options, TestApp, spawn_app};
+use crate::support;
 
-async fn open_home(h: &Harness, user: &str) -> Value {
-    let body = json!({
-        "token": "x", "team_id": "T0001", "api_app_id": "A123456", "type": "event_callback",
-        "event_id": format!("Ev-{user}"), "event_time": support::now(),
-        "event": {"type": "app_home_opened", "user": user, "channel": "D0001", "tab": "home",
-                  "event_ts": "1700000000.000100"}
-    })
-    .to_string();
-    let ts = support::now();
-    let response = reqwest::Client::new()
-        .post(format!("{}/slack/events", h.base))
-        .header("content-type", "application/json")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 200);
-    for _ in 0..400 {
-        if let Some(p) = h
-            .slack
+/// `user` opens idp's App Home; what idp published for them with `views.publish`.
+async fn open_home(h: &TestApp, user: &str) -> Value {
+    let opened = h
+        .event(
+            json!({"type": "app_home_opened", "user": user, "channel": "D0001", "tab": "home",
+                      "event_ts": "1700000000.000100"}),
+        )
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    h.eventually(&format!("views.publish for {user}"), || {
+        h.slack
             .posted("views.publish")
             .into_iter()
             .find(|p| p["user_id"] == json!(user))
-        {
-            return p;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no views.publish for {user}");
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn opening_the_home_tab_publishes_the_persons_teams_services_and_buttons() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     let published = open_home(&h, "U1MEI").await;
     let view = &published["view"];
     assert_eq!(view["type"], json!("home"));
@@ -131,7 +114,12 @@ async fn the_home_of_someone_in_no_team_one_team_or_ten_teams_fits_block_kit() {
     assert!(reports.iter().all(|r| r.outcome.is_ok()), "{reports:?}");
     let snapshot = catalog.snapshot();
     let policy = Policy::builtin();
-    let oncall = crate::runs::payments_rotation();
+    let oncall = idp::oncall::OnCallService::new(
+        &crate::harness::payments_rotation(),
+        "http://127.0.0.1:9",
+        None,
+    )
+    .expect("on-call");
     let sources = HomeSources {
         snapshot: &snapshot,
         policy: &policy,

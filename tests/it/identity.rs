@@ -3,15 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idp::authz::Policy;
 use idp::catalog::CatalogService;
 use idp::config::IdentityConfig;
 use idp::identity::IdentityService;
 use idp::slack::client::SlackApi;
-use idp::slack::verify::{SignatureVerifier, sign};
 
-use crate::slack_fake::{BOT_TOKEN, FakeSlack};
-use crate::support::{self, SECRET};
+use crate::fakes::slack::{BOT_TOKEN, FakeSlack};
+use crate::harness::{DEV, Options, spawn_app};
+use crate::support;
 
 fn api(fake: &FakeSlack) -> SlackApi {
     SlackApi::new(
@@ -24,20 +23,12 @@ fn api(fake: &FakeSlack) -> SlackApi {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_reason() {
-    idp::install_crypto_provider();
-    let fake = FakeSlack::start().await;
     for backend in support::backends() {
-        let catalog = CatalogService::open(backend.store().await)
-            .await
-            .expect("open");
-        catalog.sync(&[support::demo_catalog()]).await;
+        let h = spawn_app(&backend, Options::default()).await;
+        let fake = &h.slack;
+        let catalog = &h.state.catalog;
         let snapshot = catalog.snapshot();
-        let service = IdentityService::new(
-            catalog.store().clone(),
-            Some(Arc::new(api(&fake))),
-            &IdentityConfig::default(),
-        )
-        .expect("service");
+        let service = h.state.identity.clone().expect("identity is wired");
 
         let mei = service.resolve(&snapshot, "U1MEI").await;
         assert_eq!(
@@ -76,7 +67,7 @@ async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_
         service.resolve(&snapshot, "U1MEI").await;
         let other = IdentityService::new(
             catalog.store().clone(),
-            Some(Arc::new(api(&fake))),
+            Some(Arc::new(api(fake))),
             &IdentityConfig::default(),
         )
         .expect("service");
@@ -86,13 +77,14 @@ async fn slack_users_map_to_catalog_users_by_email_and_others_are_guests_with_a_
             before,
             "no new users.info call"
         );
+        let sent: Vec<String> = fake
+            .calls("users.info")
+            .iter()
+            .filter_map(|q| q.get("user").cloned())
+            .collect();
+        assert!(sent.contains(&"W1MEI".to_owned()));
+        h.stop().await;
     }
-    let sent: Vec<String> = fake
-        .calls("users.info")
-        .iter()
-        .filter_map(|q| q.get("user").cloned())
-        .collect();
-    assert!(sent.contains(&"W1MEI".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,53 +134,9 @@ async fn an_explicit_mapping_wins_and_an_unreachable_slack_makes_a_guest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn whoami_over_signed_http_shows_the_mapped_user_groups_and_roles() {
-    idp::install_crypto_provider();
-    let fake = FakeSlack::start().await;
     let backend = &support::backends()[0];
-    let catalog = Arc::new(
-        CatalogService::open(backend.store().await)
-            .await
-            .expect("open"),
-    );
-    catalog.sync(&[support::demo_catalog()]).await;
-    let identity = IdentityService::new(
-        catalog.store().clone(),
-        Some(Arc::new(api(&fake))),
-        &IdentityConfig::default(),
-    )
-    .expect("service");
-    let verifier = SignatureVerifier::new(&secrecy::SecretString::from(SECRET));
-    let state = Arc::new(
-        idp::AppState::new(catalog, Policy::builtin(), Some(verifier))
-            .with_identity(Arc::new(identity)),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, idp::app(state)).await.expect("serve") });
-
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    let ask = |user: &str| {
-        let body = support::command_body("whoami").replace("U2147483697", user);
-        let ts = support::now();
-        client
-            .post(format!("http://{addr}/slack/commands"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()))
-            .body(body)
-            .send()
-    };
-    let mei = ask("U1MEI")
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("body");
+    let h = spawn_app(backend, Options::default()).await;
+    let mei = h.slash("U1MEI", DEV, "whoami").await.body;
     assert!(mei.contains("You are Mei Tanaka"), "{mei}");
     assert!(
         mei.contains("payments-platform") && mei.contains("engineering"),
@@ -198,14 +146,10 @@ async fn whoami_over_signed_http_shows_the_mapped_user_groups_and_roles() {
         mei.contains("developer"),
         "role from the engineering binding: {mei}"
     );
-    let guest = ask("U2NOMAIL")
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("body");
+    let guest = h.slash("U2NOMAIL", DEV, "whoami").await.body;
     assert!(
         guest.contains("You are a guest") && guest.contains("users:read.email"),
         "{guest}"
     );
+    h.stop().await;
 }

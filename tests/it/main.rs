@@ -1,5 +1,6 @@
 //! idp's integration tests: one binary (faster linking on two cores), one module per area.
 
+mod harness;
 mod support;
 
 mod architecture;
@@ -29,6 +30,5 @@ mod rollback_slack;
 mod runs;
 mod scorecard_cmd;
 mod scorecards;
-mod slack_fake;
 mod store;
 mod templates;

@@ -14,8 +14,7 @@ use idp::handlers::Outcome;
 use idp::handlers::rollback::ApprovalOutcome;
 use serde_json::json;
 
-use crate::fakes::webhook;
-use crate::runs::{EVENTS_SECRET, EVENTS_SOURCE, Harness};
+use crate::harness::{EVENTS_SOURCE, Options, TestApp, spawn_app};
 use crate::support;
 
 fn person(name: &str, slack: &str, channel: &str) -> Caller {
@@ -34,13 +33,13 @@ fn person(name: &str, slack: &str, channel: &str) -> Caller {
     })
 }
 
-pub(crate) async fn deploy(h: &Harness, id: &str, version: &str, revision: &str, hours_ago: i64) {
+pub(crate) async fn deploy(h: &TestApp, id: &str, version: &str, revision: &str, hours_ago: i64) {
     deploy_minutes_ago(h, id, version, revision, hours_ago * 60).await;
 }
 
 /// A signed `deploy.succeeded` of checkout-api to production, `minutes_ago`.
 pub(crate) async fn deploy_minutes_ago(
-    h: &Harness,
+    h: &TestApp,
     id: &str,
     version: &str,
     revision: &str,
@@ -50,28 +49,11 @@ pub(crate) async fn deploy_minutes_ago(
     let event = json!({"id": id, "type": "deploy.succeeded", "source": EVENTS_SOURCE, "time": at,
         "data": {"service": "checkout-api", "environment": "production", "version": version,
                  "revision": revision, "deployed_by": "ci", "url": "https://ci.example.com/d/1"}});
-    let body = event.to_string();
-    let ts = support::now();
-    let signature = webhook::sign(EVENTS_SECRET, ts, body.as_bytes());
-    let response = reqwest::Client::new()
-        .post(format!("{}/hooks/events", h.base))
-        .header("content-type", "application/json")
-        .header("X-Idp-Source", EVENTS_SOURCE)
-        .header("X-Idp-Timestamp", ts.to_string())
-        .header("X-Idp-Signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(
-        response.status().as_u16(),
-        200,
-        "{:?}",
-        response.text().await
-    );
+    let (status, body) = h.deploy_event(&event).await;
+    assert_eq!(status, 200, "{body}");
 }
 
-async fn rollback(h: &Harness, caller: &Caller, command: Command, key: &str) -> RollbackOutcome {
+async fn rollback(h: &TestApp, caller: &Caller, command: Command, key: &str) -> RollbackOutcome {
     let (_, handled) = h
         .state
         .execute(
@@ -92,7 +74,7 @@ async fn rollback(h: &Harness, caller: &Caller, command: Command, key: &str) -> 
 }
 
 /// [Approve] on run `run_id` by `caller`, through the dispatcher.
-async fn approval(h: &Harness, caller: &Caller, run_id: &str) -> ApprovalOutcome {
+async fn approval(h: &TestApp, caller: &Caller, run_id: &str) -> ApprovalOutcome {
     let (_, handled) = h
         .state
         .execute(
@@ -124,7 +106,7 @@ fn ask(to: Option<&str>, confirm: Option<&str>) -> Command {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_platform_admin_rolls_back_from_the_incident_channel_through_argo_cd() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, true).await;
+        let h = spawn_app(&backend, Options::default().worker()).await;
         h.argocd
             .add_app("checkout-api-prod", false, &[(7, "aaa111"), (8, "bbb222")]);
         deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
@@ -240,7 +222,7 @@ async fn a_platform_admin_rolls_back_from_the_incident_channel_through_argo_cd()
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engineer_off_call_needs_the_on_calls_approval_and_cannot_approve_their_own() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, true).await;
+    let h = spawn_app(backend, Options::default().worker()).await;
     h.argocd
         .add_app("checkout-api-prod", false, &[(7, "aaa111"), (8, "bbb222")]);
     deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
@@ -307,7 +289,7 @@ async fn an_engineer_off_call_needs_the_on_calls_approval_and_cannot_approve_the
 #[tokio::test(flavor = "multi_thread")]
 async fn a_newer_deploy_between_preview_and_confirm_is_refused_with_the_new_plan() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
     deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
     let mei = person("mei.tanaka", "U1MEI", "inc-42-checkout-api");
@@ -344,7 +326,7 @@ async fn a_newer_deploy_between_preview_and_confirm_is_refused_with_the_new_plan
 #[tokio::test(flavor = "multi_thread")]
 async fn two_people_confirming_at_once_start_one_rollback_and_the_other_sees_it() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, false).await;
+        let h = spawn_app(&backend, Options::default()).await;
         deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
         deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
         let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
@@ -385,7 +367,7 @@ async fn two_people_confirming_at_once_start_one_rollback_and_the_other_sees_it(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_mid_rollback_still_rolls_back_exactly_once() {
     for backend in support::backends() {
-        let mut h = Harness::start(&backend, true).await;
+        let mut h = spawn_app(&backend, Options::default().worker()).await;
         h.argocd
             .add_app("checkout-api-prod", false, &[(7, "aaa111"), (8, "bbb222")]);
         deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
@@ -440,7 +422,7 @@ fn policy_in_a_freeze() -> idp::authz::Policy {
 #[tokio::test(flavor = "multi_thread")]
 async fn during_a_freeze_a_platform_admin_may_roll_back_and_the_on_call_may_not() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
     deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
     let snapshot = h.state.catalog.snapshot();
@@ -484,7 +466,7 @@ async fn during_a_freeze_a_platform_admin_may_roll_back_and_the_on_call_may_not(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_is_denied_with_the_reason_and_private_channels_and_dms_are_refused() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
     deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
     let mut guest = Caller::guest(Origin::Slack {
@@ -547,7 +529,7 @@ async fn a_guest_is_denied_with_the_reason_and_private_channels_and_dms_are_refu
 fn rollbacks_settings_are_checked_with_the_key_at_fault() {
     let read = |text: &str| {
         let file: idp::config::FileConfig = toml::from_str(text).expect("toml");
-        idp::cli::rollback_settings(&file.rollbacks).map_err(|e| e.to_string())
+        idp::wiring::rollback_settings(&file.rollbacks).map_err(|e| e.to_string())
     };
     let repo = read(include_str!("../../idp.toml")).expect("the repo's idp.toml");
     assert_eq!(
@@ -599,7 +581,7 @@ fn ask_in(environment: &str) -> Command {
 #[tokio::test(flavor = "multi_thread")]
 async fn prod_finds_the_deploys_recorded_under_production_and_the_approval_line_is_one_sentence() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, true).await;
+        let h = spawn_app(&backend, Options::default().worker()).await;
         deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
         deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
         let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
@@ -639,7 +621,7 @@ async fn prod_finds_the_deploys_recorded_under_production_and_the_approval_line_
 async fn a_preview_never_names_a_backend_this_process_has_not_configured() {
     use std::sync::Arc;
     for backend in support::backends() {
-        let h = Harness::start(&backend, false).await;
+        let h = spawn_app(&backend, Options::default()).await;
         deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
         deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
         // The same catalog and history, in a process with no execution backend configured.
@@ -651,12 +633,19 @@ async fn a_preview_never_names_a_backend_this_process_has_not_configured() {
             policy.clone(),
             Arc::new(executors),
             Arc::new(idp::shell_form::ShellNotifier::default()),
-            crate::runs::test_options(&h.base),
+            crate::harness::test_run_options(&h.base),
         ));
         let bare = idp::app::AppState::with_services(
             h.state.catalog.clone(),
             policy,
-            Arc::new(crate::runs::payments_rotation()),
+            Arc::new(
+                idp::oncall::OnCallService::new(
+                    &crate::harness::payments_rotation(),
+                    "http://127.0.0.1:9",
+                    None,
+                )
+                .expect("on-call"),
+            ),
             None,
         )
         .with_runs(runs);
@@ -691,7 +680,7 @@ async fn a_preview_never_names_a_backend_this_process_has_not_configured() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deploys_and_can_read_prod_as_the_production_the_history_names() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, false).await;
+        let h = spawn_app(&backend, Options::default()).await;
         deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
         let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
         let (_, handled) = h

@@ -6,76 +6,30 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use idp::actions::{Run, RunStatus};
-use idp::slack::verify::sign;
-use secrecy::SecretString;
+use idp::oncall::OnCallConfig;
 use serde_json::{Value, json};
 
-use crate::fakes::github::FakeGithub;
-use crate::fakes::pagerduty::{self, Entry, FakePagerDuty, Service, User};
-use crate::fakes::webhook::FakeReceiver;
+use crate::harness::{
+    Channel, INCIDENT, Options, TestApp, button_value, payments_escalation, spawn_app,
+};
 use crate::rollback::{deploy, deploy_minutes_ago};
-use crate::runs::Harness;
-use crate::slack_fake::FakeSlack;
-use crate::support::{self, Backend, SECRET};
+use crate::support::{self, Backend};
 
-const CHANNEL: &str = "CINC42";
-const CHANNEL_NAME: &str = "inc-42-checkout-api";
+const CHANNEL: Channel = INCIDENT;
 const LOCK: &str = "rollback:component:default/checkout-api:production";
 
-/// PagerDuty: Sofia Marquez is on call for checkout-api (`PC8KD2Q`) now, Mei Tanaka next.
-async fn pagerduty_fake() -> FakePagerDuty {
-    let now = Utc::now();
-    let sofia = User {
-        id: "PUSOFIA",
-        name: "Sofia Marquez",
-        email: "sofia.marquez@example.com",
-    };
-    let mei = User {
-        id: "PUMEI01",
-        name: "Mei Tanaka",
-        email: "mei.tanaka@example.com",
-    };
-    FakePagerDuty::start(vec![Service::new(
-        "PC8KD2Q",
-        "PPAYESC",
-        "Payments escalation",
-        vec![
-            Entry {
-                level: 1,
-                user: sofia,
-                start: Some(now - chrono::Duration::hours(2)),
-                end: Some(now + chrono::Duration::hours(22)),
-            },
-            Entry {
-                level: 1,
-                user: mei,
-                start: Some(now + chrono::Duration::hours(22)),
-                end: Some(now + chrono::Duration::hours(46)),
-            },
-        ],
-    )])
-    .await
-}
-
-/// idp with the worker, on-call from `pagerduty`, the incident channel known to Slack (created an
-/// hour ago), Argo CD's application and two deploys: 1.4.2 (30 h ago), then 1.5.0 (2 h ago).
-async fn start(backend: &Backend, pagerduty: &FakePagerDuty) -> Harness {
-    let oncall = idp::oncall::OnCallService::new(
-        &idp::oncall::OnCallConfig::default(),
-        &pagerduty.url,
-        Some(SecretString::from(pagerduty::TOKEN)),
-    )
-    .expect("on-call");
-    let fakes = (
-        FakeSlack::start().await,
-        FakeReceiver::start().await,
-        FakeGithub::start().await,
-    );
-    let h = Harness::start_full(backend, true, fakes, |o| o, oncall).await;
+/// idp with the worker, on-call from the PagerDuty fake, the incident channel known to Slack
+/// (created an hour ago), Argo CD's application and two deploys: 1.4.2 (30 h ago), then 1.5.0
+/// (2 h ago).
+async fn start(backend: &Backend) -> TestApp {
+    let options = Options::default()
+        .worker()
+        .oncall(OnCallConfig::default())
+        .pagerduty(payments_escalation(false));
+    let h = spawn_app(backend, options).await;
     h.slack
-        .add_channel(CHANNEL, CHANNEL_NAME, support::now() - 3600);
+        .add_channel(CHANNEL.id, CHANNEL.name, support::now() - 3600);
     h.argocd
         .add_app("checkout-api-prod", false, &[(7, "aaa111"), (8, "bbb222")]);
     deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
@@ -83,106 +37,25 @@ async fn start(backend: &Backend, pagerduty: &FakePagerDuty) -> Harness {
     h
 }
 
-pub(crate) async fn signed(
-    h: &Harness,
-    path: &str,
-    body: String,
-    retry: Option<u32>,
-) -> (u16, String) {
-    let ts = support::now();
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{path}", h.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()));
-    if let Some(n) = retry {
-        request = request
-            .header("x-slack-retry-num", n.to_string())
-            .header("x-slack-retry-reason", "http_timeout");
-    }
-    let response = request.body(body).send().await.expect("send");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
-
 /// `/idp <text>` typed by `user` in the incident channel; the JSON answer.
-async fn slash(h: &Harness, user: &str, text: &str, trigger: &str) -> Value {
-    let body = serde_urlencoded::to_string([
-        ("team_id", "T0001"),
-        ("channel_id", CHANNEL),
-        ("channel_name", CHANNEL_NAME),
-        ("user_id", user),
-        ("command", "/idp"),
-        ("text", text),
-        ("response_url", &h.slack.response_url(trigger)),
-        ("trigger_id", trigger),
-    ])
-    .expect("form");
-    let (status, text) = signed(h, "/slack/commands", body, None).await;
-    assert_eq!(status, 200, "{text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+async fn slash(h: &TestApp, user: &str, text: &str) -> Value {
+    h.slash(user, CHANNEL, text).await.ok_json()
 }
 
-/// A `block_actions` payload: `user` clicked the button `action_id` carrying `value`, on a
-/// message in the incident channel; Slack's answer goes to `response_url/<reply>`.
-pub(crate) fn click(h: &Harness, user: &str, action_id: &str, value: &str, reply: &str) -> Value {
-    json!({
-        "type": "block_actions",
-        "team": {"id": "T0001", "domain": "acme"},
-        "user": {"id": user},
-        "api_app_id": "A123456",
-        "trigger_id": format!("trigger-{reply}"),
-        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL, "is_ephemeral": true},
-        "channel": {"id": CHANNEL, "name": CHANNEL_NAME},
-        "response_url": h.slack.response_url(reply),
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "actions",
-                     "value": value, "action_ts": action_ts(reply)}]
-    })
-}
-
-/// A click's `action_ts`: one per click (here, per answer id), the same when Slack retries it.
-fn action_ts(reply: &str) -> String {
-    let n = reply.bytes().fold(7u64, |acc, b| {
-        acc.wrapping_mul(31).wrapping_add(u64::from(b))
-    });
-    format!("1700000001.{:06}", n % 1_000_000)
-}
-
-pub(crate) async fn interact(h: &Harness, payload: &Value, retry: Option<u32>) {
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
-    let (status, text) = signed(h, "/slack/interactions", body, retry).await;
-    assert_eq!(status, 200, "{text}");
-}
-
-/// The `value` of the first button with this `action_id` anywhere in `blocks`.
-fn button_value(blocks: &Value, action_id: &str) -> Option<String> {
-    match blocks {
-        Value::Object(map) => {
-            if map.get("action_id").and_then(Value::as_str) == Some(action_id) {
-                return map.get("value").and_then(Value::as_str).map(str::to_owned);
-            }
-            map.values().find_map(|v| button_value(v, action_id))
-        }
-        Value::Array(items) => items.iter().find_map(|v| button_value(v, action_id)),
-        _ => None,
+/// `user` clicks `action_id` carrying `value` in the incident channel, then Slack retries the
+/// same interaction `retries` times; idp answers at `response_url/<reply>`.
+async fn click(h: &TestApp, user: &str, action_id: &str, value: &str, reply: &str, retries: u32) {
+    let payload = h.click_payload(user, CHANNEL, action_id, value, reply);
+    for retry in std::iter::once(None).chain((1..=retries).map(Some)) {
+        let acknowledged = h.interact(&payload, retry).await;
+        assert_eq!(acknowledged.status, 200, "{}", acknowledged.body);
     }
 }
 
-/// Waits (up to 10 s) for what the fake received at `response_url/<id>`.
-async fn answer(h: &Harness, id: &str) -> Value {
-    let method = format!("response_url/{id}");
-    for _ in 0..400 {
-        if let Some(v) = h.slack.posted(&method).pop() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("nothing answered at {method}");
-}
-
-/// Waits (up to 10 s) for the run holding the checkout-api production lock.
-async fn the_rollback(h: &Harness) -> Run {
-    for _ in 0..400 {
+/// Waits for the run holding the checkout-api production lock.
+async fn the_rollback(h: &TestApp) -> Run {
+    let deadline = tokio::time::Instant::now() + crate::harness::PATIENCE;
+    loop {
         if let Some(run) = h
             .state
             .catalog
@@ -193,27 +66,15 @@ async fn the_rollback(h: &Harness) -> Run {
         {
             return run;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no rollback run was recorded"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("no rollback run was recorded");
 }
 
-async fn audit_records(h: &Harness) -> Vec<idp::audit::AuditEntry> {
-    if let Some(audit) = &h.state.audit {
-        audit.flush().await;
-    }
-    h.state
-        .catalog
-        .store()
-        .audit_query(&idp::audit::AuditQuery::latest(None, None, 100))
-        .await
-        .expect("audit")
-        .into_iter()
-        .map(|r| r.entry)
-        .collect()
-}
-
-fn argocd_rollbacks(h: &Harness) -> Vec<Value> {
+fn argocd_rollbacks(h: &TestApp) -> Vec<Value> {
     h.argocd
         .calls()
         .into_iter()
@@ -224,11 +85,10 @@ fn argocd_rollbacks(h: &Harness) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_on_call_engineer_rolls_back_from_the_incident_channel_with_one_click() {
-    let pagerduty = pagerduty_fake().await;
     for backend in support::backends() {
-        let h = start(&backend, &pagerduty).await;
+        let h = start(&backend).await;
         // Sofia (on call in PagerDuty) types `/idp rollback` with no arguments.
-        let preview = slash(&h, "U4SOFIA", "rollback", "preview-1").await;
+        let preview = slash(&h, "U4SOFIA", "rollback").await;
         assert_eq!(preview["response_type"], json!("ephemeral"), "{preview}");
         let shown = preview.to_string();
         for expected in ["checkout-api", "production", "1.5.0", "1.4.2", "Argo CD"] {
@@ -237,14 +97,12 @@ async fn the_on_call_engineer_rolls_back_from_the_incident_channel_with_one_clic
         let confirm = button_value(&preview["blocks"], "rollback_confirm").expect("[Roll back]");
         assert!(button_value(&preview["blocks"], "rollback_dismiss").is_some());
         // One click, then Slack retries the same interaction (as after a slow acknowledgement).
-        let payload = click(&h, "U4SOFIA", "rollback_confirm", &confirm, "confirm-1");
-        interact(&h, &payload, None).await;
-        interact(&h, &payload, Some(1)).await;
-        let started = answer(&h, "confirm-1").await;
+        click(&h, "U4SOFIA", "rollback_confirm", &confirm, "confirm-1", 1).await;
+        let started = h.response("confirm-1").await;
         assert_eq!(started["replace_original"], json!(true), "{started}");
         let run = the_rollback(&h).await;
         let running = h.until(&run.id, |r| r.status == RunStatus::Running).await;
-        assert_eq!(running.channel_id.as_deref(), Some(CHANNEL));
+        assert_eq!(running.channel_id.as_deref(), Some(CHANNEL.id));
         h.argocd
             .advance("checkout-api-prod", "Succeeded", "successfully rolled back");
         let done = h.finished(&run.id).await;
@@ -258,7 +116,7 @@ async fn the_on_call_engineer_rolls_back_from_the_incident_channel_with_one_clic
             .slack
             .posted("chat.postMessage")
             .into_iter()
-            .filter(|p| p["channel"] == json!(CHANNEL) && p.get("thread_ts").is_none())
+            .filter(|p| p["channel"] == json!(CHANNEL.id) && p.get("thread_ts").is_none())
             .collect();
         assert_eq!(posts.len(), 1, "{}: {posts:?}", backend.name);
         let first = posts[0]["text"].as_str().unwrap_or_default();
@@ -272,7 +130,7 @@ async fn the_on_call_engineer_rolls_back_from_the_incident_channel_with_one_clic
             "{last}"
         );
         // The whole story is in the audit log, tied to the incident channel.
-        let records = audit_records(&h).await;
+        let records = h.audit_entries().await;
         let rollback: Vec<_> = records
             .iter()
             .filter(|r| r.target.as_deref() == Some("component:default/checkout-api"))
@@ -294,7 +152,7 @@ async fn the_on_call_engineer_rolls_back_from_the_incident_channel_with_one_clic
         assert!(
             rollback
                 .iter()
-                .all(|r| r.channel_id.as_deref() == Some(CHANNEL)),
+                .all(|r| r.channel_id.as_deref() == Some(CHANNEL.id)),
             "{rollback:?}"
         );
         // The click and its retry left exactly one record of the confirmation, by the dispatcher.
@@ -326,44 +184,30 @@ async fn the_on_call_engineer_rolls_back_from_the_incident_channel_with_one_clic
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engineer_off_call_gets_the_approval_flow_over_http() {
-    let pagerduty = pagerduty_fake().await;
     let backend = &support::backends()[0];
-    let h = start(backend, &pagerduty).await;
+    let h = start(backend).await;
     // Tobias is in payments-platform but not on call: the preview says who must approve.
-    let preview = slash(&h, "U9TOBIAS", "rollback checkout-api", "p-tobias").await;
+    let preview = slash(&h, "U9TOBIAS", "rollback checkout-api").await;
     let shown = preview.to_string();
     assert!(shown.contains("approv"), "{shown}");
     let confirm = button_value(&preview["blocks"], "rollback_confirm").expect("[Roll back]");
-    interact(
-        &h,
-        &click(&h, "U9TOBIAS", "rollback_confirm", &confirm, "c-tobias"),
-        None,
-    )
-    .await;
+    click(&h, "U9TOBIAS", "rollback_confirm", &confirm, "c-tobias", 0).await;
     let run = the_rollback(&h).await;
     assert_eq!(run.status, RunStatus::AwaitingApproval);
     // The channel is asked, with [Approve] and [Deny] bound to this run.
-    let request = loop {
-        if let Some(p) = h
-            .slack
-            .posted("chat.postMessage")
-            .into_iter()
-            .find(|p| button_value(&p["blocks"], "run_approve").is_some())
-        {
-            break p;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let request = h
+        .eventually("the approval request", || {
+            h.slack
+                .posted("chat.postMessage")
+                .into_iter()
+                .find(|p| button_value(&p["blocks"], "run_approve").is_some())
+        })
+        .await;
     let run_id = button_value(&request["blocks"], "run_approve").expect("approve");
     assert_eq!(run_id, run.id);
     // Tobias cannot approve his own request.
-    interact(
-        &h,
-        &click(&h, "U9TOBIAS", "run_approve", &run_id, "own"),
-        None,
-    )
-    .await;
-    let refused = answer(&h, "own").await;
+    click(&h, "U9TOBIAS", "run_approve", &run_id, "own", 0).await;
+    let refused = h.response("own").await;
     assert!(
         refused["text"]
             .as_str()
@@ -381,12 +225,7 @@ async fn an_engineer_off_call_gets_the_approval_flow_over_http() {
         RunStatus::AwaitingApproval
     );
     // Sofia, on call, approves: Argo CD rolls back and the channel sees it finish.
-    interact(
-        &h,
-        &click(&h, "U4SOFIA", "run_approve", &run_id, "sofia"),
-        None,
-    )
-    .await;
+    click(&h, "U4SOFIA", "run_approve", &run_id, "sofia", 0).await;
     h.until(&run.id, |r| r.status == RunStatus::Running).await;
     h.argocd
         .advance("checkout-api-prod", "Succeeded", "successfully rolled back");
@@ -398,7 +237,7 @@ async fn an_engineer_off_call_gets_the_approval_flow_over_http() {
         done.steps
     );
     assert_eq!(argocd_rollbacks(&h).len(), 1);
-    let records = audit_records(&h).await;
+    let records = h.audit_entries().await;
     let approvals: Vec<_> = records
         .iter()
         .filter(|r| r.action == "approve")
@@ -427,12 +266,11 @@ async fn an_engineer_off_call_gets_the_approval_flow_over_http() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_default_target_finished_before_the_incident_channel_was_created() {
-    let pagerduty = pagerduty_fake().await;
     let backend = &support::backends()[0];
-    let h = start(backend, &pagerduty).await;
+    let h = start(backend).await;
     // The incident began an hour ago; two fixes were shipped since, neither helped.
     deploy_minutes_ago(&h, "e3", "1.5.1", "ccc333", 30).await;
-    let preview = slash(&h, "U4SOFIA", "rollback", "p-cutoff").await;
+    let preview = slash(&h, "U4SOFIA", "rollback").await;
     let shown = preview.to_string();
     // Without the cutoff the target would be 1.5.0 (the deploy before 1.5.1); 1.5.0 finished
     // before the incident began, so it is the target either way here. A deploy inside the
@@ -442,7 +280,7 @@ async fn the_default_target_finished_before_the_incident_channel_was_created() {
         "{shown}"
     );
     deploy_minutes_ago(&h, "e4", "1.5.2", "ddd444", 10).await;
-    let preview = slash(&h, "U4SOFIA", "rollback", "p-cutoff-2").await;
+    let preview = slash(&h, "U4SOFIA", "rollback").await;
     let confirm: Value = serde_json::from_str(
         &button_value(&preview["blocks"], "rollback_confirm").expect("[Roll back]"),
     )

@@ -2,318 +2,75 @@
 //! GitHub and webhook fakes → callbacks → status message in the Slack fake → the new component
 //! in the catalog. Every outside system is a fake on 127.0.0.1.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use idp::AppState;
-use idp::actions::{RunOptions, RunService, RunStatus};
+use idp::actions::{RunOptions, RunStatus};
 use idp::app::RequestMeta;
-use idp::authz::{Caller, ChannelKind, Origin, Policy};
-use idp::catalog::{CatalogService, EntityRef};
+use idp::authz::{Caller, ChannelKind, Origin};
+use idp::catalog::EntityRef;
 use idp::command::Command;
 use idp::exec::{ExecConfig, Executors};
 use idp::handlers::Outcome;
-use idp::slack::verify::SignatureVerifier;
+use idp::handlers::new_service::NewService;
 use serde_json::{Value, json};
 
-use crate::fakes::github::{self, FakeGithub};
-use crate::fakes::webhook::{self, FakeReceiver};
-use crate::slack_fake::{BOT_TOKEN, FakeSlack};
-use crate::support::{self, Backend};
+use crate::fakes::github;
+use crate::fakes::webhook;
+use crate::harness::{Options, TestApp, spawn_app};
+use crate::support;
 
-/// Everything a run test needs, served on 127.0.0.1.
-pub struct Harness {
-    /// The app state.
-    pub state: Arc<AppState>,
-    /// The run service.
-    pub runs: Arc<RunService>,
-    /// `http://127.0.0.1:<port>` of idp.
-    pub base: String,
-    /// The Slack fake.
-    pub slack: FakeSlack,
-    /// The webhook receiver fake.
-    pub receiver: FakeReceiver,
-    /// The GitHub fake.
-    pub github: FakeGithub,
-    /// The Argo CD fake.
-    pub argocd: crate::fakes::argocd::FakeArgoCd,
-    worker: Option<tokio::task::JoinHandle<()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<()>,
+/// The caller Mei Tanaka (payments-platform) in Slack channel C1.
+fn mei() -> Caller {
+    Caller::user(
+        Origin::Slack {
+            team_id: "T0001".into(),
+            user_id: "U1MEI".into(),
+            channel_id: "C1".into(),
+        },
+        EntityRef::new("user", "default", "mei.tanaka"),
+    )
+    .in_channel(ChannelKind::Other(Some("dev".into())))
 }
 
-/// The repo's `idp.toml` compliance rules (pii → four controls and a label; a pinned cost center).
-pub fn repo_template_defaults() -> idp::templates::TemplateDefaults {
-    let file: idp::config::FileConfig =
-        toml::from_str(include_str!("../../idp.toml")).expect("the repo's idp.toml reads");
-    idp::templates::TemplateDefaults {
-        execution: None,
-        compliance: file.compliance,
-    }
-}
-
-/// The deploy-event source the harness accepts, and its secret.
-pub const EVENTS_SOURCE: &str = "ci";
-/// The secret of [`EVENTS_SOURCE`].
-pub const EVENTS_SECRET: &str = "ci-events-secret-0042";
-
-/// On-call for payments-platform: Mei Tanaka now (a two-day shift that began yesterday), then
-/// Tobias Lindqvist.
-pub fn payments_rotation() -> idp::oncall::OnCallService {
-    let config: idp::oncall::OnCallConfig = toml::from_str(&format!(
-        "[[rotations]]\ngroup = \"payments-platform\"\nmembers = [\"mei.tanaka\", \"tobias.lindqvist\"]\nshift = \"2d\"\nhandoff = \"00:00\"\ntime_zone = \"UTC\"\nstart = \"{}\"\n",
-        (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d")
-    ))
-    .expect("rotation");
-    idp::oncall::OnCallService::new(&config, "http://127.0.0.1:9", None).expect("on-call")
-}
-
-/// Fast settings for tests: short polls and backoffs.
-pub fn test_options(base: &str) -> RunOptions {
-    RunOptions {
-        lease: Duration::from_secs(5),
-        poll_every: Duration::from_millis(50),
-        stale_after: Duration::from_secs(600),
-        max_attempts: 4,
-        min_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(300),
-        idle: Duration::from_millis(25),
-        public_url: base.to_owned(),
-        ..RunOptions::default()
-    }
-}
-
-impl Harness {
-    /// Starts idp on `backend` (demo catalog synced) with fakes; the worker runs when `worker`.
-    pub async fn start(backend: &Backend, worker: bool) -> Self {
-        let slack = FakeSlack::start().await;
-        let receiver = FakeReceiver::start().await;
-        let github = FakeGithub::start().await;
-        Self::start_with(backend, worker, slack, receiver, github, |o| o).await
-    }
-
-    /// As [`Harness::start`] with given fakes and options.
-    pub async fn start_with(
-        backend: &Backend,
-        worker: bool,
-        slack: FakeSlack,
-        receiver: FakeReceiver,
-        github: FakeGithub,
-        tune: impl FnOnce(RunOptions) -> RunOptions,
-    ) -> Self {
-        Self::start_full(
-            backend,
-            worker,
-            (slack, receiver, github),
-            tune,
-            payments_rotation(),
-        )
-        .await
-    }
-
-    /// As [`Harness::start_with`] with a given on-call service (e.g. one asking the PagerDuty
-    /// fake).
-    pub async fn start_full(
-        backend: &Backend,
-        worker: bool,
-        (slack, receiver, github): (FakeSlack, FakeReceiver, FakeGithub),
-        tune: impl FnOnce(RunOptions) -> RunOptions,
-        oncall: idp::oncall::OnCallService,
-    ) -> Self {
-        idp::install_crypto_provider();
-        let catalog = Arc::new(
-            CatalogService::open(backend.store().await)
-                .await
-                .expect("open catalog"),
-        );
-        catalog.sync(&[support::demo_catalog()]).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let argocd = crate::fakes::argocd::FakeArgoCd::start().await;
-        let mut exec = ExecConfig::default()
-            .with_argocd(&argocd.url, crate::fakes::argocd::TOKEN, false)
-            .with_webhook(&receiver.url, webhook::SECRET)
-            .with_github(&github.url, github::TOKEN)
-            .with_timeout(Duration::from_secs(2));
-        exec.github_webhook_secret = Some(secrecy::SecretString::from(github::WEBHOOK_SECRET));
-        let executors = Arc::new(Executors::new(exec).expect("executors"));
-        let api = idp::slack::client::SlackApi::new(
-            &slack.url,
-            &secrecy::SecretString::from(BOT_TOKEN),
-            Duration::from_secs(2),
-        )
-        .expect("slack client");
-        let policy = Arc::new(Policy::builtin());
-        let audit = idp::audit::AuditLog::start(catalog.store().clone());
-        let runs = Arc::new(
-            RunService::new(
-                catalog.clone(),
-                policy.clone(),
-                executors.clone(),
-                Arc::new(idp::slack::run_notifier::SlackRunNotifier::new(api.clone())),
-                tune(test_options(&base)),
-            )
-            .with_audit(audit.clone()),
-        );
-        let identity = idp::identity::IdentityService::new(
-            catalog.store().clone(),
-            Some(Arc::new(api.clone())),
-            &Default::default(),
-        )
-        .expect("identity");
-        let verifier = SignatureVerifier::new(&secrecy::SecretString::from(support::SECRET));
-        let state = Arc::new(
-            AppState::with_services(catalog.clone(), policy, Arc::new(oncall), Some(verifier))
-                .with_identity(Arc::new(identity))
-                .with_audit(audit)
-                .with_slack(api)
-                .with_runs(runs.clone())
-                .with_templates(repo_template_defaults()),
-        );
-        let events = idp::hooks::events::EventsState::new(
-            catalog.store().clone(),
-            [(
-                EVENTS_SOURCE.to_owned(),
-                idp::config::EventCredential::Hmac(secrecy::SecretString::from(EVENTS_SECRET)),
-            )]
-            .into_iter()
-            .collect(),
-        );
-        let router = idp::app(state.clone())
-            .merge(idp::hooks::router(idp::hooks::HooksState {
-                runs: runs.clone(),
-                executors,
-            }))
-            .merge(idp::hooks::events::router(events));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
-        let mut harness = Self {
-            state,
-            runs,
-            base,
-            slack,
-            receiver,
-            github,
-            argocd,
-            worker: None,
-            stop: None,
-            server,
-        };
-        if worker {
-            harness.start_worker();
-        }
-        harness
-    }
-
-    /// Starts the worker.
-    pub fn start_worker(&mut self) {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        self.stop = Some(stop);
-        self.worker = Some(tokio::spawn(self.runs.clone().run_worker(async move {
-            let _ = stopped.await;
-        })));
-    }
-
-    /// Kills the worker mid-work (as a crashed process would) and starts a new one; what it held
-    /// is picked up again once its lease runs out.
-    pub async fn restart_worker(&mut self) {
-        if let Some(w) = self.worker.take() {
-            w.abort();
-            let _ = w.await;
-        }
-        self.start_worker();
-    }
-
-    /// Stops idp: the worker and the HTTP server (as a process exit would).
-    pub async fn stop(mut self) -> (FakeSlack, FakeReceiver, FakeGithub) {
-        if let Some(w) = self.worker.take() {
-            w.abort();
-            let _ = w.await;
-        }
-        self.server.abort();
-        if let Some(audit) = &self.state.audit {
-            audit.flush().await;
-        }
-        (self.slack, self.receiver, self.github)
-    }
-
-    /// The caller Mei Tanaka (payments-platform) in Slack channel C1.
-    pub fn mei(&self) -> Caller {
-        Caller::user(
-            Origin::Slack {
-                team_id: "T0001".into(),
-                user_id: "U1MEI".into(),
-                channel_id: "C1".into(),
+/// Runs a typed `new-service` as `caller` with an idempotency key in channel `channel`; returns
+/// the outcome.
+async fn new_service_in(
+    h: &TestApp,
+    caller: &Caller,
+    text: &str,
+    key: &str,
+    channel: &str,
+) -> NewService {
+    let parsed = idp::command::parse(text, idp::command::Dialect::Plain, chrono::Utc::now());
+    let (_, handled) = h
+        .state
+        .execute(
+            "test",
+            caller,
+            parsed,
+            text,
+            RequestMeta {
+                idempotency_key: Some(key),
+                channel_id: Some(channel),
             },
-            EntityRef::new("user", "default", "mei.tanaka"),
         )
-        .in_channel(ChannelKind::Other(Some("dev".into())))
+        .await;
+    match handled.outcome {
+        Outcome::NewService(n) => *n,
+        other => panic!("not a new-service outcome: {other:?}"),
     }
+}
 
-    /// Runs a typed `new-service` as `caller` with an idempotency key; returns the outcome.
-    pub async fn new_service(
-        &self,
-        caller: &Caller,
-        text: &str,
-        key: &str,
-    ) -> idp::handlers::new_service::NewService {
-        let parsed = idp::command::parse(text, idp::command::Dialect::Plain, chrono::Utc::now());
-        let (_, handled) = self
-            .state
-            .execute(
-                "test",
-                caller,
-                parsed,
-                text,
-                RequestMeta {
-                    idempotency_key: Some(key),
-                    channel_id: Some("C1"),
-                },
-            )
-            .await;
-        match handled.outcome {
-            Outcome::NewService(n) => *n,
-            other => panic!("not a new-service outcome: {other:?}"),
-        }
-    }
-
-    /// Waits (up to 10 s) until the run is finished and its message shows it.
-    pub async fn finished(&self, id: &str) -> idp::actions::Run {
-        for _ in 0..400 {
-            let run = self.runs.get(id).await.expect("read").expect("run");
-            if run.status.is_finished() && run.notified_version >= run.version {
-                return run;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("run {id} did not finish: {:?}", self.runs.get(id).await);
-    }
-
-    /// Waits (up to 10 s) for a condition on the run.
-    pub async fn until(
-        &self,
-        id: &str,
-        what: impl Fn(&idp::actions::Run) -> bool,
-    ) -> idp::actions::Run {
-        for _ in 0..400 {
-            let run = self.runs.get(id).await.expect("read").expect("run");
-            if what(&run) {
-                return run;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("run {id} never got there: {:?}", self.runs.get(id).await);
-    }
+/// [`new_service_in`] channel C1.
+async fn new_service(h: &TestApp, caller: &Caller, text: &str, key: &str) -> NewService {
+    new_service_in(h, caller, text, key, "C1").await
 }
 
 const BACKEND_TEXT: &str = "new-service backend-service name=inventory-api owner=payments-platform system=payments language=rust dataClassification=pii features=postgres,redis description=\"Stock levels\"";
 
-fn started(outcome: idp::handlers::new_service::NewService) -> (idp::actions::Run, bool) {
+fn started(outcome: NewService) -> (idp::actions::Run, bool) {
     match outcome {
-        idp::handlers::new_service::NewService::Started { run, created, .. } => (*run, created),
+        NewService::Started { run, created, .. } => (*run, created),
         other => panic!("not started: {other:?}"),
     }
 }
@@ -321,12 +78,12 @@ fn started(outcome: idp::handlers::new_service::NewService) -> (idp::actions::Ru
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_submission_twice_records_one_run_and_dispatches_once() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, true).await;
-        let mei = h.mei();
-        let (first, created) = started(h.new_service(&mei, BACKEND_TEXT, "slack-view:V1").await);
+        let h = spawn_app(&backend, Options::default().worker()).await;
+        let mei = mei();
+        let (first, created) = started(new_service(&h, &mei, BACKEND_TEXT, "slack-view:V1").await);
         assert!(created, "{}", backend.name);
         let (second, created_again) =
-            started(h.new_service(&mei, BACKEND_TEXT, "slack-view:V1").await);
+            started(new_service(&h, &mei, BACKEND_TEXT, "slack-view:V1").await);
         assert!(
             !created_again,
             "{}: a repeat finds the first run",
@@ -366,8 +123,8 @@ async fn the_same_submission_twice_records_one_run_and_dispatches_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_run_ends_in_created_and_the_new_service_answers_owner() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, true).await;
-        let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k1").await);
+        let h = spawn_app(&backend, Options::default().worker()).await;
+        let (run, _) = started(new_service(&h, &mei(), BACKEND_TEXT, "k1").await);
         h.until(&run.id, |r| {
             r.status == RunStatus::Dispatched && r.message_ts.is_some()
         })
@@ -403,11 +160,7 @@ async fn a_webhook_run_ends_in_created_and_the_new_service_answers_owner() {
         // The new component is in the catalog, with its controls recorded.
         let reply = h
             .state
-            .dispatch(
-                &h.mei(),
-                "owner inventory-api",
-                idp::command::Dialect::Plain,
-            )
+            .dispatch(&mei(), "owner inventory-api", idp::command::Dialect::Plain)
             .await;
         let text = serde_json::to_string(&reply.blocks).expect("json");
         assert!(
@@ -433,8 +186,8 @@ async fn a_webhook_run_ends_in_created_and_the_new_service_answers_owner() {
 #[tokio::test(flavor = "multi_thread")]
 async fn callbacks_with_a_bad_signature_a_stale_timestamp_or_an_unknown_run_are_refused() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
-    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k2").await);
+    let h = spawn_app(backend, Options::default()).await;
+    let (run, _) = started(new_service(&h, &mei(), BACKEND_TEXT, "k2").await);
     let body = json!({"status": "running"});
     let now = support::now();
     let (code, _) = webhook::send_callback(&h.base, &run.id, &body, "wrong-secret", now).await;
@@ -473,17 +226,17 @@ async fn callbacks_with_a_bad_signature_a_stale_timestamp_or_an_unknown_run_are_
 async fn a_run_interrupted_by_a_restart_completes_exactly_once() {
     for backend in support::backends() {
         // First life: the run is recorded, then idp stops before its worker ever ran.
-        let h = Harness::start(&backend, false).await;
-        let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k3").await);
-        let (slack, receiver, github) = h.stop().await;
-        assert!(receiver.deliveries().is_empty());
+        let h = spawn_app(&backend, Options::default()).await;
+        let (run, _) = started(new_service(&h, &mei(), BACKEND_TEXT, "k3").await);
+        let fakes = h.stop().await;
+        assert!(fakes.receiver.deliveries().is_empty());
         // Second life on the same database: it dispatches once, the callback finishes it.
-        let h = Harness::start_with(&backend, true, slack, receiver, github, |o| o).await;
+        let h = spawn_app(&backend, Options::default().worker().fakes(fakes)).await;
         h.until(&run.id, |r| r.status == RunStatus::Dispatched)
             .await;
-        let (slack, receiver, github) = h.stop().await;
+        let fakes = h.stop().await;
         // Third life: a callback arrives; nothing is dispatched again.
-        let h = Harness::start_with(&backend, true, slack, receiver, github, |o| o).await;
+        let h = spawn_app(&backend, Options::default().worker().fakes(fakes)).await;
         let done = json!({"status": "succeeded"});
         let (code, _) =
             webhook::send_callback(&h.base, &run.id, &done, webhook::SECRET, support::now()).await;
@@ -507,7 +260,7 @@ const FRONTEND_TEXT: &str = "new-service frontend-app name=shop-ui owner=payment
 #[tokio::test(flavor = "multi_thread")]
 async fn github_runs_retry_server_errors_and_rate_limits_and_are_found_by_their_run_id() {
     for backend in support::backends() {
-        let h = Harness::start(&backend, true).await;
+        let h = spawn_app(&backend, Options::default().worker()).await;
         h.github.script([
             github::Answer::ServerError,
             github::Answer::TooManyRequests {
@@ -515,7 +268,7 @@ async fn github_runs_retry_server_errors_and_rate_limits_and_are_found_by_their_
             },
             github::Answer::Accept,
         ]);
-        let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k4").await);
+        let (run, _) = started(new_service(&h, &mei(), FRONTEND_TEXT, "k4").await);
         let run = h
             .until(&run.id, |r| {
                 r.status == RunStatus::Running || r.status.is_finished()
@@ -545,11 +298,11 @@ async fn github_runs_retry_server_errors_and_rate_limits_and_are_found_by_their_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_github_422_fails_the_run_at_once_with_githubs_message() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, true).await;
+    let h = spawn_app(backend, Options::default().worker()).await;
     h.github.script([github::Answer::Unprocessable(
         "Unexpected inputs provided: [\"foo\"]",
     )]);
-    let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k5").await);
+    let (run, _) = started(new_service(&h, &mei(), FRONTEND_TEXT, "k5").await);
     let run = h.finished(&run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.attempts, 1);
@@ -575,15 +328,12 @@ async fn a_github_422_fails_the_run_at_once_with_githubs_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_with_no_news_fails_as_stale_with_a_clear_reason() {
     let backend = &support::backends()[0];
-    let slack = FakeSlack::start().await;
-    let receiver = FakeReceiver::start().await;
-    let github = FakeGithub::start().await;
-    let h = Harness::start_with(backend, true, slack, receiver, github, |o| RunOptions {
+    let options = Options::default().worker().tune_runs(|o| RunOptions {
         stale_after: Duration::from_millis(300),
         ..o
-    })
-    .await;
-    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k6").await);
+    });
+    let h = spawn_app(backend, options).await;
+    let (run, _) = started(new_service(&h, &mei(), BACKEND_TEXT, "k6").await);
     let run = h.finished(&run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert!(
@@ -600,10 +350,10 @@ async fn a_run_with_no_news_fails_as_stale_with_a_clear_reason() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_the_caller_may_not_create_for_is_refused_with_the_policy_reason() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     let text = "new-service frontend-app name=shop-ui owner=storefront-web";
-    match h.new_service(&h.mei(), text, "k7").await {
-        idp::handlers::new_service::NewService::Denied {
+    match new_service(&h, &mei(), text, "k7").await {
+        NewService::Denied {
             field, decision, ..
         } => {
             assert_eq!(field, "owner");
@@ -617,17 +367,17 @@ async fn an_owner_the_caller_may_not_create_for_is_refused_with_the_policy_reaso
 #[tokio::test(flavor = "multi_thread")]
 async fn typed_values_are_checked_with_the_forms_rules() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, false).await;
+    let h = spawn_app(backend, Options::default()).await;
     let text = "new-service frontend-app name=Shop_UI owner=payments-platform framework=angular colour=blue";
-    match h.new_service(&h.mei(), text, "k8").await {
-        idp::handlers::new_service::NewService::Invalid { errors, .. } => {
+    match new_service(&h, &mei(), text, "k8").await {
+        NewService::Invalid { errors, .. } => {
             assert!(errors.contains_key("colour"), "{errors:?}");
         }
         other => panic!("expected errors: {other:?}"),
     }
     let text = "new-service frontend-app name=Shop_UI owner=payments-platform framework=angular";
-    match h.new_service(&h.mei(), text, "k9").await {
-        idp::handlers::new_service::NewService::Invalid { errors, .. } => {
+    match new_service(&h, &mei(), text, "k9").await {
+        NewService::Invalid { errors, .. } => {
             assert!(errors.contains_key("name"), "{errors:?}");
             assert!(errors.contains_key("framework"), "{errors:?}");
         }
@@ -635,8 +385,8 @@ async fn typed_values_are_checked_with_the_forms_rules() {
     }
     // An existing component's name.
     let text = "new-service frontend-app name=checkout-api owner=payments-platform";
-    match h.new_service(&h.mei(), text, "k10").await {
-        idp::handlers::new_service::NewService::Invalid { errors, .. } => {
+    match new_service(&h, &mei(), text, "k10").await {
+        NewService::Invalid { errors, .. } => {
             assert!(errors["name"].contains("already exists"), "{errors:?}");
         }
         other => panic!("expected errors: {other:?}"),
@@ -647,8 +397,8 @@ async fn typed_values_are_checked_with_the_forms_rules() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_queued_run_can_be_cancelled_and_is_then_never_dispatched() {
     let backend = &support::backends()[0];
-    let mut h = Harness::start(backend, false).await;
-    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k11").await);
+    let mut h = spawn_app(backend, Options::default()).await;
+    let (run, _) = started(new_service(&h, &mei(), BACKEND_TEXT, "k11").await);
     let (cancelled, changed) = h.runs.cancel(&run.id, "mei.tanaka").await.expect("cancel");
     assert!(changed);
     assert_eq!(cancelled.status, RunStatus::Cancelled);
@@ -663,29 +413,8 @@ async fn a_queued_run_can_be_cancelled_and_is_then_never_dispatched() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_message_goes_to_a_direct_message_where_the_bot_cannot_post() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, true).await;
-    let parsed = idp::command::parse(
-        BACKEND_TEXT,
-        idp::command::Dialect::Plain,
-        chrono::Utc::now(),
-    );
-    let (_, handled) = h
-        .state
-        .execute(
-            "test",
-            &h.mei(),
-            parsed,
-            BACKEND_TEXT,
-            RequestMeta {
-                idempotency_key: Some("k12"),
-                channel_id: Some("CNOTIN"),
-            },
-        )
-        .await;
-    let Outcome::NewService(outcome) = handled.outcome else {
-        panic!("not new-service");
-    };
-    let (run, _) = started(*outcome);
+    let h = spawn_app(backend, Options::default().worker()).await;
+    let (run, _) = started(new_service_in(&h, &mei(), BACKEND_TEXT, "k12", "CNOTIN").await);
     let run = h.until(&run.id, |r| r.message_ts.is_some()).await;
     assert_eq!(run.channel_id.as_deref(), Some("U1MEI"), "moved to the DM");
     let channels: Vec<Value> = h
@@ -701,8 +430,8 @@ async fn the_status_message_goes_to_a_direct_message_where_the_bot_cannot_post()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_a_github_dispatch_and_its_record_does_not_dispatch_twice() {
     for backend in support::backends() {
-        let mut h = Harness::start(&backend, false).await;
-        let (run, _) = started(h.new_service(&h.mei(), FRONTEND_TEXT, "k13").await);
+        let mut h = spawn_app(&backend, Options::default()).await;
+        let (run, _) = started(new_service(&h, &mei(), FRONTEND_TEXT, "k13").await);
         // First life: a worker claimed the run and GitHub accepted the dispatch, then the process
         // died before writing that down (the lease ran out).
         let now = chrono::Utc::now().timestamp_millis();
@@ -743,8 +472,8 @@ async fn a_crash_between_a_github_dispatch_and_its_record_does_not_dispatch_twic
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backends_descriptor_can_add_only_the_runs_own_component() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, true).await;
-    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k14").await);
+    let h = spawn_app(backend, Options::default().worker()).await;
+    let (run, _) = started(new_service(&h, &mei(), BACKEND_TEXT, "k14").await);
     h.until(&run.id, |r| r.status == RunStatus::Dispatched)
         .await;
     let descriptor = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: inventory-api}\nspec: {type: service, lifecycle: production, owner: payments-platform}\n---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: sneaky}\nspec: {type: team, parent: platform-sre, children: [], members: [mei.tanaka]}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: checkout-api}\nspec: {type: service, lifecycle: production, owner: payments-platform}\n";
@@ -775,7 +504,7 @@ async fn a_backends_descriptor_can_add_only_the_runs_own_component() {
     );
     let whoami = h
         .state
-        .dispatch(&h.mei(), "whoami", idp::command::Dialect::Plain)
+        .dispatch(&mei(), "whoami", idp::command::Dialect::Plain)
         .await;
     assert!(!whoami.text.contains("platform-admin"), "{}", whoami.text);
     h.stop().await;
@@ -784,8 +513,8 @@ async fn a_backends_descriptor_can_add_only_the_runs_own_component() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_location_that_cannot_be_read_falls_back_to_a_descriptor_from_the_inputs() {
     let backend = &support::backends()[0];
-    let h = Harness::start(backend, true).await;
-    let (run, _) = started(h.new_service(&h.mei(), BACKEND_TEXT, "k15").await);
+    let h = spawn_app(backend, Options::default().worker()).await;
+    let (run, _) = started(new_service(&h, &mei(), BACKEND_TEXT, "k15").await);
     h.until(&run.id, |r| r.status == RunStatus::Dispatched)
         .await;
     let done = json!({"status": "succeeded", "location": format!("{}/nothing-here/catalog-info.yaml", h.base)});
@@ -802,16 +531,12 @@ async fn a_location_that_cannot_be_read_falls_back_to_a_descriptor_from_the_inpu
     );
     let reply = h
         .state
-        .dispatch(
-            &h.mei(),
-            "owner inventory-api",
-            idp::command::Dialect::Plain,
-        )
+        .dispatch(&mei(), "owner inventory-api", idp::command::Dialect::Plain)
         .await;
     assert!(reply.text.contains("inventory-api"), "{}", reply.text);
     let templates = h
         .state
-        .dispatch(&h.mei(), "templates", idp::command::Dialect::Plain)
+        .dispatch(&mei(), "templates", idp::command::Dialect::Plain)
         .await;
     let listed = serde_json::to_string(&templates.blocks).expect("json");
     assert!(listed.contains("Backend service on Kubernetes"), "{listed}");

@@ -25,7 +25,8 @@ use idp::slack::scorecard_message::{FIX_TEMPLATE_ACTION, render_digest};
 use idp::slack::verify::SignatureVerifier;
 use serde_json::Value;
 
-use crate::slack_fake::{BOT_TOKEN, FakeSlack};
+use crate::fakes::slack::{BOT_TOKEN, FakeSlack};
+use crate::harness::{INCIDENT, Options, spawn_app};
 use crate::support::{self, Backend};
 
 fn repo() -> &'static Path {
@@ -455,18 +456,18 @@ async fn digest_preview_answers_for_unknown_groups_and_without_scorecards() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fix_button_opens_the_golden_path_modal_of_its_template() {
     let backend = &support::backends()[0];
-    let h = crate::runs::Harness::start(backend, false).await;
-    let payload = crate::rollback_slack::click(
-        &h,
-        "U1MEI",
-        FIX_TEMPLATE_ACTION,
-        "template:default/backend-service",
-        "fix-1",
-    );
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
-    let (status, text) = crate::rollback_slack::signed(&h, "/slack/interactions", body, None).await;
-    assert_eq!(status, 200, "{text}");
-    let opened = crate::golden_slack::wait_for(&h, "views.open", 1).await;
+    let h = spawn_app(backend, Options::default()).await;
+    let clicked = h
+        .click(
+            "U1MEI",
+            INCIDENT,
+            FIX_TEMPLATE_ACTION,
+            "template:default/backend-service",
+            "fix-1",
+        )
+        .await;
+    assert_eq!(clicked.status, 200, "{}", clicked.body);
+    let opened = h.wait_for("views.open", 1).await;
     let view = opened[0]["view"].to_string();
     assert!(
         view.contains("idp_new_service"),

@@ -5,6 +5,7 @@ pub mod argocd;
 pub mod backstage;
 pub mod github;
 pub mod pagerduty;
+pub mod slack;
 pub mod webhook;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
