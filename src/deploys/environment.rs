@@ -23,6 +23,14 @@ pub fn canonical(name: &str) -> String {
         .map_or(name, |(canon, _)| (*canon).to_owned())
 }
 
+/// Whether `name` is a known environment name or alias (`prod`, `staging`, `dev`…).
+pub fn is_known(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    ALIASES
+        .iter()
+        .any(|(canon, aliases)| *canon == name || aliases.contains(&name.as_str()))
+}
+
 /// Whether two names stand for the same environment (`prod` and `Production` do).
 pub fn same(a: &str, b: &str) -> bool {
     canonical(a) == canonical(b)

@@ -51,13 +51,13 @@ async fn by_person(ctx: &Context<'_>, caller: &Caller, user_id: &str) -> Handled
         None => crate::identity::Identity::guest("identity lookup is not configured"),
     };
     let Some(person) = identity.user.as_ref().and_then(|u| ctx.snapshot.get(u)) else {
-        handled.outcome = Outcome::Stale(format!(
-            "I can't tell who that is in the catalog: {}.",
-            identity
-                .guest_reason
-                .as_deref()
-                .unwrap_or("they are not in it")
-        ));
+        tracing::info!(user_id, reason = ?identity.guest_reason, "a mentioned person is not in the catalog");
+        handled.outcome = Outcome::NotFound {
+            what: "person",
+            query: format!("<@{user_id}>"),
+            suggestions: Vec::new(),
+            command: "owner",
+        };
         return handled;
     };
     let user = ctx.snapshot.node(person).entity.entity_ref.clone();

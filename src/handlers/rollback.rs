@@ -42,6 +42,24 @@ pub async fn handle(
             return handled;
         }
     };
+    // `rollback prod` in an incident channel names the environment, not a service.
+    let mut environment = environment;
+    let mut service = service;
+    let named_environment;
+    if environment.is_none()
+        && let Some(q) = service
+        && q.kind.is_none()
+        && q.namespace.is_none()
+        && crate::deploys::environment::is_known(&q.name)
+        && !matches!(
+            ctx.snapshot.lookup(q, OWNED_KINDS),
+            crate::catalog::Lookup::Found(_)
+        )
+    {
+        named_environment = q.name.clone();
+        environment = Some(named_environment.as_str());
+        service = None;
+    }
     let inferred;
     let query = match service {
         Some(q) => q,

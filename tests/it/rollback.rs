@@ -727,3 +727,24 @@ async fn deploys_and_can_read_prod_as_the_production_the_history_names() {
         assert_eq!(x.environment.as_deref(), Some("production"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_prod_in_an_incident_channel_names_the_environment_not_a_service() {
+    let backend = &support::backends()[0];
+    let h = spawn_app(backend, Options::default()).await;
+    deploy(&h, "e1", "1.4.2", "aaa111", 30).await;
+    deploy(&h, "e2", "1.5.0", "bbb222", 2).await;
+    let daria = person("daria.volkova", "U7DARIA", "inc-42-checkout-api");
+    let command = Command::Rollback {
+        service: Some(NameQuery::parse("prod")),
+        environment: None,
+        to: None,
+        confirm: None,
+    };
+    let RollbackOutcome::Preview { plan, .. } = rollback(&h, &daria, command, "env-only").await
+    else {
+        panic!("`rollback prod` was not read as the environment");
+    };
+    assert_eq!(plan.environment, "production");
+    assert_eq!(plan.service_name, "checkout-api");
+}

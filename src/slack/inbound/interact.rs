@@ -735,8 +735,12 @@ pub async fn view_submission(state: &AppState, interaction: Interaction) -> Valu
         return json!({});
     };
     if view.callback_id.as_deref() != Some(modal::CALLBACK_ID) {
-        tracing::debug!(callback_id = ?view.callback_id, "submission of a view idp did not open");
-        return json!({});
+        let request_id = state.next_request_id();
+        tracing::info!(%request_id, callback_id = ?view.callback_id, "submission of a view idp did not open");
+        return json!({
+            "response_action": "update",
+            "view": modal::notice_view(&format!("idp does not know this form (it may come from an older version of idp); nothing was submitted. Run the command again for a fresh one. (ref {request_id})")),
+        });
     }
     let raw_metadata = view.private_metadata.clone().unwrap_or_default();
     let (session_id, shown_step) = parse_metadata(&raw_metadata);

@@ -74,25 +74,44 @@ impl ChannelNames {
     }
 }
 
-/// Removes idp's own mention tokens (`<@U0BOT>`, `<@U0BOT|idp>`) from the start of a mention's
-/// text. Without a known bot user id, the first leading user mention is taken as idp's.
+/// The command in a mention's text: what follows idp's own mention token (`<@U0BOT>`,
+/// `<@U0BOT|idp>`), wherever it stands ("hey <@U0BOT> owner checkout-api" asks `owner
+/// checkout-api`), with any further tokens of idp's removed. Without a known bot user id, a
+/// leading user mention is taken as idp's.
 pub fn strip_mention(text: &str, bot_user: Option<&str>) -> String {
-    let mut rest = text.trim_start();
-    let mut stripped_any = false;
-    while let Some(after) = rest.strip_prefix("<@") {
+    let Some(bot) = bot_user else {
+        let rest = text.trim_start();
+        return match rest
+            .strip_prefix("<@")
+            .and_then(|after| after.find('>').map(|end| &after[end + 1..]))
+        {
+            Some(after) => after.trim().to_owned(),
+            None => rest.trim().to_owned(),
+        };
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    let mut seen_bot = false;
+    while let Some(start) = rest.find("<@") {
+        let after = &rest[start + 2..];
         let Some(end) = after.find('>') else { break };
         let id = after[..end].split('|').next().unwrap_or_default();
-        let ours = match bot_user {
-            Some(bot) => id == bot,
-            None => !stripped_any,
-        };
-        if !ours {
-            break;
+        if id == bot {
+            if !seen_bot {
+                // Words before idp's mention are talk, not the command.
+                out.clear();
+                seen_bot = true;
+            } else {
+                out.push_str(&rest[..start]);
+            }
+            rest = &after[end + 1..];
+        } else {
+            out.push_str(&rest[..start + 2 + end + 1]);
+            rest = &after[end + 1..];
         }
-        stripped_any = true;
-        rest = after[end + 1..].trim_start();
     }
-    rest.trim().to_owned()
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether a bot wrote the message (idp itself included): such messages are never answered.
@@ -250,5 +269,31 @@ async fn answer(
     };
     if let Err(e) = result {
         tracing::warn!(error = %e, public, "could not answer a mention");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_mention;
+
+    #[test]
+    fn the_bot_mention_is_stripped_wherever_it_stands() {
+        let bot = Some("UBOT");
+        assert_eq!(
+            strip_mention("<@UBOT> owner checkout-api", bot),
+            "owner checkout-api"
+        );
+        assert_eq!(strip_mention("<@UBOT|idp>   whoami", bot), "whoami");
+        assert_eq!(
+            strip_mention("hey <@UBOT> team payments-platform", bot),
+            "team payments-platform"
+        );
+        assert_eq!(
+            strip_mention("<@UBOT> owner <@U9|mei> <@UBOT>", bot),
+            "owner <@U9|mei>"
+        );
+        assert_eq!(strip_mention("<@UBOT>", bot), "");
+        assert_eq!(strip_mention("<@UOTHER> owner x", None), "owner x");
+        assert_eq!(strip_mention("<@UBOT", bot), "<@UBOT");
     }
 }

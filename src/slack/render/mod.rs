@@ -838,7 +838,7 @@ fn render_who_owns(
     if answer.found.is_empty() {
         let looked = answer.looked_for.join(", ");
         let text = format!(
-            "I found nothing in this message that the catalog knows. I looked for {}.{}",
+            "I found nothing there that the catalog knows. I looked for {}.{}",
             if looked.is_empty() {
                 "names and links"
             } else {

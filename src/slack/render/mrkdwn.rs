@@ -8,8 +8,24 @@
 /// The word joiner (U+2060): invisible, and breaks Slack's `@here` recognition.
 const JOINER: char = '\u{2060}';
 
-/// Escapes text for mrkdwn. See the module docs for the rules.
+/// Bidirectional overrides and zero-width characters (U+200B–U+200F, U+202A–U+202E,
+/// U+2066–U+2069, U+FEFF): they can make text read differently than it is, so escaping drops
+/// them.
+fn is_invisible_control(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Escapes text for mrkdwn. See the module docs for the rules; bidirectional overrides and
+/// zero-width characters are dropped first, so they can neither reorder what is shown nor hide
+/// an `@channel` from the word joiner.
 pub fn escape(text: &str) -> String {
+    let cleaned: String;
+    let text = if text.contains(is_invisible_control) {
+        cleaned = text.chars().filter(|c| !is_invisible_control(*c)).collect();
+        cleaned.as_str()
+    } else {
+        text
+    };
     let mut out = String::with_capacity(text.len() + 8);
     let mut rest = text;
     while let Some(pos) = rest.find(['&', '<', '>', '@']) {
@@ -66,6 +82,13 @@ pub fn link(url: &str, label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_dropped_before_escaping() {
+        assert_eq!(escape("\u{202E}checkout-api"), "checkout-api");
+        let hidden = escape("@\u{200B}channel");
+        assert!(hidden.contains('\u{2060}'), "{hidden:?}");
+    }
 
     #[test]
     fn broadcasts_and_links_are_neutralised() {
