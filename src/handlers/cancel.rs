@@ -9,22 +9,10 @@ use crate::catalog::EntityRef;
 /// Answers a cancel click on run `run_id`.
 pub async fn handle(ctx: &Context<'_>, caller: &Caller, run_id: &str) -> Handled {
     let mut handled = Handled::plain(Outcome::Help(None), Action::TemplateRun);
-    let Some(runs) = ctx.runs else {
-        handled.outcome = Outcome::Failed("runs are not set up in this process".to_owned());
-        return handled;
-    };
-    let run = match runs.get(run_id).await {
-        Ok(Some(run)) => run,
-        Ok(None) => {
-            handled.outcome = Outcome::Stale(
-                "That run is not known here any more (it may come from an older message)."
-                    .to_owned(),
-            );
-            return handled;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not read a run to cancel");
-            handled.outcome = Outcome::Failed("the run queue could not be read".to_owned());
+    let (runs, run) = match super::clicked_run(ctx, run_id, "run").await {
+        Ok(found) => found,
+        Err(outcome) => {
+            handled.outcome = outcome;
             return handled;
         }
     };

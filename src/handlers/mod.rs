@@ -511,6 +511,36 @@ fn undeclared() -> Handled {
     }
 }
 
+/// The run a button names, with the run queue; `Err` is the answer instead: no queue in this
+/// process, a run that is gone (`what` names it: "rollback", "run"), or a queue that cannot be
+/// read.
+///
+/// # Errors
+/// The [`Outcome`] to answer with.
+pub async fn clicked_run<'a>(
+    ctx: &Context<'a>,
+    run_id: &str,
+    what: &str,
+) -> Result<(&'a crate::actions::RunService, crate::actions::Run), Outcome> {
+    let Some(runs) = ctx.runs else {
+        return Err(Outcome::Failed(
+            "runs are not set up in this process".to_owned(),
+        ));
+    };
+    match runs.get(run_id).await {
+        Ok(Some(run)) => Ok((runs, run)),
+        Ok(None) => Err(Outcome::Stale(format!(
+            "That {what} is not known here any more (it may come from an older message)."
+        ))),
+        Err(e) => {
+            tracing::error!(error = %e, run_id, "could not read a run a button names");
+            Err(Outcome::Failed(
+                "the run queue could not be read".to_owned(),
+            ))
+        }
+    }
+}
+
 /// One request at the door: who asks, what they asked (or why it could not be read), and how to
 /// describe it in the audit log.
 #[derive(Debug)]

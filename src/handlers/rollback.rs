@@ -210,22 +210,10 @@ pub async fn approval(
     approve: bool,
 ) -> Handled {
     let mut handled = Handled::plain(Outcome::Help(None), Action::Approve);
-    let Some(runs) = ctx.runs else {
-        handled.outcome = Outcome::Failed("runs are not set up in this process".to_owned());
-        return handled;
-    };
-    let run = match runs.get(run_id).await {
-        Ok(Some(run)) => run,
-        Ok(None) => {
-            handled.outcome = Outcome::Stale(
-                "That rollback is not known here any more (it may come from an older message)."
-                    .to_owned(),
-            );
-            return handled;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not read a rollback to approve");
-            handled.outcome = Outcome::Failed("the run queue could not be read".to_owned());
+    let (runs, run) = match super::clicked_run(ctx, run_id, "rollback").await {
+        Ok(found) => found,
+        Err(outcome) => {
+            handled.outcome = outcome;
             return handled;
         }
     };
