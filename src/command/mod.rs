@@ -138,6 +138,12 @@ pub enum Command {
         /// What the person typed so far.
         query: String,
     },
+    /// A click idp cannot act on (a button from an older version, a value that does not parse):
+    /// answered with why, and recorded like every other click.
+    Unreadable {
+        /// What to tell the person (plain text).
+        reason: String,
+    },
     /// The App Home tab was opened: the person's teams, services, on-call and runs.
     Home,
     /// "Who owns this?" on a message: the entities its text and links refer to, and their owners.
@@ -173,6 +179,7 @@ impl Command {
             Self::ChooseTemplate { .. } | Self::NewServiceStep { .. } => "new-service",
             Self::Suggest { .. } => "suggest",
             Self::Home => "home",
+            Self::Unreadable { .. } => "unreadable-click",
             Self::WhoOwns { .. } => "who-owns",
         }
     }

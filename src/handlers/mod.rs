@@ -640,6 +640,9 @@ async fn handle(ctx: &Context<'_>, caller: &Caller, command: &Command) -> Handle
             query,
         } => suggest::handle(ctx, caller, template, field, query),
         Command::Home => home::handle(ctx, caller).await,
+        Command::Unreadable { reason } => {
+            Handled::plain(Outcome::Stale(reason.clone()), Action::Public)
+        }
         Command::WhoOwns { text } => who_owns::handle(ctx, caller, text).await,
     }
 }

@@ -225,6 +225,14 @@ async fn a_button_idp_cannot_read_gets_a_private_answer_with_a_reference() {
         assert!(text.contains("ref "), "{action}: {answer}");
         assert_ne!(answer["replace_original"], json!(true), "{answer}");
     }
+    // Each went through the dispatcher and is on record.
+    let unreadable = h
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.command == "unreadable-click")
+        .count();
+    assert_eq!(unreadable, 3);
     // A run that is not known any more.
     let payload = h.click_payload("U2147483697", DEV, "run_cancel", "run_gone", "gone");
     interact(&h, &payload, None).await;

@@ -455,13 +455,28 @@ pub async fn block_actions(state: &AppState, interaction: Interaction) {
             Click::Ignore => tracing::debug!(action_id = %action.action_id, "block action ignored"),
             Click::Unreadable(why) => {
                 tracing::info!(%request_id, action_id = %action.action_id, "a button idp cannot read");
-                answer_click(
-                    state,
-                    &interaction,
-                    &notice(&format!("{why} (ref {request_id})")),
-                    false,
+                let command = Command::Unreadable {
+                    reason: format!("{why} (ref {request_id})"),
+                };
+                let text: String = format!(
+                    "button {} with value {}",
+                    action.action_id,
+                    action.value.as_deref().unwrap_or_default()
                 )
-                .await;
+                .chars()
+                .take(300)
+                .collect();
+                let (snapshot, handled) = state
+                    .execute(
+                        &request_id,
+                        &caller,
+                        Ok(command),
+                        &text,
+                        RequestMeta::default(),
+                    )
+                    .await;
+                let reply = state.render(&request_id, &snapshot, &handled);
+                answer_click(state, &interaction, &reply, false).await;
             }
             Click::Command { command, text, key } => {
                 let (channel_id, _) = channel_of(&interaction);
