@@ -112,7 +112,7 @@ pub enum Command {
         run_id: String,
     },
     /// A template picked in the golden-path form (its list, a scorecard's [Fix]): open its first
-    /// step. Records nothing by itself; the submission of the steps does.
+    /// step (recorded as `form_opened`; the owner is decided when its step is submitted).
     ChooseTemplate {
         /// The template's name, title or ref key.
         template: String,
